@@ -1,0 +1,1 @@
+"""Plain-Python access to Graph's ``getDirectRoutingCalls``; no Airflow import here."""

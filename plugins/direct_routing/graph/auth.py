@@ -1,0 +1,141 @@
+"""Application tokens for Graph through azure-identity (client secret or certificate).
+
+The token is cached here and renewed ahead of its expiry; ``invalidate()`` drops it (and azure-identity's
+own cache, by building a new credential) after Graph answered 401 mid-pull.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from direct_routing.graph.errors import GraphAuthError, GraphConfigError
+
+# Renew this long before expiry so a page request never leaves with a token about to lapse.
+REFRESH_MARGIN_S = 120.0
+
+
+@dataclass(frozen=True, repr=False)
+class AppCredentials:
+    """An app registration's identity. ``repr`` never shows the secret."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str | None = None
+    certificate_path: str | None = None
+    certificate_data: str | None = None
+    certificate_password: str | None = None
+
+    def __repr__(self) -> str:
+        kind = "certificate" if self.certificate_path or self.certificate_data else "secret"
+        return f"AppCredentials(tenant_id={self.tenant_id!r}, client_id={self.client_id!r}, auth={kind})"
+
+    def validate(self) -> None:
+        missing = [name for name, value in (("tenant_id", self.tenant_id), ("client_id", self.client_id)) if not value]
+        if not (self.client_secret or self.certificate_path or self.certificate_data):
+            missing.append("client secret (password) or certificate_path/certificate_data")
+        if missing:
+            raise GraphConfigError(
+                f"The msgraph connection lacks {', '.join(missing)}; set login = client id, password = client "
+                "secret and the tenant_id extra."
+            )
+
+
+def build_credential(creds: AppCredentials, *, authority: str, verify: bool | str, proxies: dict | None):
+    """An azure-identity credential for ``creds`` against ``authority`` (any cloud, or a local emulator)."""
+    from azure.identity import CertificateCredential, ClientSecretCredential
+
+    options = {
+        "authority": authority,
+        "connection_verify": verify,
+        # Instance discovery only knows Microsoft's public hosts; the authority here is already explicit.
+        "disable_instance_discovery": True,
+    }
+    if proxies:
+        options["proxies"] = proxies
+    if creds.certificate_path or creds.certificate_data:
+        return CertificateCredential(
+            creds.tenant_id,
+            creds.client_id,
+            certificate_path=creds.certificate_path,
+            certificate_data=creds.certificate_data.encode() if creds.certificate_data else None,
+            password=creds.certificate_password,
+            **options,
+        )
+    return ClientSecretCredential(creds.tenant_id, creds.client_id, creds.client_secret, **options)
+
+
+_AADSTS_ADVICE = {
+    "7000215": "the client secret is wrong or expired; put a current secret in the connection's password",
+    "7000222": "the client secret has expired; create a new one and put it in the connection's password",
+    "700016": "the client id (login) is not an application in this tenant; check login, tenant_id and the cloud",
+    "90002": "the tenant_id was not found in this cloud; check tenant_id and the connection's cloud",
+    "900023": "the tenant_id is not a valid tenant; check the tenant_id extra",
+    "500011": "the scope names a resource this tenant does not know; check the connection's host/cloud",
+    "70011": "the scope is invalid; it must be '<graph root>/.default'",
+    "700027": "the certificate was not accepted; upload its public key to the app registration",
+}
+
+
+def explain_token_error(error: Exception, authority: str) -> str:
+    """One sentence for a failed token request, from the AADSTS code when there is one."""
+    text = str(error)
+    match = re.search(r"AADSTS(\d+)", text)
+    if match and match.group(1) in _AADSTS_ADVICE:
+        return f"Could not get a Graph token from {authority} (AADSTS{match.group(1)}): {_AADSTS_ADVICE[match.group(1)]}."
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"Could not get a Graph token from {authority}: {first_line[:300]}; check the msgraph connection."
+
+
+class TokenProvider:
+    """Hands out a valid bearer token, renewing it before expiry; thread-safe."""
+
+    def __init__(
+        self,
+        credential_factory: Callable[[], object],
+        scope: str,
+        *,
+        authority: str,
+        on_new_token: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._factory = credential_factory
+        self._scope = scope
+        self._authority = authority
+        self._on_new_token = on_new_token
+        self._clock = clock
+        self._credential = None
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._expires_on - self._clock() < REFRESH_MARGIN_S:
+                self._fetch()
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the token and the credential (its cache too): the next call asks the authority anew."""
+        with self._lock:
+            self._token = None
+            self._credential = None
+
+    def _fetch(self) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            if self._credential is None:
+                self._credential = self._factory()
+            access = self._credential.get_token(self._scope)
+        except (AzureError, ValueError) as error:
+            raise GraphAuthError(explain_token_error(error, self._authority)) from None
+        if self._on_new_token:
+            self._on_new_token(access.token)
+        self._token = access.token
+        self._expires_on = float(access.expires_on)
+        self.refreshes += 1

@@ -1,0 +1,263 @@
+"""Page through ``getDirectRoutingCalls`` for one window, whatever Graph throws at us.
+
+One page at a time is yielded (never the whole window), so memory does not grow with the day. Every
+request goes through the shared rate limiter; transient failures are retried per request; anything that
+retrying cannot fix raises at once with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+
+from direct_routing.graph.auth import TokenProvider
+from direct_routing.graph.errors import (
+    GraphAuthError,
+    GraphConfigError,
+    GraphError,
+    GraphPermissionError,
+    GraphRequestError,
+    GraphUnavailableError,
+    UnsafeNextLinkError,
+)
+from direct_routing.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
+from direct_routing.graph.window import Window, format_utc
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds
+
+
+@dataclass
+class PullStats:
+    """What a pull cost; goes into the partition manifest and the task log."""
+
+    pages: int = 0
+    rows: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    throttle_wait_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in ("pages", "rows", "requests", "retries", "throttled")} | {
+            "throttle_wait_s": round(self.throttle_wait_s, 3)
+        }
+
+
+class _Unauthorized(Exception):
+    """Graph answered 401: the token expired or was revoked; worth exactly one refresh."""
+
+    def __init__(self, error: GraphAuthError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Transient(Exception):
+    """A failure worth retrying; carries Graph's Retry-After when it sent one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.status = status
+
+
+def _graph_error_fields(response: requests.Response) -> tuple[str, str, str]:
+    """(code, message, request-id) from Graph's OData error body, tolerating any shape."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return "", "", response.headers.get("request-id", "")
+    inner = error.get("innerError") or error.get("innererror") or {}
+    request_id = inner.get("request-id") or response.headers.get("request-id", "")
+    return str(error.get("code") or ""), str(error.get("message") or ""), str(request_id)
+
+
+class DirectRoutingCallsClient:
+    """Reads direct-routing call log rows from one Graph deployment.
+
+    :param graph_root: ``https://graph.microsoft.com`` or another cloud's root (no version, no slash).
+    :param api_version: ``v1.0`` or ``beta``.
+    :param tokens: supplies bearer tokens; invalidated once when Graph answers 401.
+    :param limiter: shared request budget; ``None`` disables client-side limiting.
+    :param allowed_hosts: hosts besides the Graph root that a nextLink may point to.
+    """
+
+    def __init__(
+        self,
+        *,
+        graph_root: str,
+        tokens: TokenProvider,
+        api_version: str = "v1.0",
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        proxies: dict | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        allowed_hosts: Iterable[str] = (),
+        sleep=time.sleep,
+    ):
+        self.graph_root = graph_root.rstrip("/")
+        self.api_version = api_version.strip("/")
+        self.tokens = tokens
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy()
+        self.verify = verify
+        self.proxies = proxies or None
+        self.timeout = timeout
+        root = urlsplit(self.graph_root)
+        self._trusted = {(root.scheme, root.netloc.lower())} | {
+            (root.scheme, host.strip().lower()) for host in allowed_hosts if host.strip()
+        }
+        self._sleep = sleep
+        self._local = threading.local()
+
+    # -- public ---------------------------------------------------------------------------------------
+    def iter_pages(self, window: Window, stats: PullStats | None = None) -> Iterator[list[dict]]:
+        """Yield the rows of each page of ``window`` in Graph's order, following nextLinks verbatim."""
+        stats = stats if stats is not None else PullStats()
+        url: str | None = window.url(self.graph_root, self.api_version)
+        while url:
+            body = self._fetch_page(url, stats)
+            rows = body["value"]
+            stats.add(pages=1, rows=len(rows))
+            log.info(
+                "Graph page %d of %s: %d rows (%d so far), %d retries, %.1f s waiting on throttling",
+                stats.pages, window_label(window), len(rows), stats.rows, stats.retries, stats.throttle_wait_s,
+            )
+            url = self._next_link(body)
+            yield rows
+
+    # -- one page -------------------------------------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = self.proxies is None
+            self._local.session = session
+        return session
+
+    def _fetch_page(self, url: str, stats: PullStats) -> dict:
+        attempt, waited, refreshed = 0, 0.0, False
+        while True:
+            attempt += 1
+            if self.limiter:
+                stats.add(throttle_wait_s=self.limiter.acquire())
+            stats.add(requests=1)
+            try:
+                return self._request(url)
+            except _Unauthorized as unauthorized:
+                if refreshed:
+                    raise unauthorized.error from None
+                refreshed = True
+                self.tokens.invalidate()  # expired or revoked mid-pull: one fresh token, then try again
+                attempt -= 1
+                continue
+            except _Transient as failure:
+                delay = self.retry.delay(attempt, failure.retry_after)
+                if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait_s:
+                    raise GraphUnavailableError(
+                        f"Graph kept failing ({failure}) after {attempt} attempts and {waited:.0f} s of waiting; "
+                        "the window was not written, retry the task later."
+                    ) from None
+                log.warning("Graph request failed (%s); retry %d in %.2f s", failure, attempt, delay)
+                waited += delay
+                stats.add(retries=1)
+                if failure.status == 429:
+                    stats.add(throttled=1, throttle_wait_s=delay)
+                if failure.status == 429 and self.limiter:
+                    self.limiter.pause_for(delay)  # everyone waits, not just this thread
+                else:
+                    self._sleep(delay)
+
+    def _request(self, url: str) -> dict:
+        headers = {
+            "Authorization": f"Bearer {self.tokens.token()}",
+            "Accept": "application/json",
+            "client-request-id": str(uuid.uuid4()),
+        }
+        try:
+            response = self._session().get(
+                url, headers=headers, timeout=self.timeout, verify=self.verify, proxies=self.proxies,
+                allow_redirects=False,  # a redirect would carry the token to wherever it points
+            )
+            status = response.status_code
+            if status == 200:
+                return self._decode(response)
+        except requests.exceptions.SSLError as error:
+            if "CERTIFICATE_VERIFY_FAILED" in str(error):
+                raise GraphConfigError(
+                    f"The TLS certificate of {urlsplit(url).netloc} could not be verified; set the connection's "
+                    "'verify' extra to the path of a CA bundle that signs it."
+                ) from None
+            raise _Transient("TLS error") from None
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as error:
+            raise _Transient(type(error).__name__) from None
+        if status in TRANSIENT_STATUSES:
+            raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")), status)
+        error = self._error_for(response)
+        raise _Unauthorized(error) if status == 401 else error
+
+    @staticmethod
+    def _decode(response: requests.Response) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Transient("invalid JSON body") from None
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            raise _Transient("body without a 'value' list")
+        return body
+
+    def _error_for(self, response: requests.Response) -> GraphError:
+        code, message, request_id = _graph_error_fields(response)
+        status = response.status_code
+        said = f"{status} {code}: {message}".rstrip(": ") + (f" (request-id {request_id})" if request_id else "")
+        if status == 401:
+            return GraphAuthError(
+                f"Graph refused the access token even after a refresh ({said}); check the client id, secret and "
+                "tenant_id, and that the connection's host/authority are the tenant's national cloud."
+            )
+        if status == 403:
+            return GraphPermissionError(
+                "Graph answered 403 Forbidden: the app registration needs the Microsoft Graph application permission "
+                "CallRecords.Read.All with admin consent granted in its tenant (delegated permissions do not work)."
+            )
+        if status == 404:
+            return GraphRequestError(
+                f"Graph has no getDirectRoutingCalls at {urlsplit(response.url).netloc} ({said}); check the "
+                "connection's host and api_version (v1.0 or beta)."
+            )
+        if status == 406:
+            return GraphRequestError(f"Graph refused the window ({said}); windows must be at most 90 days.")
+        return GraphRequestError(f"Graph rejected the request ({said}); this is not transient, fix the request.")
+
+    def _next_link(self, body: dict) -> str | None:
+        link = body.get("@odata.nextLink") or body.get("@odata.NextLink")
+        if not link:
+            return None
+        parts = urlsplit(link)
+        if (parts.scheme, parts.netloc.lower()) not in self._trusted:
+            raise UnsafeNextLinkError(
+                f"Graph returned a nextLink to {parts.scheme}://{parts.netloc}, not the configured Graph host "
+                f"{self.graph_root}; refusing to send the token there, and the window was not written."
+            )
+        return link
+
+
+def window_label(window: Window) -> str:
+    return f"[{format_utc(window.start)}, {format_utc(window.end)})"

@@ -1,0 +1,38 @@
+"""Errors a Graph pull can end in, each with a message a user can act on.
+
+``GraphConfigError`` and its subclasses mean "retrying will not help": Airflow tasks fail without retries.
+"""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """A Graph pull failed; the message says what happened and what to do."""
+
+
+class GraphConfigError(GraphError):
+    """Misconfiguration (credentials, permission, cloud, window): retrying cannot succeed."""
+
+
+class UnsupportedCloudError(GraphConfigError):
+    """The connection points at a national cloud that has no getDirectRoutingCalls."""
+
+
+class GraphAuthError(GraphConfigError):
+    """No valid token: wrong secret, tenant, client id, or a token from another cloud."""
+
+
+class GraphPermissionError(GraphConfigError):
+    """The app lacks the CallRecords.Read.All application permission (403)."""
+
+
+class GraphRequestError(GraphConfigError):
+    """Graph rejected the request itself (400, 404, 406): fix the request, not the weather."""
+
+
+class GraphUnavailableError(GraphError):
+    """Graph kept failing (throttling, 5xx, network) after every retry: a later retry may succeed."""
+
+
+class UnsafeNextLinkError(GraphError):
+    """A nextLink pointed away from the configured Graph host; the token must not follow it."""

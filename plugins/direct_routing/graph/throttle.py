@@ -1,0 +1,87 @@
+"""Client-side request budget and retry timing.
+
+Graph throttles ``getDirectRoutingCalls`` per collection on a rolling 60-second window (50 requests). A
+pull that stays under that budget by itself sees no 429 at all, which is faster than being told to wait:
+retries count against the same budget.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class RateLimiter:
+    """At most ``max_requests`` in any rolling ``window_s`` seconds, shared by every thread of a pull.
+
+    ``pause_until`` lets a 429's Retry-After hold back every caller, not just the one that was told.
+    """
+
+    def __init__(self, max_requests: int, window_s: float = 60.0, *, clock=time.monotonic, sleep=time.sleep):
+        if max_requests < 1 or window_s <= 0:
+            raise ValueError("a rate limit needs max_requests >= 1 and window_s > 0")
+        self.max_requests = max_requests
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a request may be sent; return the seconds spent waiting."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.window_s:
+                    self._sent.popleft()
+                delay = self._paused_until - now
+                if delay <= 0 and len(self._sent) >= self.max_requests:
+                    delay = self._sent[0] + self.window_s - now
+                if delay <= 0:
+                    self._sent.append(now)
+                    return waited
+            self._sleep(delay)
+            waited += delay
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold back every caller for ``seconds`` (Graph said Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying one request before the pull fails.
+
+    ``Retry-After`` from Graph is honoured as given (fractional seconds included); without it the wait is
+    exponential with full jitter, capped. Both the attempt count and the total wait are bounded.
+    """
+
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    max_total_wait_s: float = 900.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (Graph sends fractional seconds, e.g. ``2.128``); None if absent or unusable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # an HTTP-date: Graph does not send these; fall back to backoff
+    return seconds if seconds >= 0 else None
