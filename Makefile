@@ -1,0 +1,48 @@
+# The README's commands. Each one installs what it needs on a fresh machine (Python >= 3.11, Node 20).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+AZURITE := node_modules/.bin/azurite-blob
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/include:$(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: demo test bench bench-smoke lint report install clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(AZURITE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(INSTALLED) $(AZURITE)
+
+## demo: three days through Airflow against the local Graph emulator, into ./lake, then a DuckDB summary.
+demo: $(INSTALLED)
+	$(PY) -m demo
+
+## test: every test, with the Graph emulator, Azurite and Airflow started and stopped by the tests.
+test: $(INSTALLED) $(AZURITE)
+	$(PY) -m pytest
+
+## bench: the performance harness (prints a table; never fails on a timing).
+bench: $(INSTALLED)
+	$(PY) bench/run.py
+
+bench-smoke: $(INSTALLED)
+	$(PY) bench/run.py --smoke
+
+## report: one line per day of ./lake (or LAKE=...) and a chart.
+report: $(INSTALLED)
+	$(PY) -m direct_routing report --lake-root $(or $(LAKE),lake) --chart lake_report.html
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules lake .airflow .run

@@ -1,0 +1,1 @@
+"""The lake contract (schema, layout, manifest) and the streaming, atomic partition writer."""

@@ -1,0 +1,124 @@
+"""Shared fixtures: the Graph emulator over TLS, Azurite as a real Blob endpoint, an isolated Airflow home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration at import: give the whole session its own home before anything imports it.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+
+# Azurite's well-known development account (public, documented by Microsoft; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """A real Azure Blob endpoint (Azurite) for the session; yields its connection string."""
+    binary = ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        pytest.fail("Azurite is not installed: run the tests through `make test`, which installs it with npm.")
+    port = free_port()
+    location = tempfile.mkdtemp(prefix="azurite-")
+    process = subprocess.Popen(
+        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", location,
+         "--silent", "--skipApiVersionCheck", "--loose"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(location, ignore_errors=True)
+
+
+@pytest.fixture
+def blob_container(azurite):
+    """A fresh container on Azurite: (adlfs filesystem, container name)."""
+    from adlfs import AzureBlobFileSystem
+
+    fs = AzureBlobFileSystem(connection_string=azurite)
+    container = f"lake-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(container)
+    yield fs, container
+    fs.rm(container, recursive=True)
+
+
+@pytest.fixture
+def emulator():
+    """Factory: ``emulator(**config)`` starts a Graph emulator over TLS; all are stopped after the test."""
+    from graph_emulator import EmulatorConfig, GraphEmulator
+
+    started = []
+
+    def start(**config):
+        config.setdefault("budget_requests", None)
+        emu = GraphEmulator(EmulatorConfig(**config))
+        emu.__enter__()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.__exit__(None, None, None)
+
+
+def emulator_connection(emu, **extras) -> dict:
+    """The ``msgraph`` connection (as Airflow would hold it) that points at an emulator."""
+    return {
+        "conn_type": "msgraph",
+        "login": emu.config.client_id,
+        "password": emu.config.client_secret,
+        "host": emu.graph_root,
+        "extra": {"tenant_id": emu.config.tenant_id, "authority": emu.authority, "verify": emu.ca_path, **extras},
+    }
+
+
+def emulator_client(emu, *, limiter=None, retry=None, **extras):
+    """A Graph client built exactly as the hook builds it, from the emulator's connection."""
+    from direct_routing.graph.settings import GraphSettings
+    from direct_routing.graph.throttle import RetryPolicy
+
+    conn = emulator_connection(emu, **extras)
+    settings = GraphSettings.from_connection(
+        login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
+    )
+    retry = retry or RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.5, max_total_wait_s=30)
+    return settings.build_client(limiter=limiter, retry=retry)
