@@ -1,0 +1,63 @@
+"""Teams direct-routing call logs: one UTC day per run, from Microsoft Graph into a Parquet lake.
+
+wait_for_settled_data (deferrable) → extract (Graph → ``call_date=D/part-0.parquet``, atomic) → data_quality.
+
+A run with logical date D covers ``[D, D+1)`` UTC. Backfill months with
+``airflow backfill create --dag-id direct_routing_calls --from-date 2026-06-01 --to-date 2026-08-31``.
+Settings are Airflow Variables (see ``direct_routing/config.py`` and the README).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
+
+from direct_routing.config import POOL, template
+from direct_routing.operators.extract import DirectRoutingCallsToLakeOperator
+from direct_routing.operators.quality import DirectRoutingCallsQualityOperator
+from direct_routing.operators.wait import SettledDataSensor
+
+DIRECT_ROUTING_CALLS = Asset(name="direct_routing_calls")
+LAKE_ROOT = template("direct_routing_lake_root")
+
+with DAG(
+    dag_id="direct_routing_calls",
+    description="Teams direct-routing call logs from Microsoft Graph into a daily-partitioned Parquet lake",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=4,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
+    },
+    doc_md=__doc__,
+    tags=["msgraph", "teams", "lake"],
+) as dag:
+    wait_for_settled_data = SettledDataSensor(
+        task_id="wait_for_settled_data",
+        target_time=(
+            "{{ (data_interval_end + macros.timedelta(hours=(var.value.get('direct_routing_settle_hours', '48') | float)))"
+            ".isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
+        ),
+    )
+    extract = DirectRoutingCallsToLakeOperator(
+        task_id="extract",
+        lake_root=LAKE_ROOT,
+        msgraph_conn_id=template("direct_routing_msgraph_conn_id"),
+        api_version=template("direct_routing_api_version"),
+        retention_days=template("direct_routing_retention_days"),
+        pool=POOL,
+        outlets=[DIRECT_ROUTING_CALLS],
+    )
+    data_quality = DirectRoutingCallsQualityOperator(
+        task_id="data_quality",
+        lake_root=LAKE_ROOT,
+        volume_deviation=template("direct_routing_dq_volume_deviation"),
+        zero_rows_severity=template("direct_routing_dq_zero_rows_severity"),
+        retries=0,
+    )
+    wait_for_settled_data >> extract >> data_quality

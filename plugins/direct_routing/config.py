@@ -1,0 +1,33 @@
+"""The pipeline's settings, in one place: Airflow Variables (or ``AIRFLOW_VAR_…``) with documented defaults.
+
+Values are Jinja templates, resolved when a task runs, so parsing the DAG never touches the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Variable name -> (default, meaning). The README's configuration table mirrors this.
+VARIABLES = {
+    "direct_routing_lake_root": (
+        (PROJECT_ROOT / "lake").as_uri(),
+        "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
+    ),
+    "direct_routing_msgraph_conn_id": ("msgraph_default", "the azure provider msgraph connection to read Graph with"),
+    "direct_routing_api_version": ("v1.0", "Graph API version: v1.0, or beta for four extra columns"),
+    "direct_routing_settle_hours": ("48", "hours after a day ends before it is pulled (Graph's reports lag 24-48 h)"),
+    "direct_routing_retention_days": ("150", "days of history Graph keeps; older days are skipped, never written"),
+    "direct_routing_dq_volume_deviation": ("0.5", "quality: warn when rows differ from the 28-day median by more"),
+    "direct_routing_dq_zero_rows_severity": ("warning", "quality: 'warning' or 'error' for a zero-row day"),
+}
+
+POOL = "msgraph_callrecords"
+POOL_DOC = "one slot: one Graph pull at a time shares the per-collection budget (50 requests / 60 s)"
+
+
+def template(name: str) -> str:
+    """The Jinja expression that reads Variable ``name`` at run time, falling back to its default."""
+    default = VARIABLES[name][0]
+    return "{{ var.value.get('%s', '%s') }}" % (name, default)

@@ -1,0 +1,82 @@
+"""Airflow operator: one run's day of direct-routing call logs, from Graph into a lake partition."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from direct_routing.operators._context import lake_location, quiet_azure_sdk, run_day
+
+
+class DirectRoutingCallsToLakeOperator(BaseOperator):
+    """Pull the run's data interval (one UTC day) from Graph and replace its Parquet partition atomically.
+
+    Idempotent: the same day always lands in ``call_date=YYYY-MM-DD/part-0.parquet``; a failure anywhere leaves
+    the previous partition as it was. XCom carries the manifest's summary, never rows.
+
+    :param lake_root: ObjectStoragePath URL of the lake: ``file:///…`` or ``abfs://<conn_id>@<container>/<path>``.
+    :param msgraph_conn_id: the azure provider ``msgraph`` connection.
+    :param api_version: ``v1.0`` or ``beta``; None takes the connection's.
+    :param retention_days: windows older than this are skipped, never written: Graph returns them empty, which
+        would be indistinguishable from a day without calls.
+    """
+
+    template_fields: Sequence[str] = ("lake_root", "msgraph_conn_id", "api_version", "retention_days")
+
+    def __init__(
+        self,
+        *,
+        lake_root: str,
+        msgraph_conn_id: str = "msgraph_default",
+        api_version: str | None = None,
+        retention_days: int | str = 150,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.lake_root = lake_root
+        self.msgraph_conn_id = msgraph_conn_id
+        self.api_version = api_version
+        self.retention_days = retention_days
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from direct_routing.extract import extract_day
+        from direct_routing.graph.errors import GraphConfigError, GraphError
+        from direct_routing.hooks.graph_calls import DirectRoutingCallsHook
+        from direct_routing.lake.convert import SchemaViolation
+        from direct_routing.lake.layout import partition_path
+
+        quiet_azure_sdk()
+        day = run_day(context)
+        oldest = datetime.now(timezone.utc).date() - timedelta(days=int(self.retention_days))
+        if day < oldest:
+            raise AirflowSkipException(
+                f"call_date={day} is older than the {self.retention_days}-day retention of Graph's call records "
+                f"(oldest kept: {oldest}); Graph would answer with an empty day, so nothing is written."
+            )
+        fs, root = lake_location(self.lake_root)
+        hook = DirectRoutingCallsHook(self.msgraph_conn_id, api_version=self.api_version or None)
+        ti = context.get("ti")
+        run = {
+            "dag_id": getattr(ti, "dag_id", None),
+            "run_id": context.get("run_id"),
+            "task_id": getattr(ti, "task_id", None),
+            "try_number": getattr(ti, "try_number", None),
+        }
+        try:
+            manifest = extract_day(hook.get_conn(), day, fs, root, run=run)
+        except (GraphConfigError, SchemaViolation) as error:
+            raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
+        except GraphError as error:
+            raise RuntimeError(str(error)) from None  # transient: Airflow's retries take the whole day again
+        return {
+            "call_date": day.isoformat(),
+            "partition": f"{self.lake_root.rstrip('/')}/{partition_path('', day).lstrip('/')}",
+            "rows": manifest["rows"],
+            "pages": manifest["graph"]["pages"],
+            "requests": manifest["graph"]["requests"],
+            "sha256": manifest["file"]["sha256"],
+        }
