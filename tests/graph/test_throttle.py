@@ -1,0 +1,53 @@
+"""The client-side request budget and retry timing, on a fake clock."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from direct_routing.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_limiter_never_allows_more_than_the_budget_in_any_window():
+    clock = FakeClock()
+    limiter = RateLimiter(5, 10.0, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(23):
+        limiter.acquire()
+        sent.append(clock.now)
+    for i, t in enumerate(sent):
+        assert sum(1 for u in sent if t <= u < t + 10.0) <= 5, f"window starting at request {i}"
+    assert sent[5] == pytest.approx(10.0)  # the sixth waits for the first to leave the window
+
+
+def test_pause_holds_back_every_caller():
+    clock = FakeClock()
+    limiter = RateLimiter(100, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.pause_for(2.128)
+    assert limiter.acquire() == pytest.approx(2.128)
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("2.128", 2.128), ("3", 3.0), (" 0 ", 0.0), (None, None), ("", None),
+                                                  ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("-1", None)])
+def test_retry_after_parsing(header, seconds):
+    assert parse_retry_after(header) == seconds
+
+
+def test_retry_after_wins_over_backoff_and_backoff_is_capped_with_jitter():
+    policy = RetryPolicy(backoff_base_s=1.0, backoff_cap_s=8.0, rng=random.Random(1))
+    assert policy.delay(5, 2.128) == 2.128
+    delays = [policy.delay(attempt, None) for attempt in range(1, 8)]
+    assert all(0.5 * min(8.0, 2 ** (a - 1)) <= d <= min(8.0, 2 ** (a - 1)) for a, d in enumerate(delays, start=1))
+    assert max(delays) <= 8.0
