@@ -44,6 +44,16 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds (Azurite waits on idle keep-alive connections)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def azurite():
     """A real Azure Blob endpoint (Azurite) for the session; yields its connection string."""
@@ -64,8 +74,7 @@ def azurite():
             f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
         )
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
         shutil.rmtree(location, ignore_errors=True)
 
 

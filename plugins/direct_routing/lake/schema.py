@@ -42,7 +42,8 @@ _BETA_FIELDS = [
     ("userCountryCode", pa.string()),
     ("otherPartyCountryCode", pa.string()),
     ("transferorCorrelationId", pa.string()),
-    ("administrativeUnitInfos", pa.list_(pa.struct([("id", pa.string())]))),
+    # "element" is the item name Parquet gives lists; using it keeps the schema identical after a round trip.
+    ("administrativeUnitInfos", pa.list_(pa.field("element", pa.struct([("id", pa.string())])))),
 ]
 
 SCHEMA = pa.schema(
