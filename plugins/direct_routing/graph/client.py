@@ -181,6 +181,8 @@ class DirectRoutingCallsClient:
                     stats.add(throttled=1, throttle_wait_s=delay)
                 if failure.status == 429 and self.limiter:
                     self.limiter.pause_for(delay)  # everyone waits, not just this thread
+                    budget = self.limiter.slow_down()
+                    log.warning("Graph throttled the pull; client budget lowered to %d requests per window", budget)
                 else:
                     self._sleep(delay)
 

@@ -53,6 +53,12 @@ class RateLimiter:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
+    def slow_down(self, factor: float = 0.8) -> int:
+        """Shrink the budget after a 429 (the real quota is smaller, or shared); returns the new budget."""
+        with self._lock:
+            self.max_requests = max(1, int(self.max_requests * factor))
+            return self.max_requests
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

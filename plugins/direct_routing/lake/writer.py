@@ -29,6 +29,7 @@ DEFAULT_BUCKET = timedelta(minutes=15)
 DEFAULT_ROW_GROUP_ROWS = 65_536
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SPILL_SCHEMA = pa.schema(list(SCHEMA) + SENTINEL_FLAG_FIELDS)
+_TIEBREAK_COLUMNS = [f.name for f in SCHEMA if not pa.types.is_nested(f.type) and f.name not in ("startDateTime", "id")]
 
 
 def _micros(moment: datetime) -> int:
@@ -80,14 +81,21 @@ class _BucketSpill:
 
 
 def _dedupe_and_sort(table: pa.Table) -> pa.Table:
-    """Keep the first row of each ``id`` (rows without an id are all kept) in (startDateTime, id) order."""
+    """One row per ``id`` (rows without an id are all kept), in (startDateTime, id) order.
+
+    Which copy of a duplicated ``id`` survives does not depend on arrival order (pages may come from
+    several threads): rows are sorted on every sortable column first, and the first of each ``id`` kept.
+    """
+    keys = [("startDateTime", "ascending"), ("id", "ascending")] + [
+        (name, "ascending") for name in _TIEBREAK_COLUMNS
+    ]
+    table = table.sort_by(keys)
     table = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    with_id = table.filter(pc.is_valid(table["id"]))
-    first = with_id.group_by("id", use_threads=False).aggregate([("__row", "min")])["__row_min"]
+    first = table.filter(pc.is_valid(table["id"])).group_by("id", use_threads=False).aggregate([("__row", "min")])
     without_id = table.filter(pc.is_null(table["id"]))["__row"]
-    keep = pa.chunked_array(first.chunks + without_id.chunks, pa.int64())
-    table = table.take(keep).drop_columns(["__row"])
-    return table.sort_by([("startDateTime", "ascending"), ("id", "ascending")])
+    keep = pc.sort_indices(pa.chunked_array(first["__row_min"].chunks + without_id.chunks, pa.int64()))
+    rows = pa.chunked_array(first["__row_min"].chunks + without_id.chunks, pa.int64()).take(keep)
+    return table.take(rows).drop_columns(["__row"])
 
 
 class _RowGroupWriter:

@@ -1,0 +1,1 @@
+"""Data quality of committed partitions: per-day checks (``checks``), volume history and the lake-wide report."""

@@ -1,0 +1,48 @@
+"""The recent volume a day is compared with: ``rows`` of the committed partitions just before it.
+
+Read from the previous days' manifests only (never their data files), so the check stays cheap on a
+lake of years. Only days before the checked one count: a backfill is judged against its own past, and
+re-checking an old day gives the same answer whatever was committed after it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from fsspec import AbstractFileSystem
+
+from direct_routing.lake.partition import committed_days, read_manifest
+
+
+@dataclass(frozen=True)
+class VolumeHistory:
+    """Row counts of the committed days in ``[day - history_days, day)`` that have a readable manifest."""
+
+    days: tuple[date, ...]
+    rows: tuple[int, ...]
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.rows) if self.rows else None
+
+    def describe(self) -> str:
+        if not self.days:
+            return "no history"
+        return f"median {self.median:,.1f} rows over {len(self.days)} partitions ({self.days[0]} to {self.days[-1]})"
+
+
+def load_history(fs: AbstractFileSystem, root: str, day: date, history_days: int) -> VolumeHistory:
+    """The volume history of ``day``: up to ``history_days`` calendar days before it."""
+    earliest = day - timedelta(days=history_days)
+    days, rows = [], []
+    for previous in committed_days(fs, root):
+        if not earliest <= previous < day:
+            continue
+        manifest = read_manifest(fs, root, previous)
+        if manifest is None or not isinstance(manifest.get("rows"), int):
+            continue  # a half-committed or foreign folder is no evidence of volume
+        days.append(previous)
+        rows.append(manifest["rows"])
+    return VolumeHistory(tuple(days), tuple(rows))
