@@ -1,0 +1,141 @@
+"""A lake of real committed partitions (written by the real writer) and ways to break one for the checks to find.
+
+Everything goes through an fsspec filesystem and a root path, so the same helpers serve a local folder
+and an Azure Blob container alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from direct_routing.graph.client import PullStats
+from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, day_window, partition_path
+from direct_routing.lake.manifest import build_manifest
+from direct_routing.lake.partition import commit_partition, read_manifest
+from direct_routing.lake.schema import SCHEMA
+from direct_routing.lake.storage import publish_file, publish_json, read_json
+from direct_routing.lake.writer import build_partition_file
+from fsspec import AbstractFileSystem
+
+FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "graph-sample-page.json"
+DAY = date(2024, 1, 2)
+SENTINEL = "0001-01-01T00:00:00Z"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def call_rows(count: int, *, day: date = DAY, prefix: str = "call", failed_every: int = 4) -> list[dict]:
+    """``count`` Graph rows spread over ``day``; every ``failed_every``-th call failed.
+
+    As Graph sends them: successful calls carry the ``0001-01-01`` sentinel in ``failureDateTime`` and a
+    real ``endDateTime``; failed calls the reverse.
+    """
+    sample = json.loads(FIXTURE.read_text())["value"][0]
+    start_of_day, _ = day_window(day)
+    rows = []
+    for i in range(count):
+        start = start_of_day + timedelta(seconds=(i + 0.5) * 86400 / max(count, 1))
+        row = dict(
+            sample,
+            id=f"{prefix}-{i:06d}",
+            startDateTime=_stamp(start),
+            inviteDateTime=_stamp(start - timedelta(seconds=3)),
+        )
+        if i % failed_every == 0:
+            row.update(
+                successfulCall=False,
+                failureDateTime=_stamp(start + timedelta(seconds=1)),
+                endDateTime=SENTINEL,
+                duration=0,
+                finalSipCode=487,
+                finalSipCodePhrase="Request Terminated",
+            )
+        else:
+            row.update(failureDateTime=SENTINEL, endDateTime=_stamp(start + timedelta(seconds=60)), duration=60)
+        rows.append(row)
+    return rows
+
+
+def _digest(path: str) -> tuple[int, str]:
+    data = Path(path).read_bytes()
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+class QualityLake:
+    """A lake root on an fsspec filesystem, with partitions committed by the real pipeline code."""
+
+    def __init__(self, fs: AbstractFileSystem, root: str):
+        self.fs, self.root = fs, root
+
+    def commit(self, day: date, rows: list[dict], *, page_size: int = 1000) -> dict[str, Any]:
+        """Write ``rows`` as Graph pages through the real writer and commit them; returns the manifest."""
+        start, end = day_window(day)
+        pages = [rows[i : i + page_size] for i in range(0, len(rows), page_size)] or [[]]
+        with tempfile.TemporaryDirectory() as workdir:
+            built = build_partition_file(pages, start, end, workdir)
+            manifest = build_manifest(
+                day=day,
+                start=start,
+                end=end,
+                built=built,
+                pull=PullStats(),
+                api_version="v1.0",
+                run={"test": True},
+                started_at=datetime.now(UTC),
+            )
+            commit_partition(self.fs, self.root, day, built, manifest)
+        return manifest
+
+    def commit_history(self, counts: dict[date, int]) -> None:
+        for day, count in counts.items():
+            self.commit(day, call_rows(count, day=day, prefix=f"h{day:%m%d}"))
+
+    def folder(self, day: date) -> str:
+        return partition_path(self.root, day)
+
+    def table(self, day: date) -> pa.Table:
+        with self.fs.open(f"{self.folder(day)}/{DATA_FILE}", "rb") as handle:
+            return pq.read_table(handle)
+
+    def manifest(self, day: date) -> dict[str, Any]:
+        manifest = read_manifest(self.fs, self.root, day)
+        assert manifest is not None
+        return manifest
+
+    def write_manifest(self, day: date, manifest: dict[str, Any]) -> None:
+        publish_json(self.fs, manifest, f"{self.folder(day)}/{MANIFEST_FILE}")
+
+    def quality_report(self, day: date) -> dict[str, Any] | None:
+        return read_json(self.fs, f"{self.folder(day)}/{QUALITY_FILE}")
+
+    def rewrite(self, day: date, table: pa.Table, *, fix_manifest: bool = True, schema: pa.Schema = SCHEMA) -> None:
+        """Replace the stored data file with ``table``; with ``fix_manifest`` the manifest describes the new file."""
+        with tempfile.TemporaryDirectory() as workdir:
+            local = os.path.join(workdir, DATA_FILE)
+            pq.write_table(table.cast(schema), local)
+            publish_file(self.fs, local, f"{self.folder(day)}/{DATA_FILE}")
+            size, sha256 = _digest(local)
+        if fix_manifest:
+            manifest = self.manifest(day)
+            source = manifest["source"]
+            manifest["rows"] = table.num_rows
+            manifest["file"] |= {"bytes": size, "sha256": sha256}
+            source["rows_fetched"] = table.num_rows + source["duplicates_dropped"] + source["out_of_window_dropped"]
+            self.write_manifest(day, manifest)
+
+
+@pytest.fixture
+def lake(tmp_path) -> QualityLake:
+    return QualityLake(fsspec.filesystem("file"), str(tmp_path / "lake"))

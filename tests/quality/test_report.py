@@ -1,0 +1,129 @@
+"""The lake-wide report and its command line, on a lake of real committed and checked partitions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from direct_routing.__main__ import main
+from direct_routing.quality.checks import check_partition, write_report
+from direct_routing.quality.report import DayLine, lake_report
+
+from tests.quality.conftest import DAY, call_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def checked_lake(lake):
+    """Four days: two clean and checked, one with a real failure time on a successful call, one unchecked."""
+    days = [DAY + timedelta(days=i) for i in range(4)]
+    for index, day in enumerate(days):
+        rows = call_rows(40, day=day)  # 10 of 40 calls failed
+        if index == 2:
+            rows[1]["failureDateTime"] = rows[1]["endDateTime"]
+        lake.commit(day, rows)
+        if index < 3:
+            write_report(lake.fs, lake.root, day, check_partition(lake.fs, lake.root, day))
+    return lake, days
+
+
+def test_one_line_per_committed_day_with_status_from_dq_json(checked_lake):
+    lake, days = checked_lake
+    assert lake_report(lake.fs, lake.root) == [
+        DayLine(days[0], 40, 10, 0, 0, "pass"),
+        DayLine(days[1], 40, 10, 0, 0, "pass"),
+        DayLine(days[2], 40, 10, 1, 0, "fail"),
+        DayLine(days[3], 40, 10, None, None, "unchecked"),
+    ]
+
+
+def test_a_dq_json_that_judged_another_file_is_stale(checked_lake):
+    lake, days = checked_lake
+    lake.rewrite(days[0], lake.table(days[0]).slice(0, 20))  # file and manifest replaced, _dq.json left behind
+    line = lake_report(lake.fs, lake.root)[0]
+    assert (line.rows, line.failed_calls, line.status, line.warnings) == (20, 5, "stale", None)
+
+
+def test_cli_prints_one_line_per_day_and_writes_an_html_chart(checked_lake, tmp_path, capsys):
+    lake, days = checked_lake
+    chart = tmp_path / "lake_report.html"
+    assert main(["report", "--lake-root", lake.root, "--chart", str(chart)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["call_date", "rows", "failed_rate", "sentinel_violations", "warnings", "status"]
+    assert [line.split() for line in out[1:5]] == [
+        [days[0].isoformat(), "40", "25.0%", "0", "0", "pass"],
+        [days[1].isoformat(), "40", "25.0%", "0", "0", "pass"],
+        [days[2].isoformat(), "40", "25.0%", "1", "0", "fail"],
+        [days[3].isoformat(), "40", "25.0%", "-", "-", "unchecked"],
+    ]
+    assert out[5] == f"Chart written to {chart}."
+    page = chart.read_text()
+    assert page.startswith("<!doctype html>") and page.count("<rect") >= 4 and "<polyline" in page
+    assert page.count("▲") == 1  # the failing day is marked
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_cli_accepts_a_file_url_and_an_svg_chart(checked_lake, tmp_path, capsys):
+    lake, _ = checked_lake
+    chart = tmp_path / "chart.svg"
+    assert main(["report", "--lake-root", f"file://{lake.root}", "--chart", str(chart)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1
+    assert chart.read_text().startswith("<svg")
+
+
+def test_cli_charts_an_empty_day_and_calendar_gaps(lake, tmp_path, capsys):
+    lake.commit(DAY, [])
+    lake.commit(DAY + timedelta(days=5), call_rows(10, day=DAY + timedelta(days=5)))
+    chart = tmp_path / "chart.html"
+    assert main(["report", "--lake-root", lake.root, "--chart", str(chart)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split() == [DAY.isoformat(), "0", "0.0%", "-", "-", "unchecked"]
+    assert chart.exists()
+
+
+def test_cli_on_a_nonexistent_lake_says_so_in_one_sentence_and_exits_2(tmp_path, capsys):
+    assert main(["report", "--lake-root", str(tmp_path / "nowhere")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"No lake at {tmp_path / 'nowhere'}")
+
+
+def test_cli_rejects_an_unknown_chart_format_before_reading(lake, capsys):
+    lake.commit(DAY, call_rows(5))
+    assert main(["report", "--lake-root", lake.root, "--chart", "chart.png"]) == 2
+    assert "must end in .html, .htm, .svg" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_report(checked_lake, tmp_path):
+    lake, days = checked_lake
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "direct_routing",
+            "report",
+            "--lake-root",
+            lake.root,
+            "--chart",
+            str(tmp_path / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 + len(days) + 1
+    missing = subprocess.run(
+        [sys.executable, "-m", "direct_routing", "report", "--lake-root", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
