@@ -2,7 +2,8 @@
 
 Plain Python, so a test can build a client without Airflow. Extras read: ``tenant_id``, ``api_version``,
 ``authority``, ``base_url``, ``scopes``, ``certificate_path`` / ``certificate_data``, ``verify``,
-``proxies``, ``allowed_hosts``, plus this project's ``requests_per_minute``.
+``proxies``, ``allowed_hosts``, plus this project's ``requests_per_minute`` and ``rate_limit_window_s``
+(the budget is ``requests_per_minute`` per ``rate_limit_window_s`` seconds, 60 by default; tests scale both).
 (``disable_instance_discovery`` is accepted and always on: the authority is explicit here.)
 """
 
@@ -69,6 +70,7 @@ class GraphSettings:
     proxies: dict | None = None
     allowed_hosts: tuple[str, ...] = ()
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    rate_limit_window_s: float = 60.0
 
     @classmethod
     def from_connection(
@@ -105,8 +107,9 @@ class GraphSettings:
         )
         credentials.validate()
         rpm = int(extras.get("requests_per_minute") or DEFAULT_REQUESTS_PER_MINUTE)
-        if rpm < 1:
-            raise GraphConfigError("requests_per_minute must be at least 1.")
+        window_s = float(extras.get("rate_limit_window_s") or 60.0)
+        if rpm < 1 or window_s <= 0:
+            raise GraphConfigError("requests_per_minute must be at least 1 and rate_limit_window_s above 0.")
         return cls(
             cloud=cloud,
             api_version=version,
@@ -116,6 +119,7 @@ class GraphSettings:
             proxies=_as_dict(extras.get("proxies"), "proxies"),
             allowed_hosts=tuple(_as_list(extras.get("allowed_hosts"))),
             requests_per_minute=rpm,
+            rate_limit_window_s=window_s,
         )
 
     def token_provider(self, on_new_token: Callable[[str], None] | None = None) -> TokenProvider:
@@ -140,7 +144,7 @@ class GraphSettings:
             graph_root=self.cloud.graph_root,
             api_version=self.api_version,
             tokens=self.token_provider(on_new_token),
-            limiter=limiter or RateLimiter(self.requests_per_minute, 60.0),
+            limiter=limiter or RateLimiter(self.requests_per_minute, self.rate_limit_window_s),
             retry=retry,
             verify=self.verify,
             proxies=self.proxies,
