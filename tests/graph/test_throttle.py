@@ -51,3 +51,53 @@ def test_retry_after_wins_over_backoff_and_backoff_is_capped_with_jitter():
     delays = [policy.delay(attempt, None) for attempt in range(1, 8)]
     assert all(0.5 * min(8.0, 2 ** (a - 1)) <= d <= min(8.0, 2 ** (a - 1)) for a, d in enumerate(delays, start=1))
     assert max(delays) <= 8.0
+
+
+class MemoryStore:
+    def __init__(self, document=None):
+        self.document = document
+
+    def load(self):
+        return self.document
+
+    def save(self, document):
+        self.document = document
+
+
+def test_the_ledger_hands_recent_requests_to_the_next_pull():
+    import time as real_time
+
+    from direct_routing.graph.ledger import budget_handover
+
+    store = MemoryStore()
+    first = RateLimiter(5, 60.0)
+    with budget_handover(first, store, "run-1"):
+        assert store.document["open"] is True
+        for _ in range(3):
+            first.acquire()
+    assert store.document["open"] is False and len(store.document["sent"]) == 3
+    second = RateLimiter(5, 60.0)
+    with budget_handover(second, store, "run-2"):
+        assert len(second.sent_times()) == 3  # only two requests left in this window
+    store.document["sent"] = [real_time.time() - 120]  # older than the window: forgotten
+    third = RateLimiter(5, 60.0)
+    with budget_handover(third, store, "run-3"):
+        assert third.sent_times() == []
+
+
+def test_a_pull_that_died_without_closing_the_ledger_costs_a_full_window():
+    from direct_routing.graph.ledger import budget_handover
+
+    store = MemoryStore({"open": True, "owner": "killed-run", "sent": []})
+    limiter = RateLimiter(4, 60.0)
+    with budget_handover(limiter, store, "next-run"):
+        assert len(limiter.sent_times()) == 4
+
+
+def test_the_ledger_is_closed_even_when_the_pull_fails():
+    from direct_routing.graph.ledger import budget_handover
+
+    store = MemoryStore()
+    with pytest.raises(RuntimeError), budget_handover(RateLimiter(4, 60.0), store, "run"):
+        raise RuntimeError("page 3 failed")
+    assert store.document["open"] is False

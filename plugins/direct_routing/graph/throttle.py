@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 class RateLimiter:
     """At most ``max_requests`` in any rolling ``window_s`` seconds, shared by every thread of a pull.
 
-    ``pause_until`` lets a 429's Retry-After hold back every caller, not just the one that was told.
+    ``pause_for`` lets a 429's Retry-After hold back every caller, not just the one that was told. The clock
+    is wall time so that ``sent_times`` can be handed to the next pull, in another process (``ledger.py``).
     """
 
-    def __init__(self, max_requests: int, window_s: float = 60.0, *, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, max_requests: int, window_s: float = 60.0, *, clock=time.time, sleep=time.sleep):
         if max_requests < 1 or window_s <= 0:
             raise ValueError("a rate limit needs max_requests >= 1 and window_s > 0")
         self.max_requests = max_requests
@@ -52,6 +53,17 @@ class RateLimiter:
         """Hold back every caller for ``seconds`` (Graph said Retry-After)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def sent_times(self) -> list[float]:
+        """When the requests still inside the rolling window were sent (wall-clock seconds)."""
+        with self._lock:
+            now = self._clock()
+            return [t for t in self._sent if now - t < self.window_s]
+
+    def preload(self, sent: list[float]) -> None:
+        """Count requests someone else sent (the previous pull) against this window's budget."""
+        with self._lock:
+            self._sent = deque(sorted([*self._sent, *sent]))
 
     def slow_down(self, factor: float = 0.8) -> int:
         """Shrink the budget after a 429 (the real quota is smaller, or shared); returns the new budget."""
