@@ -50,6 +50,7 @@ with DAG(
         msgraph_conn_id=template("direct_routing_msgraph_conn_id"),
         api_version=template("direct_routing_api_version"),
         retention_days=template("direct_routing_retention_days"),
+        concurrency=template("direct_routing_graph_concurrency"),
         pool=POOL,
         outlets=[DIRECT_ROUTING_CALLS],
     )

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def airflow_environment() -> None:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
         AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT=LAKE.as_uri(),
         AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS="0",
+        # Task logs go to ./.airflow/logs; the terminal gets one line per day.
+        AIRFLOW__LOGGING__LOGGING_LEVEL=os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
     )
     AIRFLOW_HOME.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
@@ -47,10 +50,15 @@ def connect_to(emu) -> None:
 
 
 def run_day(dag, day: date) -> str:
-    """Run the DAG for the run whose data interval is ``[day, day + 1)``; return its state."""
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    run = dag.test(logical_date=start)
-    return str(run.state)
+    """Run the DAG for the run whose data interval is ``[day, day + 1)``; return its state.
+
+    A manual run covers the last complete interval before its logical date, hence ``day + 1``.
+    """
+    next_midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    run = dag.test(logical_date=next_midnight)
+    state = str(run.state)
+    print(summary(day, state), flush=True)
+    return state
 
 
 def summary(day: date, state: str) -> str:
@@ -78,6 +86,7 @@ def duckdb_report() -> None:
 
 
 def main() -> int:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow's own, not actionable here
     airflow_environment()
     from graph_emulator import EmulatorConfig, GraphEmulator
 
@@ -90,10 +99,8 @@ def main() -> int:
         from airflow.dag_processing.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(PROJECT / "dags")).get_dag("direct_routing_calls")
+        print("\nPer day:")
         states = [(day, run_day(dag, day)) for day in days]
-    print("\nPer day:")
-    for day, state in states:
-        print(summary(day, state))
     duckdb_report()
     print(f"\nDone in {time.monotonic() - started:.0f} s; the lake is in {LAKE}")
     return 0 if all(state == "success" for _, state in states) else 1

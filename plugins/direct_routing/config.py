@@ -17,6 +17,7 @@ VARIABLES = {
     ),
     "direct_routing_msgraph_conn_id": ("msgraph_default", "the azure provider msgraph connection to read Graph with"),
     "direct_routing_api_version": ("v1.0", "Graph API version: v1.0, or beta for four extra columns"),
+    "direct_routing_graph_concurrency": ("4", "hour-long sub-windows paged side by side under one request budget"),
     "direct_routing_settle_hours": ("48", "hours after a day ends before it is pulled (Graph's reports lag 24-48 h)"),
     "direct_routing_retention_days": ("150", "days of history Graph keeps; older days are skipped, never written"),
     "direct_routing_dq_volume_deviation": ("0.5", "quality: warn when rows differ from the 28-day median by more"),

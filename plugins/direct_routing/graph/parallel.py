@@ -19,7 +19,24 @@ from direct_routing.graph.window import Window
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_SLICE = timedelta(hours=1)
+PAGE_ROWS = 1000
+# Every sub-window ends on a partly filled page, one request that a single stream would not make. Slice only
+# a day big enough that each slice holds several pages, so the extra requests stay a small fraction.
+PAGES_PER_SLICE = 8
+_SLICE_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 _DONE = object()
+
+
+def slice_length_for(expected_rows: int | None, concurrency: int) -> timedelta:
+    """Sub-window length for a day expected to hold ``expected_rows`` (None: unknown, e.g. the first run)."""
+    if concurrency <= 1:
+        return timedelta(hours=24)
+    if expected_rows is None:
+        wanted = concurrency
+    else:
+        wanted = -(-expected_rows // PAGE_ROWS) // PAGES_PER_SLICE
+    hours = next((h for h in _SLICE_HOURS if 24 // h <= max(wanted, 1)), 24)
+    return timedelta(hours=hours)
 
 
 def iter_pages_concurrently(

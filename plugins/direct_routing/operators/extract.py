@@ -21,11 +21,12 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
     :param lake_root: ObjectStoragePath URL of the lake: ``file:///…`` or ``abfs://<conn_id>@<container>/<path>``.
     :param msgraph_conn_id: the azure provider ``msgraph`` connection.
     :param api_version: ``v1.0`` or ``beta``; None takes the connection's.
+    :param concurrency: sub-windows (hours) paged side by side, all under the connection's one request budget.
     :param retention_days: windows older than this are skipped, never written: Graph returns them empty, which
         would be indistinguishable from a day without calls.
     """
 
-    template_fields: Sequence[str] = ("lake_root", "msgraph_conn_id", "api_version", "retention_days")
+    template_fields: Sequence[str] = ("lake_root", "msgraph_conn_id", "api_version", "retention_days", "concurrency")
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
         msgraph_conn_id: str = "msgraph_default",
         api_version: str | None = None,
         retention_days: int | str = 150,
+        concurrency: int | str = 4,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -41,13 +43,17 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
         self.msgraph_conn_id = msgraph_conn_id
         self.api_version = api_version
         self.retention_days = retention_days
+        self.concurrency = concurrency
 
     def execute(self, context: Any) -> dict[str, Any]:
         from direct_routing.extract import extract_day
         from direct_routing.graph.errors import GraphConfigError, GraphError
+        from direct_routing.graph.ledger import budget_handover
+        from direct_routing.hooks.budget_ledger import VariableLedgerStore
         from direct_routing.hooks.graph_calls import DirectRoutingCallsHook
         from direct_routing.lake.convert import SchemaViolation
         from direct_routing.lake.layout import partition_path
+        from direct_routing.lake.partition import read_manifest
 
         quiet_azure_sdk()
         day = run_day(context)
@@ -66,8 +72,12 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
             "task_id": getattr(ti, "task_id", None),
             "try_number": getattr(ti, "try_number", None),
         }
+        previous = read_manifest(fs, root, day - timedelta(days=1)) or {}
         try:
-            manifest = extract_day(hook.get_conn(), day, fs, root, run=run)
+            client = hook.get_conn()
+            with budget_handover(client.limiter, VariableLedgerStore(self.msgraph_conn_id), str(run["run_id"])):
+                manifest = extract_day(client, day, fs, root, run=run, concurrency=int(self.concurrency),
+                                       expected_rows=previous.get("source", {}).get("rows_fetched"))
         except (GraphConfigError, SchemaViolation) as error:
             raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
         except GraphError as error:
