@@ -9,11 +9,10 @@ Settings are Airflow Variables (see ``direct_routing/config.py`` and the README)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-
-from direct_routing.config import POOL, template
+from direct_routing.config import POOL, SETTLED_AT, template
 from direct_routing.operators.extract import DirectRoutingCallsToLakeOperator
 from direct_routing.operators.quality import DirectRoutingCallsQualityOperator
 from direct_routing.operators.wait import SettledDataSensor
@@ -25,7 +24,7 @@ with DAG(
     dag_id="direct_routing_calls",
     description="Teams direct-routing call logs from Microsoft Graph into a daily-partitioned Parquet lake",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=4,
     default_args={
@@ -39,10 +38,7 @@ with DAG(
 ) as dag:
     wait_for_settled_data = SettledDataSensor(
         task_id="wait_for_settled_data",
-        target_time=(
-            "{{ (data_interval_end + macros.timedelta(hours=(var.value.get('direct_routing_settle_hours', '48') | float)))"
-            ".isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
-        ),
+        target_time=SETTLED_AT,
     )
     extract = DirectRoutingCallsToLakeOperator(
         task_id="extract",

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -40,13 +40,15 @@ def airflow_environment() -> None:
 
 def connect_to(emu) -> None:
     """The msgraph connection, as a user would define it, aimed at the emulator (env, never a file)."""
-    os.environ["AIRFLOW_CONN_MSGRAPH_DEFAULT"] = json.dumps({
-        "conn_type": "msgraph",
-        "login": emu.config.client_id,
-        "password": emu.config.client_secret,
-        "host": emu.graph_root,
-        "extra": {"tenant_id": emu.config.tenant_id, "authority": emu.authority, "verify": emu.ca_path},
-    })
+    os.environ["AIRFLOW_CONN_MSGRAPH_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "msgraph",
+            "login": emu.config.client_id,
+            "password": emu.config.client_secret,
+            "host": emu.graph_root,
+            "extra": {"tenant_id": emu.config.tenant_id, "authority": emu.authority, "verify": emu.ca_path},
+        }
+    )
 
 
 def run_day(dag, day: date) -> str:
@@ -54,7 +56,7 @@ def run_day(dag, day: date) -> str:
 
     A manual run covers the last complete interval before its logical date, hence ``day + 1``.
     """
-    next_midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    next_midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     run = dag.test(logical_date=next_midnight)
     state = str(run.state)
     print(summary(day, state), flush=True)
@@ -65,9 +67,10 @@ def summary(day: date, state: str) -> str:
     partition = LAKE / "direct_routing_calls" / f"call_date={day.isoformat()}"
     manifest = json.loads((partition / "_manifest.json").read_text()) if (partition / "_manifest.json").exists() else {}
     quality = json.loads((partition / "_dq.json").read_text()) if (partition / "_dq.json").exists() else {}
+    graph = manifest.get("graph", {})
     return (
-        f"{day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={manifest.get('graph', {}).get('pages', '-'):>3}"
-        f"  requests={manifest.get('graph', {}).get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}"
+        f"{day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={graph.get('pages', '-'):>3}"
+        f"  requests={graph.get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}"
     )
 
 
@@ -90,7 +93,7 @@ def main() -> int:
     airflow_environment()
     from graph_emulator import EmulatorConfig, GraphEmulator
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days = [today - timedelta(days=DAYS + 2 - i) for i in range(DAYS)]
     started = time.monotonic()
     with GraphEmulator(EmulatorConfig(rows_per_day=5000, seed=42)) as emu:

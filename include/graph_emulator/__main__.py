@@ -34,8 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--no-weekday-profile", action="store_true")
     serve.add_argument("--retention-days", type=int)
     serve.add_argument("--info-file", type=Path, help="also write the connection info here, as JSON")
-    serve.add_argument("--faults", default="[]",
-                       help="""JSON list of faults, e.g. '[{"kind": "reset", "on_request": 2}]'""")
+    serve.add_argument(
+        "--faults", default="[]", help="""JSON list of faults, e.g. '[{"kind": "reset", "on_request": 2}]'"""
+    )
     return parser.parse_args(argv)
 
 
@@ -43,18 +44,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     budget_requests, budget_window_s = args.budget
     config = EmulatorConfig(
-        rows_per_day=args.rows_per_day, seed=args.seed, weekday_profile=not args.no_weekday_profile,
-        page_size=args.page_size, budget_requests=budget_requests, budget_window_s=budget_window_s,
-        latency_s=args.latency, faults=[Fault.coerce(f) for f in json.loads(args.faults)],
-        retention_days=args.retention_days, host=args.host, port=args.port,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        weekday_profile=not args.no_weekday_profile,
+        page_size=args.page_size,
+        budget_requests=budget_requests,
+        budget_window_s=budget_window_s,
+        latency_s=args.latency,
+        faults=[Fault.coerce(f) for f in json.loads(args.faults)],
+        retention_days=args.retention_days,
+        host=args.host,
+        port=args.port,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with GraphEmulator(config) as emu:
         info = {
-            "graph_root": emu.graph_root, "authority": emu.authority, "ca_path": emu.ca_path,
-            "tenant_id": config.tenant_id, "client_id": config.client_id, "client_secret": config.client_secret,
+            "graph_root": emu.graph_root,
+            "authority": emu.authority,
+            "ca_path": emu.ca_path,
+            "tenant_id": config.tenant_id,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
         }
         if args.info_file:
             args.info_file.write_text(json.dumps(info, indent=2))

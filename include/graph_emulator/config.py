@@ -10,10 +10,21 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = frozenset({
-    "throttle", "unavailable", "gateway_timeout", "reset", "truncate", "invalid_json",
-    "foreign_next_link", "duplicate_rows", "extra_field", "expire_token", "latency",
-})
+FAULT_KINDS = frozenset(
+    {
+        "throttle",
+        "unavailable",
+        "gateway_timeout",
+        "reset",
+        "truncate",
+        "invalid_json",
+        "foreign_next_link",
+        "duplicate_rows",
+        "extra_field",
+        "expire_token",
+        "latency",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -32,21 +32,75 @@ LOCATIONS = ("USWE", "USEA", "EUNO", "EUWE", "APSE", "AUEA", "JPEA", "INCE")
 TRUNKS = ("tll-audiocodes01.adatum.biz", "sbc1.contoso.com", "sbc2.contoso.com", "sbc-eu.fabrikam.net")
 # (finalSipCode, phrase, callEndSubReason, weight) of calls that were not established.
 FAILURES = (
-    (487, "Request Terminated", 540487, 30), (486, "Busy Here", 540486, 20), (404, "Not Found", 560404, 15),
-    (408, "Request Timeout", 560408, 12), (480, "Temporarily Unavailable", 540480, 10),
-    (503, "Service Unavailable", 560503, 8), (603, "Decline", 540603, 5),
+    (487, "Request Terminated", 540487, 30),
+    (486, "Busy Here", 540486, 20),
+    (404, "Not Found", 560404, 15),
+    (408, "Request Timeout", 560408, 12),
+    (480, "Temporarily Unavailable", 540480, 10),
+    (503, "Service Unavailable", 560503, 8),
+    (603, "Decline", 540603, 5),
 )
 FAILURE_TABLE = tuple(entry[:3] for entry in FAILURES for _ in range(entry[3]))
-PREFIXES = (("+1", "US"), ("+1", "US"), ("+1", "CA"), ("+44", "GB"), ("+49", "DE"), ("+33", "FR"),
-            ("+61", "AU"), ("+81", "JP"))
-FREE_TEXT_NUMBERS = tuple(json.dumps(text) for text in (
-    "anonymous", "sip:reception@contoso.com", "+14255550100;ext=204", "Unavailable",
-    '"Front Desk" <sip:+14255550123@sbc1.contoso.com>',
-))
-FIRST = ("Richard", "Anna", "Mohammed", "Li", "Sofia", "James", "Zoë", "Lukas", "Aiko", "Carlos", "Priya",
-         "Olivia", "Noah", "Fatima", "Björn", "Emma", "Raj", "Chloé", "David", "Mia")
-LAST = ("Malk", "Smith", "García", "Chen", "Müller", "Kowalski", "Nguyen", "O'Brien", "Rossi", "Tanaka",
-        "Johansson", "Dubois", "Patel", "Brown", "Novak", "Silva")
+PREFIXES = (
+    ("+1", "US"),
+    ("+1", "US"),
+    ("+1", "CA"),
+    ("+44", "GB"),
+    ("+49", "DE"),
+    ("+33", "FR"),
+    ("+61", "AU"),
+    ("+81", "JP"),
+)
+FREE_TEXT_NUMBERS = tuple(
+    json.dumps(text)
+    for text in (
+        "anonymous",
+        "sip:reception@contoso.com",
+        "+14255550100;ext=204",
+        "Unavailable",
+        '"Front Desk" <sip:+14255550123@sbc1.contoso.com>',
+    )
+)
+FIRST = (
+    "Richard",
+    "Anna",
+    "Mohammed",
+    "Li",
+    "Sofia",
+    "James",
+    "Zoë",
+    "Lukas",
+    "Aiko",
+    "Carlos",
+    "Priya",
+    "Olivia",
+    "Noah",
+    "Fatima",
+    "Björn",
+    "Emma",
+    "Raj",
+    "Chloé",
+    "David",
+    "Mia",
+)
+LAST = (
+    "Malk",
+    "Smith",
+    "García",
+    "Chen",
+    "Müller",
+    "Kowalski",
+    "Nguyen",
+    "O'Brien",
+    "Rossi",
+    "Tanaka",
+    "Johansson",
+    "Dubois",
+    "Patel",
+    "Brown",
+    "Novak",
+    "Silva",
+)
 COUNTRIES = ("US", "US", "US", "GB", "DE", "FR", "AU", "JP")
 
 
@@ -59,9 +113,9 @@ _ROW_KEY = struct.Struct("<qq").pack
 @dataclass(frozen=True)
 class _User:
     json_fields: str  # '"userId":…,"userPrincipalName":…,"userDisplayName":…'
-    number: str       # the user's own DID, digits after the country code
+    number: str  # the user's own DID, digits after the country code
     country: str
-    units: str        # JSON of administrativeUnitInfos
+    units: str  # JSON of administrativeUnitInfos
 
 
 def _uuid(h: str, variant: int) -> str:
@@ -79,11 +133,17 @@ def _users(seed: int, count: int = 400) -> tuple[_User, ...]:
         upn = f"{ascii_name}{k}@contoso.com".lower().replace("'", "")
         unit = json.dumps([{"id": rng.choice(units)}]) if rng.random() < 0.2 else "[]"
         user_id = _uuid(rng.randbytes(16).hex(), rng.randrange(4))
-        users.append(_User(
-            json_fields=(f'"userId":"{user_id}","userPrincipalName":{json.dumps(upn)},'
-                         f'"userDisplayName":{json.dumps(f"{first} {last}")}'),
-            number=f"425555{rng.randrange(10_000):04d}", country=rng.choice(COUNTRIES), units=unit,
-        ))
+        users.append(
+            _User(
+                json_fields=(
+                    f'"userId":"{user_id}","userPrincipalName":{json.dumps(upn)},'
+                    f'"userDisplayName":{json.dumps(f"{first} {last}")}'
+                ),
+                number=f"425555{rng.randrange(10_000):04d}",
+                country=rng.choice(COUNTRIES),
+                units=unit,
+            )
+        )
     return tuple(users)
 
 

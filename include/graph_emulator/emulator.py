@@ -58,8 +58,12 @@ class GraphEmulator:
         self._server = TLSServer((self._config.host, self._config.port), context, self)
         port = self._server.server_address[1]
         self.graph_root = self.authority = f"https://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"graph-emulator-{port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"graph-emulator-{port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -58,7 +58,8 @@ def parse_moment(text: str) -> datetime:
             raise ValueError(text)
     except ValueError:
         raise GraphError(
-            400, "BadRequest",
+            400,
+            "BadRequest",
             f"The DateTimeOffset text '{text}' should be in format 'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?' and each "
             "field value is within valid range.",
         ) from None
@@ -128,8 +129,13 @@ class Handler(BaseHTTPRequestHandler):
     def emu(self) -> GraphEmulator:
         return self.server.emulator
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -144,10 +150,17 @@ class Handler(BaseHTTPRequestHandler):
     def _send_graph_error(self, error: GraphError) -> None:
         request_id = str(uuid.uuid4())
         client_request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
-        body = {"error": {"code": error.code, "message": error.message, "innerError": {
-            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-            "request-id": request_id, "client-request-id": client_request_id,
-        }}}
+        body = {
+            "error": {
+                "code": error.code,
+                "message": error.message,
+                "innerError": {
+                    "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": request_id,
+                    "client-request-id": client_request_id,
+                },
+            }
+        }
         headers = {"request-id": request_id, "client-request-id": client_request_id}
         if error.retry_after is not None:
             headers["Retry-After"] = format_retry_after(error.retry_after)
@@ -196,18 +209,27 @@ class Handler(BaseHTTPRequestHandler):
         authority = self.emu.authority
         host = authority.split("://", 1)[-1]
         tenant = urlsplit(authorization_endpoint).path.strip("/").split("/")[0] or "common"
-        self._send_json(200, {
-            "tenant_discovery_endpoint": f"{authority}/{tenant}/v2.0/.well-known/openid-configuration",
-            "api-version": "1.1",
-            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
-        })
+        self._send_json(
+            200,
+            {
+                "tenant_discovery_endpoint": f"{authority}/{tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+            },
+        )
 
     def _token(self, tenant: str, body: bytes) -> None:
         self.emu._count("token_requests")
         token_url = f"{self.emu.authority}/{tenant}/oauth2/v2.0/token"
         try:
-            answer = grant(self.emu.config, self.emu.tokens, tenant=tenant, body=body, token_url=token_url,
-                           graph_root=self.emu.graph_root)
+            answer = grant(
+                self.emu.config,
+                self.emu.tokens,
+                tenant=tenant,
+                body=body,
+                token_url=token_url,
+                graph_root=self.emu.graph_root,
+            )
         except TokenError as error:
             return self._send_json(error.status, error.body)
         self._send_json(200, answer, {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
@@ -262,8 +284,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return fault
 
-    def _page(self, config: EmulatorConfig, version: str, args: str | None, params: dict[str, str],
-              fault: Fault | None) -> bytes:
+    def _page(
+        self, config: EmulatorConfig, version: str, args: str | None, params: dict[str, str], fault: Fault | None
+    ) -> bytes:
         from_text, to_text = parse_arguments(args)
         start, end = parse_moment(from_text), parse_moment(to_text)
         if start >= end:
@@ -291,13 +314,20 @@ class Handler(BaseHTTPRequestHandler):
             total, rows, served = 0, [], 0
         root = emu.graph_root
         parts = [
-            '{"@odata.context":', json.dumps(f"{root}/{version}/$metadata#Collection({ROW_TYPE})"),
-            ',"@odata.count":', str(len(rows)), ',"value":[', ",".join(rows), "]",
+            '{"@odata.context":',
+            json.dumps(f"{root}/{version}/$metadata#Collection({ROW_TYPE})"),
+            ',"@odata.count":',
+            str(len(rows)),
+            ',"value":[',
+            ",".join(rows),
+            "]",
         ]
         if skip + served < total:
             base = fault.target.rstrip("/") if kind == "foreign_next_link" else root
-            link = (f"{base}/{version}/communications/callRecords/getDirectRoutingCalls"
-                    f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}")
+            link = (
+                f"{base}/{version}/communications/callRecords/getDirectRoutingCalls"
+                f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
+            )
             parts += [',"@odata.nextLink":', json.dumps(link)]
         parts.append("}")
         return "".join(parts).encode()

@@ -37,7 +37,7 @@ class TokenError(Exception):
         self.body = {
             "error": error,
             "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} "
-                                 f"Timestamp: {now}",
+            f"Timestamp: {now}",
             "error_codes": [code],
             "timestamp": now,
             "trace_id": trace,
@@ -112,25 +112,34 @@ def discovery_document(authority: str, tenant: str) -> dict:
 
 def unknown_tenant(tenant: str) -> TokenError:
     return TokenError(
-        400, "invalid_request", 90002,
+        400,
+        "invalid_request",
+        90002,
         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the "
         "correct cloud.",
     )
 
 
-def grant(config: EmulatorConfig, store: TokenStore, *, tenant: str, body: bytes, token_url: str,
-          graph_root: str) -> dict:
+def grant(
+    config: EmulatorConfig, store: TokenStore, *, tenant: str, body: bytes, token_url: str, graph_root: str
+) -> dict:
     """Answer a client-credentials token request: the token response, or raise ``TokenError``."""
     form = {key: values[0] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
     if tenant != config.tenant_id:
         raise unknown_tenant(tenant)
     if form.get("grant_type") != "client_credentials":
-        raise TokenError(400, "unsupported_grant_type", 70003,
-                         "The app requested an unsupported grant type. This emulator knows client_credentials only.")
+        raise TokenError(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type. This emulator knows client_credentials only.",
+        )
     client_id = form.get("client_id", "")
     if client_id != config.client_id:
         raise TokenError(
-            400, "unauthorized_client", 700016,
+            400,
+            "unauthorized_client",
+            700016,
             f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen "
             "if the application has not been installed by the administrator of the tenant.",
         )
@@ -140,14 +149,19 @@ def grant(config: EmulatorConfig, store: TokenStore, *, tenant: str, body: bytes
     elif "client_secret" in form:
         if not secrets.compare_digest(form["client_secret"], config.client_secret):
             raise TokenError(
-                401, "invalid_client", 7000215,
+                401,
+                "invalid_client",
+                7000215,
                 f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
                 f"value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
     else:
-        raise TokenError(400, "invalid_client", 7000218,
-                         "The request body must contain the following parameter: 'client_assertion' or "
-                         "'client_secret'.")
+        raise TokenError(
+            400,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
     lifetime = config.token_lifetime_s
     return {
         "token_type": "Bearer",
@@ -162,14 +176,18 @@ def _audience(scope: str, graph_root: str) -> str:
     scopes = [s for s in scope.split() if s not in RESERVED_SCOPES]
     if len(scopes) != 1 or not scopes[0].endswith("/.default"):
         raise TokenError(
-            400, "invalid_scope", 70011,
+            400,
+            "invalid_scope",
+            70011,
             f"The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. "
             "The client credentials flow needs exactly one '<resource>/.default' scope.",
         )
     resource = scopes[0].removesuffix("/.default")
     if resource not in (graph_root, GLOBAL_GRAPH):
         raise TokenError(
-            400, "invalid_scope", 500011,
+            400,
+            "invalid_scope",
+            500011,
             f"The resource principal named {resource} was not found in the tenant. This can happen if the "
             "application has not been installed by the administrator of the tenant or consented to by any user "
             "in the tenant.",
@@ -180,19 +198,35 @@ def _audience(scope: str, graph_root: str) -> str:
 def _check_assertion(config: EmulatorConfig, form: dict[str, str], token_url: str) -> None:
     """Verify a certificate-signed client assertion against the configured certificate."""
     if form.get("client_assertion_type") != JWT_BEARER or not form.get("client_assertion"):
-        raise TokenError(400, "invalid_request", 50027, "Invalid JWT token: client_assertion_type or "
-                         "client_assertion is missing or not supported.")
+        raise TokenError(
+            400,
+            "invalid_request",
+            50027,
+            "Invalid JWT token: client_assertion_type or client_assertion is missing or not supported.",
+        )
     if config.client_certificate_pem is None:
-        raise TokenError(401, "invalid_client", 700027,
-                         "Client assertion failed signature validation. No certificate is registered for this app.")
+        raise TokenError(
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation. No certificate is registered for this app.",
+        )
     key = x509.load_pem_x509_certificate(config.client_certificate_pem).public_key()
     try:
         claims = jwt.decode(
-            form["client_assertion"], key, algorithms=["RS256", "PS256"], audience=token_url,
-            issuer=config.client_id, options={"require": ["exp", "aud", "iss", "sub"]},
+            form["client_assertion"],
+            key,
+            algorithms=["RS256", "PS256"],
+            audience=token_url,
+            issuer=config.client_id,
+            options={"require": ["exp", "aud", "iss", "sub"]},
         )
     except jwt.InvalidTokenError as error:
-        raise TokenError(401, "invalid_client", 700027,
-                         f"Client assertion failed signature validation. ({type(error).__name__}: {error})") from None
+        raise TokenError(
+            401,
+            "invalid_client",
+            700027,
+            f"Client assertion failed signature validation. ({type(error).__name__}: {error})",
+        ) from None
     if claims["sub"] != config.client_id:
         raise TokenError(401, "invalid_client", 700023, "Client assertion subject does not match the client id.")

@@ -28,7 +28,20 @@ POOL = "msgraph_callrecords"
 POOL_DOC = "one slot: one Graph pull at a time shares the per-collection budget (50 requests / 60 s)"
 
 
+def variable_expression(name: str) -> str:
+    """Jinja expression for Variable ``name``, falling back to its documented default."""
+    return f"var.value.get('{name}', '{VARIABLES[name][0]}')"
+
+
 def template(name: str) -> str:
-    """The Jinja expression that reads Variable ``name`` at run time, falling back to its default."""
-    default = VARIABLES[name][0]
-    return "{{ var.value.get('%s', '%s') }}" % (name, default)
+    """A template field value that reads Variable ``name`` when the task runs."""
+    return "{{ " + variable_expression(name) + " }}"
+
+
+# When a run's day has settled in Graph. A run without a data interval passes straight on, and the extract
+# task then fails with the explanation.
+SETTLED_AT = (
+    "{{ (data_interval_end + macros.timedelta(hours=("
+    + variable_expression("direct_routing_settle_hours")
+    + " | float))).isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
+)

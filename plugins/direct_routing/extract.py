@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fsspec import AbstractFileSystem
@@ -40,24 +40,36 @@ def extract_day(
     how finely the day is sliced follows ``expected_rows`` (e.g. the previous day's count), so a small day
     is not split into many partly filled pages.
     """
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     start, end = day_window(day)
     stats = PullStats()
     with tempfile.TemporaryDirectory(prefix="direct-routing-") as workdir:
         slice_length = slice_length_for(expected_rows, concurrency)
-        pages = iter_pages_concurrently(client, Window(start, end), stats, concurrency=concurrency,
-                                        slice_length=slice_length)
+        pages = iter_pages_concurrently(
+            client, Window(start, end), stats, concurrency=concurrency, slice_length=slice_length
+        )
         built = build_partition_file(pages, start, end, workdir)
         for name, count in built.conversion.unknown_fields.items():
             log.warning("Graph sent an unknown property %r in %d rows; it was dropped (schema unchanged)", name, count)
         manifest = build_manifest(
-            day=day, start=start, end=end, built=built, pull=stats, api_version=client.api_version,
-            run=run or {}, started_at=started_at,
+            day=day,
+            start=start,
+            end=end,
+            built=built,
+            pull=stats,
+            api_version=client.api_version,
+            run=run or {},
+            started_at=started_at,
         )
         folder = commit_partition(fs, root, day, built, manifest)
     log.info(
         "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped) in %d pages, %d requests",
-        folder, built.rows, built.rows_fetched, built.duplicates_dropped, built.out_of_window_dropped,
-        stats.pages, stats.requests,
+        folder,
+        built.rows,
+        built.rows_fetched,
+        built.duplicates_dropped,
+        built.out_of_window_dropped,
+        stats.pages,
+        stats.requests,
     )
     return manifest

@@ -27,10 +27,18 @@ class Client:
 
     def fetch_token(self, tenant: str | None = None, **form: str) -> requests.Response:
         cfg = self.emu.config
-        data = {"grant_type": "client_credentials", "client_id": cfg.client_id, "client_secret": cfg.client_secret,
-                "scope": f"{self.emu.graph_root}/.default"} | form
-        return requests.post(f"{self.emu.authority}/{tenant or cfg.tenant_id}/oauth2/v2.0/token",
-                             data=data, verify=self.emu.ca_path, timeout=10)
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": cfg.client_id,
+            "client_secret": cfg.client_secret,
+            "scope": f"{self.emu.graph_root}/.default",
+        } | form
+        return requests.post(
+            f"{self.emu.authority}/{tenant or cfg.tenant_id}/oauth2/v2.0/token",
+            data=data,
+            verify=self.emu.ca_path,
+            timeout=10,
+        )
 
     def login(self) -> Client:
         self.token = self.fetch_token().json()["access_token"]
@@ -39,8 +47,9 @@ class Client:
     def get(self, path_or_url: str, **kwargs) -> requests.Response:
         url = path_or_url if path_or_url.startswith("https://") else self.emu.graph_root + path_or_url
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return requests.get(url, headers=headers | kwargs.pop("headers", {}), verify=self.emu.ca_path,
-                            timeout=10, **kwargs)
+        return requests.get(
+            url, headers=headers | kwargs.pop("headers", {}), verify=self.emu.ca_path, timeout=10, **kwargs
+        )
 
     @staticmethod
     def window(start: str, end: str, version: str = "v1.0") -> str:

@@ -13,10 +13,27 @@ from .conftest import DATA, DAY, Client, at
 
 UTC = UTC
 V1_FIELDS = {
-    "id", "correlationId", "userId", "userPrincipalName", "userDisplayName", "startDateTime", "inviteDateTime",
-    "failureDateTime", "endDateTime", "duration", "callType", "successfulCall", "callerNumber", "calleeNumber",
-    "mediaPathLocation", "signalingLocation", "finalSipCode", "callEndSubReason", "finalSipCodePhrase",
-    "trunkFullyQualifiedDomainName", "mediaBypassEnabled",
+    "id",
+    "correlationId",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "startDateTime",
+    "inviteDateTime",
+    "failureDateTime",
+    "endDateTime",
+    "duration",
+    "callType",
+    "successfulCall",
+    "callerNumber",
+    "calleeNumber",
+    "mediaPathLocation",
+    "signalingLocation",
+    "finalSipCode",
+    "callEndSubReason",
+    "finalSipCodePhrase",
+    "trunkFullyQualifiedDomainName",
+    "mediaBypassEnabled",
 }
 BETA_FIELDS = {"userCountryCode", "otherPartyCountryCode", "transferorCorrelationId", "administrativeUnitInfos"}
 SENTINEL = "0001-01-01T00:00:00Z"
@@ -38,20 +55,24 @@ def test_three_page_day_equals_expected_rows(emu, client):
 def test_page_shape_and_next_link(emu, client):
     page = client.get(client.window(DAY, "2024-03-05")).json()
     assert page["@odata.context"] == (
-        f"{emu.graph_root}/v1.0/$metadata#Collection(microsoft.graph.callRecords.directRoutingLogRow)")
+        f"{emu.graph_root}/v1.0/$metadata#Collection(microsoft.graph.callRecords.directRoutingLogRow)"
+    )
     assert page["@odata.count"] == 1000
     assert page["@odata.nextLink"] == f"{emu.graph_root}{client.window(DAY, '2024-03-05')}?$skip=1000"
     last = client.get(page["@odata.nextLink"].replace("1000", "2000")).json()
     assert last["@odata.count"] == 500 and "@odata.nextLink" not in last
 
 
-@pytest.mark.parametrize("path", [
-    f"{DATA}(fromDateTime=2024-03-04T00:00:00Z,toDateTime=2024-03-05T00:00:00Z)",
-    f"{DATA}(fromDateTime=2024-03-04T00:00:00.000Z,toDateTime=2024-03-05T01:00:00+01:00)",
-    "/v1.0/communications/callRecords/microsoft.graph.callRecords.getDirectRoutingCalls"
-    "(fromDateTime=2024-03-04,toDateTime=2024-03-05)",
-    f"{DATA}%28fromDateTime%3D2024-03-04%2CtoDateTime%3D2024-03-05%29",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{DATA}(fromDateTime=2024-03-04T00:00:00Z,toDateTime=2024-03-05T00:00:00Z)",
+        f"{DATA}(fromDateTime=2024-03-04T00:00:00.000Z,toDateTime=2024-03-05T01:00:00+01:00)",
+        "/v1.0/communications/callRecords/microsoft.graph.callRecords.getDirectRoutingCalls"
+        "(fromDateTime=2024-03-04,toDateTime=2024-03-05)",
+        f"{DATA}%28fromDateTime%3D2024-03-04%2CtoDateTime%3D2024-03-05%29",
+    ],
+)
 def test_url_forms_address_the_same_rows(client, path):
     reference = client.get(client.window(DAY, "2024-03-05")).json()["value"]
     response = client.get(path)
@@ -62,20 +83,32 @@ def test_url_forms_address_the_same_rows(client, path):
 def test_next_link_keeps_the_client_text(emu, client):
     page = client.get(f"{DATA}(fromDateTime=2024-03-04T00:00:00.000Z,toDateTime=2024-03-05T01:00:00+01:00)").json()
     assert page["@odata.nextLink"].endswith(
-        "getDirectRoutingCalls(fromDateTime=2024-03-04T00:00:00.000Z,toDateTime=2024-03-05T01:00:00+01:00)?$skip=1000")
+        "getDirectRoutingCalls(fromDateTime=2024-03-04T00:00:00.000Z,toDateTime=2024-03-05T01:00:00+01:00)?$skip=1000"
+    )
 
 
-@pytest.mark.parametrize(("path", "status", "code", "message"), [
-    (f"{DATA}(fromDateTime=,toDateTime=)", 400, "BadRequest",
-     "Expression expected at position 13 in 'fromDateTime=,toDateTime='."),
-    (f"{DATA}(fromDateTime=yesterday,toDateTime=2024-03-05)", 400, "BadRequest", "DateTimeOffset text 'yesterday'"),
-    (f"{DATA}(fromDateTime=2024-03-04 toDateTime=2024-03-05)", 400, "BadRequest", ""),
-    (f"{DATA}(fromDateTime=2024-03-05,toDateTime=2024-03-04)", 400, "BadRequest", "earlier"),
-    (f"{DATA}(fromDateTime=2024-03-04,toDateTime=2024-03-04)", 400, "BadRequest", "earlier"),
-    (f"{DATA}(fromDateTime=2024-01-01,toDateTime=2024-04-01)", 406, "NotAcceptable", "90 days"),
-    ("/v1.0/communications/callRecords/getPstnCallz(fromDateTime=2024-01-01,toDateTime=2024-01-02)", 404,
-     "ResourceNotFound", ""),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "code", "message"),
+    [
+        (
+            f"{DATA}(fromDateTime=,toDateTime=)",
+            400,
+            "BadRequest",
+            "Expression expected at position 13 in 'fromDateTime=,toDateTime='.",
+        ),
+        (f"{DATA}(fromDateTime=yesterday,toDateTime=2024-03-05)", 400, "BadRequest", "DateTimeOffset text 'yesterday'"),
+        (f"{DATA}(fromDateTime=2024-03-04 toDateTime=2024-03-05)", 400, "BadRequest", ""),
+        (f"{DATA}(fromDateTime=2024-03-05,toDateTime=2024-03-04)", 400, "BadRequest", "earlier"),
+        (f"{DATA}(fromDateTime=2024-03-04,toDateTime=2024-03-04)", 400, "BadRequest", "earlier"),
+        (f"{DATA}(fromDateTime=2024-01-01,toDateTime=2024-04-01)", 406, "NotAcceptable", "90 days"),
+        (
+            "/v1.0/communications/callRecords/getPstnCallz(fromDateTime=2024-01-01,toDateTime=2024-01-02)",
+            404,
+            "ResourceNotFound",
+            "",
+        ),
+    ],
+)
 def test_bad_requests(client, path, status, code, message):
     response = client.get(path)
     assert response.status_code == status
@@ -94,7 +127,8 @@ def test_beta_adds_fields_only_on_beta(emu, client):
     assert all(set(row) == V1_FIELDS | BETA_FIELDS for row in beta)
     assert [{k: r[k] for k in V1_FIELDS} for r in beta] == v1
     assert any(r["administrativeUnitInfos"] for r in beta) and all(
-        isinstance(r["administrativeUnitInfos"], list) for r in beta)
+        isinstance(r["administrativeUnitInfos"], list) for r in beta
+    )
     assert emu.expected_rows(at(DAY), at("2024-03-04T01:00:00"), api_version="beta")[0].keys() >= BETA_FIELDS
 
 
@@ -123,8 +157,10 @@ def test_same_seed_gives_byte_identical_pages(make_emulator):
     first, second, other = make_emulator(seed=3), make_emulator(seed=3), make_emulator(seed=4)
     path = Client(first).window(DAY, "2024-03-05") + "?$skip=1000"
     # Compare the "value" bytes: context and nextLink differ by port.
-    values = [Client(emu).login().get(path).content.split(b'"value":')[1].split(b',"@odata.nextLink"')[0]
-              for emu in (first, second, other)]
+    values = [
+        Client(emu).login().get(path).content.split(b'"value":')[1].split(b',"@odata.nextLink"')[0]
+        for emu in (first, second, other)
+    ]
     assert values[0] == values[1] != values[2]
 
 
@@ -141,11 +177,14 @@ def test_business_hours_peak(emu):
     assert hours[10] > 5 * hours[3]
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    ("2024-03-04T09:00:00", "2024-03-04T10:00:00"),
-    ("2024-03-04T23:00:00", "2024-03-05T01:00:00"),
-    ("2024-03-04T09:17:03.250", "2024-03-04T09:17:41.999"),
-])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-03-04T09:00:00", "2024-03-04T10:00:00"),
+        ("2024-03-04T23:00:00", "2024-03-05T01:00:00"),
+        ("2024-03-04T09:17:03.250", "2024-03-04T09:17:41.999"),
+    ],
+)
 def test_sub_windows_hold_exactly_the_rows_starting_in_them(emu, client, start, end):
     whole = emu.expected_rows(at(DAY), at("2024-03-06"))
     wanted = [r for r in whole if at(start) <= parse(r["startDateTime"]) < at(end)]

@@ -48,10 +48,14 @@ def test_configure_changes_the_budget_at_runtime(emu, client):
     assert client.get(path).status_code == 200
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("throttle", 429, "TooManyRequests"), ("unavailable", 503, "serviceNotAvailable"),
-    ("gateway_timeout", 504, "gatewayTimeout"),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("throttle", 429, "TooManyRequests"),
+        ("unavailable", 503, "serviceNotAvailable"),
+        ("gateway_timeout", 504, "gatewayTimeout"),
+    ],
+)
 def test_error_faults_fire_once_on_their_request(emu, client, kind, status, code):
     emu.configure(faults=[Fault(kind, on_request=2, retry_after=1.5)])
     path = client.window(DAY, NEXT_DAY)
@@ -73,7 +77,8 @@ def test_reset_closes_the_connection_with_a_tcp_reset(emu, client):
         client.get(client.window(DAY, NEXT_DAY))
     # Underneath TLS (which reports a reset as a bare EOF): the TCP stream ends in RST, after any TLS records.
     tls = ssl.create_default_context(cafile=emu.ca_path).wrap_socket(
-        socket.create_connection(("127.0.0.1", emu.port)), server_hostname="127.0.0.1")
+        socket.create_connection(("127.0.0.1", emu.port)), server_hostname="127.0.0.1"
+    )
     with tls:
         tls.sendall(f"GET {client.window(DAY, NEXT_DAY)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         time.sleep(0.2)
@@ -184,18 +189,41 @@ def test_cli_serves_until_sigterm(tmp_path):
     info_file = tmp_path / "info.json"
     env = os.environ | {"PYTHONPATH": str(ROOT / "include")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "graph_emulator", "serve", "--port", "0", "--rows-per-day", "1500", "--seed", "7",
-         "--budget", "50/60", "--no-weekday-profile", "--info-file", str(info_file)],
-        stdout=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "graph_emulator",
+            "serve",
+            "--port",
+            "0",
+            "--rows-per-day",
+            "1500",
+            "--seed",
+            "7",
+            "--budget",
+            "50/60",
+            "--no-weekday-profile",
+            "--info-file",
+            str(info_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         info = json.loads(process.stdout.readline())
         assert json.loads(info_file.read_text()) == info
         assert Path(info["ca_path"]).exists()
         token = requests.post(
-            f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token", verify=info["ca_path"], timeout=10,
-            data={"grant_type": "client_credentials", "client_id": info["client_id"],
-                  "client_secret": info["client_secret"], "scope": f"{info['graph_root']}/.default"},
+            f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
+            verify=info["ca_path"],
+            timeout=10,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": info["client_id"],
+                "client_secret": info["client_secret"],
+                "scope": f"{info['graph_root']}/.default",
+            },
         ).json()["access_token"]
         url = f"{info['graph_root']}{Client.window(DAY, NEXT_DAY)}?$skip=1000"
         page = requests.get(url, headers={"Authorization": f"Bearer {token}"}, verify=info["ca_path"], timeout=10)

@@ -21,11 +21,19 @@ def self_signed() -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emulator-app")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
@@ -44,13 +52,16 @@ def test_secret_flow_returns_a_bearer_token(emu):
     assert emu.stats()["token_requests"] == 2
 
 
-@pytest.mark.parametrize(("form", "status", "error", "code"), [
-    ({"client_secret": "wrong"}, 401, "invalid_client", 7000215),
-    ({"tenant": "not-a-tenant"}, 400, "invalid_request", 90002),
-    ({"client_id": "99999999-9999-9999-9999-999999999999"}, 400, "unauthorized_client", 700016),
-    ({"scope": "https://graph.microsoft.com/v1.0/communications/.default"}, 400, "invalid_scope", 500011),
-    ({"scope": "CallRecords.Read.All"}, 400, "invalid_scope", 70011),
-])
+@pytest.mark.parametrize(
+    ("form", "status", "error", "code"),
+    [
+        ({"client_secret": "wrong"}, 401, "invalid_client", 7000215),
+        ({"tenant": "not-a-tenant"}, 400, "invalid_request", 90002),
+        ({"client_id": "99999999-9999-9999-9999-999999999999"}, 400, "unauthorized_client", 700016),
+        ({"scope": "https://graph.microsoft.com/v1.0/communications/.default"}, 400, "invalid_scope", 500011),
+        ({"scope": "CallRecords.Read.All"}, 400, "invalid_scope", 70011),
+    ],
+)
 def test_token_errors_have_aad_shape(emu, form, status, error, code):
     response = Client(emu).fetch_token(**form)
     assert response.status_code == status
@@ -89,8 +100,9 @@ def test_azure_identity_certificate(make_emulator, certificate):
     cert_pem, key_pem = certificate
     emu = make_emulator(client_certificate_pem=cert_pem)
     cfg = emu.config
-    credential = CertificateCredential(cfg.tenant_id, cfg.client_id, certificate_data=key_pem + cert_pem,
-                                       **credential_options(emu))
+    credential = CertificateCredential(
+        cfg.tenant_id, cfg.client_id, certificate_data=key_pem + cert_pem, **credential_options(emu)
+    )
     token = credential.get_token(f"{emu.graph_root}/.default")
     assert Client(emu, token.token).get(Client(emu).window(DAY, "2024-03-05")).status_code == 200
 
@@ -99,8 +111,9 @@ def test_certificate_signed_by_another_key_is_refused(make_emulator, certificate
     other_cert, other_key = self_signed()
     emu = make_emulator(client_certificate_pem=certificate[0])
     cfg = emu.config
-    credential = CertificateCredential(cfg.tenant_id, cfg.client_id, certificate_data=other_key + other_cert,
-                                       **credential_options(emu))
+    credential = CertificateCredential(
+        cfg.tenant_id, cfg.client_id, certificate_data=other_key + other_cert, **credential_options(emu)
+    )
     with pytest.raises(ClientAuthenticationError, match="AADSTS700027"):
         credential.get_token(f"{emu.graph_root}/.default")
 

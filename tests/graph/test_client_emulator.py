@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from direct_routing.graph.client import PullStats
 from direct_routing.graph.errors import (
     GraphAuthError,
@@ -19,9 +18,10 @@ from direct_routing.graph.settings import GraphSettings
 from direct_routing.graph.throttle import RateLimiter, RetryPolicy
 from direct_routing.graph.window import Window
 from graph_emulator import Fault
+
 from tests.conftest import emulator_client, emulator_connection
 
-DAY = datetime(2026, 3, 3, tzinfo=timezone.utc)  # a Tuesday
+DAY = datetime(2026, 3, 3, tzinfo=UTC)  # a Tuesday
 WINDOW = Window(DAY, DAY + timedelta(days=1))
 
 
@@ -72,8 +72,11 @@ def test_each_transient_fault_is_retried_and_no_row_is_lost(emulator, fault):
 
 
 def test_duplicated_rows_and_unknown_fields_are_passed_on_for_the_writer(emulator):
-    emu = emulator(rows_per_day=3000, seed=4, faults=[Fault("duplicate_rows", on_request=2, rows=7),
-                                                      Fault("extra_field", on_request=3)])
+    emu = emulator(
+        rows_per_day=3000,
+        seed=4,
+        faults=[Fault("duplicate_rows", on_request=2, rows=7), Fault("extra_field", on_request=3)],
+    )
     rows, _ = pull(emulator_client(emu))
     truth = emu.expected_rows(WINDOW.start, WINDOW.end)
     assert len(rows) == len(truth) + 7
@@ -105,7 +108,9 @@ def test_tokens_are_renewed_across_a_pull_longer_than_their_lifetime(emulator):
 
 def test_a_foreign_next_link_is_refused_and_the_foreign_host_hears_nothing(emulator):
     foreign = emulator(rows_per_day=10, seed=8)
-    emu = emulator(rows_per_day=3000, seed=8, faults=[Fault("foreign_next_link", on_request=1, target=foreign.graph_root)])
+    emu = emulator(
+        rows_per_day=3000, seed=8, faults=[Fault("foreign_next_link", on_request=1, target=foreign.graph_root)]
+    )
     with pytest.raises(UnsafeNextLinkError, match="refusing"):
         pull(emulator_client(emu))
     assert foreign.stats()["data_requests"] == 0
@@ -139,8 +144,9 @@ def test_missing_permission_names_the_permission_and_consent(emulator):
 def test_a_wrong_secret_points_at_the_secret(emulator):
     emu = emulator(rows_per_day=10)
     conn = emulator_connection(emu)
-    settings = GraphSettings.from_connection(login=conn["login"], password="not-the-secret", host=conn["host"],
-                                             extras=conn["extra"])
+    settings = GraphSettings.from_connection(
+        login=conn["login"], password="not-the-secret", host=conn["host"], extras=conn["extra"]
+    )
     with pytest.raises(GraphAuthError, match="AADSTS7000215") as caught:
         pull(settings.build_client())
     assert "not-the-secret" not in str(caught.value)
@@ -164,14 +170,21 @@ def test_a_bad_request_shows_graphs_code_message_and_request_id(emulator):
 
 
 def test_no_secret_or_token_in_any_log_line(emulator, caplog):
-    emu = emulator(rows_per_day=2500, seed=10, token_lifetime_s=1, latency_s=0.2,
-                   faults=[Fault("expire_token", on_request=2), Fault("throttle", on_request=3, retry_after=0.1)])
+    emu = emulator(
+        rows_per_day=2500,
+        seed=10,
+        token_lifetime_s=1,
+        latency_s=0.2,
+        faults=[Fault("expire_token", on_request=2), Fault("throttle", on_request=3, retry_after=0.1)],
+    )
     tokens: list[str] = []
     conn = emulator_connection(emu)
-    settings = GraphSettings.from_connection(login=conn["login"], password=conn["password"], host=conn["host"],
-                                             extras=conn["extra"])
-    client = settings.build_client(on_new_token=tokens.append,
-                                   retry=RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.2))
+    settings = GraphSettings.from_connection(
+        login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
+    )
+    client = settings.build_client(
+        on_new_token=tokens.append, retry=RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.2)
+    )
     with caplog.at_level(logging.DEBUG):
         rows, _ = pull(client)
     assert len(rows) == 2500 and len(tokens) >= 2
@@ -203,21 +216,27 @@ def test_a_certificate_credential_works(emulator, tmp_path):
     pem = cert.private_key_pem.bytes() + cert.cert_chain_pems[0].bytes()
     emu = emulator(rows_per_day=1000, seed=12, client_certificate_pem=cert.cert_chain_pems[0].bytes())
     conn = emulator_connection(emu, certificate_data=pem.decode())
-    settings = GraphSettings.from_connection(login=conn["login"], password=None, host=conn["host"], extras=conn["extra"])
+    settings = GraphSettings.from_connection(
+        login=conn["login"], password=None, host=conn["host"], extras=conn["extra"]
+    )
     rows, _ = pull(settings.build_client())
     assert len(rows) == 1000
 
 
 def test_the_acceptance_day_with_every_fault_at_once(emulator):
     """5,000 rows with 429s, 503s, a reset and a token expiry injected: exactly the emulator's rows."""
-    emu = emulator(rows_per_day=5000, seed=13, faults=[
-        Fault("throttle", on_request=1, retry_after=0.2),
-        Fault("unavailable", on_request=3),
-        Fault("reset", on_request=5),
-        Fault("expire_token", on_request=6),
-        Fault("throttle", on_request=8, retry_after=0.1),
-        Fault("unavailable", on_request=9, retry_after=0.1),
-    ])
+    emu = emulator(
+        rows_per_day=5000,
+        seed=13,
+        faults=[
+            Fault("throttle", on_request=1, retry_after=0.2),
+            Fault("unavailable", on_request=3),
+            Fault("reset", on_request=5),
+            Fault("expire_token", on_request=6),
+            Fault("throttle", on_request=8, retry_after=0.1),
+            Fault("unavailable", on_request=9, retry_after=0.1),
+        ],
+    )
     rows, stats = pull(emulator_client(emu))
     assert rows == emu.expected_rows(WINDOW.start, WINDOW.end)
     assert stats.throttled == 2 and stats.retries == 5

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from direct_routing.graph.clouds import GLOBAL, US_GOV_L4, US_GOV_L5, resolve_cloud
 from direct_routing.graph.errors import GraphConfigError, UnsupportedCloudError
 from direct_routing.graph.settings import GraphSettings
 from direct_routing.graph.window import Window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(
     ("host", "authority", "root", "login", "scope"),
     [
-        (None, None, "https://graph.microsoft.com", "https://login.microsoftonline.com", "https://graph.microsoft.com/.default"),
+        (
+            None,
+            None,
+            "https://graph.microsoft.com",
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com/.default",
+        ),
         ("graph.microsoft.com", None, "https://graph.microsoft.com", "https://login.microsoftonline.com", None),
-        ("https://graph.microsoft.us", None, "https://graph.microsoft.us", "https://login.microsoftonline.us", "https://graph.microsoft.us/.default"),
-        ("dod-graph.microsoft.us", None, "https://dod-graph.microsoft.us", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us/.default"),
-        (None, "https://login.microsoftonline.us", "https://graph.microsoft.us", "https://login.microsoftonline.us", None),
+        (
+            "https://graph.microsoft.us",
+            None,
+            "https://graph.microsoft.us",
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us/.default",
+        ),
+        (
+            "dod-graph.microsoft.us",
+            None,
+            "https://dod-graph.microsoft.us",
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us/.default",
+        ),
+        (
+            None,
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+            "https://login.microsoftonline.us",
+            None,
+        ),
         (None, "login.microsoftonline.com", "https://graph.microsoft.com", "https://login.microsoftonline.com", None),
-        ("https://127.0.0.1:8443", "https://127.0.0.1:8443", "https://127.0.0.1:8443", "https://127.0.0.1:8443", "https://127.0.0.1:8443/.default"),
+        (
+            "https://127.0.0.1:8443",
+            "https://127.0.0.1:8443",
+            "https://127.0.0.1:8443",
+            "https://127.0.0.1:8443",
+            "https://127.0.0.1:8443/.default",
+        ),
     ],
 )
 def test_cloud_table(host, authority, root, login, scope):
@@ -35,7 +64,9 @@ def test_cloud_table(host, authority, root, login, scope):
 
 def test_supported_clouds_are_the_three_with_the_api():
     assert {c.graph_root for c in (GLOBAL, US_GOV_L4, US_GOV_L5)} == {
-        "https://graph.microsoft.com", "https://graph.microsoft.us", "https://dod-graph.microsoft.us"
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.us",
+        "https://dod-graph.microsoft.us",
     }
 
 
@@ -87,7 +118,9 @@ def test_connection_extras_are_read_like_the_provider_does():
 
 
 def test_verify_may_be_a_ca_bundle_path():
-    settings = GraphSettings.from_connection(login="a", password="b", extras={"tenant_id": "t", "verify": "/etc/ca.pem"})
+    settings = GraphSettings.from_connection(
+        login="a", password="b", extras={"tenant_id": "t", "verify": "/etc/ca.pem"}
+    )
     assert settings.verify == "/etc/ca.pem"
 
 
@@ -120,7 +153,9 @@ def test_window_url_is_absolute_with_unquoted_utc_values():
 
 def test_window_url_converts_other_offsets_to_utc():
     tz = timezone(timedelta(hours=2))
-    url = Window(datetime(2024, 1, 1, 2, tzinfo=tz), datetime(2024, 1, 1, 3, 0, 0, 500000, tzinfo=tz)).url("https://g", "beta")
+    url = Window(datetime(2024, 1, 1, 2, tzinfo=tz), datetime(2024, 1, 1, 3, 0, 0, 500000, tzinfo=tz)).url(
+        "https://g", "beta"
+    )
     assert url.endswith("(fromDateTime=2024-01-01T00:00:00Z,toDateTime=2024-01-01T01:00:00.500000Z)")
 
 
@@ -150,5 +185,5 @@ def test_split_covers_the_window_exactly():
     start = datetime(2024, 1, 1, tzinfo=UTC)
     pieces = Window(start, start + timedelta(hours=25)).split(timedelta(hours=6))
     assert [p.start for p in pieces][0] == start and pieces[-1].end == start + timedelta(hours=25)
-    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:]))
+    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:], strict=False))
     assert len(pieces) == 5

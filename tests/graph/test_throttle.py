@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from direct_routing.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
 
 
@@ -39,8 +38,18 @@ def test_pause_holds_back_every_caller():
     assert limiter.acquire() == pytest.approx(2.128)
 
 
-@pytest.mark.parametrize(("header", "seconds"), [("2.128", 2.128), ("3", 3.0), (" 0 ", 0.0), (None, None), ("", None),
-                                                  ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("-1", None)])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("2.128", 2.128),
+        ("3", 3.0),
+        (" 0 ", 0.0),
+        (None, None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+        ("-1", None),
+    ],
+)
 def test_retry_after_parsing(header, seconds):
     assert parse_retry_after(header) == seconds
 

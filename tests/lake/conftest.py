@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "graph-sample-page.json"
-DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "graph-sample-page.json"  # Microsoft's example page
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def _stamp(moment: datetime) -> str:
@@ -22,11 +22,20 @@ def graph_rows(count: int, *, day: datetime = DAY, prefix: str = "row", failed_e
     rows = []
     for i in range(count):
         start = day + timedelta(seconds=(i + 0.5) * 86400 / count)
-        row = dict(sample, id=f"{prefix}-{i:07d}", startDateTime=_stamp(start),
-                   inviteDateTime=_stamp(start - timedelta(seconds=3)))
+        row = dict(
+            sample,
+            id=f"{prefix}-{i:07d}",
+            startDateTime=_stamp(start),
+            inviteDateTime=_stamp(start - timedelta(seconds=3)),
+        )
         if i % failed_every == 0:
-            row.update(successfulCall=False, failureDateTime=_stamp(start + timedelta(seconds=1)),
-                       endDateTime="0001-01-01T00:00:00Z", duration=0, finalSipCode=487)
+            row.update(
+                successfulCall=False,
+                failureDateTime=_stamp(start + timedelta(seconds=1)),
+                endDateTime="0001-01-01T00:00:00Z",
+                duration=0,
+                finalSipCode=487,
+            )
         else:
             row.update(endDateTime=_stamp(start + timedelta(seconds=60)), duration=60)
         rows.append(row)
@@ -34,7 +43,7 @@ def graph_rows(count: int, *, day: datetime = DAY, prefix: str = "row", failed_e
 
 
 def pages_of(rows: list[dict], size: int = 1000) -> list[list[dict]]:
-    return [rows[i:i + size] for i in range(0, len(rows), size)] or [[]]
+    return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from direct_routing.graph.client import PullStats
 from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, partition_path, table_path
 from direct_routing.lake.manifest import build_manifest
 from direct_routing.lake.partition import commit_partition
 from direct_routing.lake.writer import build_partition_file
+
 from tests.lake.conftest import DAY, graph_rows, pages_of
 
 END = DAY + timedelta(days=1)
@@ -44,8 +44,9 @@ def lake(request, tmp_path):
 def commit(fs, root, workdir: Path, pages) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     built = build_partition_file(pages, DAY, END, str(workdir))
-    manifest = build_manifest(day=DAY.date(), start=DAY, end=END, built=built, pull=PullStats(),
-                              api_version="v1.0", run={}, started_at=DAY)
+    manifest = build_manifest(
+        day=DAY.date(), start=DAY, end=END, built=built, pull=PullStats(), api_version="v1.0", run={}, started_at=DAY
+    )
     commit_partition(fs, root, DAY.date(), built, manifest)
     return manifest
 
@@ -130,8 +131,11 @@ def test_a_writer_killed_mid_upload_never_leaves_a_partial_file(lake, tmp_path, 
         from direct_routing.lake.storage import publish_file
 
         publish_file(fs, str(tmp_path / "old.bin"), target)
-        child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, kind, str(tmp_path / "new.bin"), target, connection],
-                                 env=env, stdout=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, kind, str(tmp_path / "new.bin"), target, connection],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
         assert child.stdout.readline().strip() == b"ready"
         time.sleep(0.05 + 0.1 * attempt)
         child.send_signal(signal.SIGKILL)
@@ -150,8 +154,11 @@ def test_a_concurrent_reader_never_sees_a_partial_partition(lake, tmp_path):
     def reader():
         from adlfs import AzureBlobFileSystem
 
-        reader_fs = fs if not isinstance(fs, AzureBlobFileSystem) else AzureBlobFileSystem(
-            connection_string=fs.connection_string, skip_instance_cache=True)
+        reader_fs = (
+            fs
+            if not isinstance(fs, AzureBlobFileSystem)
+            else AzureBlobFileSystem(connection_string=fs.connection_string, skip_instance_cache=True)
+        )
         while not stop.is_set():
             try:
                 reader_fs.invalidate_cache()

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 from direct_routing.lake.convert import SchemaViolation
 from direct_routing.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
 from direct_routing.lake.writer import build_partition_file
+
 from tests.lake.conftest import DAY, graph_rows, pages_of
 
 END = DAY + timedelta(days=1)
@@ -45,7 +45,9 @@ def test_rows_land_typed_sorted_and_sentinel_free(tmp_path):
 
 def test_duplicates_across_pages_and_out_of_window_rows_are_dropped_and_counted(tmp_path):
     rows = graph_rows(3000)
-    outside = graph_rows(7, day=DAY + timedelta(days=1), prefix="late") + graph_rows(4, day=DAY - timedelta(days=1), prefix="early")
+    outside = graph_rows(7, day=DAY + timedelta(days=1), prefix="late") + graph_rows(
+        4, day=DAY - timedelta(days=1), prefix="early"
+    )
     pages = pages_of(rows)
     pages[1] = rows[990:1000] + pages[1]  # the same rows on two consecutive pages (offset paging shifted)
     pages.append(outside)
@@ -94,8 +96,12 @@ def test_unknown_fields_are_dropped_and_counted_missing_fields_are_null(tmp_path
 
 def test_beta_fields_are_kept(tmp_path):
     rows = graph_rows(3)
-    rows[0].update(userCountryCode="US", otherPartyCountryCode="CA", transferorCorrelationId="t",
-                   administrativeUnitInfos=[{"id": "au-1"}])
+    rows[0].update(
+        userCountryCode="US",
+        otherPartyCountryCode="CA",
+        transferorCorrelationId="t",
+        administrativeUnitInfos=[{"id": "au-1"}],
+    )
     table = pq.read_table(build(tmp_path, [rows]).local_path)
     first = table.slice(0, 1).to_pylist()[0]
     assert first["userCountryCode"] == "US" and first["administrativeUnitInfos"] == [{"id": "au-1"}]

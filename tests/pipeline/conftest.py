@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ def pipeline_env(monkeypatch):
 
 def run_for_day(dag, day: date):
     """Run the DAG for the run covering ``[day, day + 1)``: a manual run covers the interval before its date."""
-    logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     return dag.test(logical_date=logical)
 
 

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, partition_path
 from graph_emulator import Fault
+
 from tests.pipeline.conftest import run_for_day, task_states
 
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 DAYS = [TODAY - timedelta(days=6 - i) for i in range(3)]
 
 
 def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def test_the_dag_imports_and_is_wired_as_documented(dag):
@@ -60,7 +60,6 @@ def test_a_manual_run_covers_the_last_complete_day_before_its_date(dag):
 
 def test_a_run_without_a_data_interval_fails_at_once_with_a_clear_message():
     from airflow.sdk.exceptions import AirflowFailException
-
     from direct_routing.operators._context import run_day
 
     with pytest.raises(AirflowFailException, match="no data interval"):
@@ -76,10 +75,12 @@ def test_three_days_into_a_local_lake_match_the_ground_truth(dag, emulator, pipe
     for day in DAYS:
         run = run_for_day(dag, day)
         assert str(run.state) == "success", task_states(run)
-    counts = dict(duckdb.sql(
-        f"SELECT call_date, count(*) FROM read_parquet('{lake}/direct_routing_calls/*/*.parquet', "
-        "hive_partitioning = true) GROUP BY 1"
-    ).fetchall())
+    counts = dict(
+        duckdb.sql(
+            f"SELECT call_date, count(*) FROM read_parquet('{lake}/direct_routing_calls/*/*.parquet', "
+            "hive_partitioning = true) GROUP BY 1"
+        ).fetchall()
+    )
     assert counts == {day: emu.expected_count(day_start(day), day_start(day) + timedelta(days=1)) for day in DAYS}
     oldest = duckdb.sql(
         f"SELECT least(min(startDateTime), min(inviteDateTime), min(failureDateTime), min(endDateTime)) "
@@ -107,9 +108,14 @@ def test_a_rerun_gives_the_same_rows_in_one_file(dag, emulator, pipeline_env, tm
 
 def test_end_to_end_into_azurite(dag, emulator, pipeline_env, azurite, blob_container, monkeypatch):
     fs, container = blob_container
-    monkeypatch.setenv("AIRFLOW_CONN_AZURE_LAKE", json.dumps({"conn_type": "wasb", "extra": {"connection_string": azurite}}))
-    emu = emulator(rows_per_day=3200, seed=23, faults=[Fault("throttle", on_request=2, retry_after=0.2),
-                                                        Fault("reset", on_request=4)])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AZURE_LAKE", json.dumps({"conn_type": "wasb", "extra": {"connection_string": azurite}})
+    )
+    emu = emulator(
+        rows_per_day=3200,
+        seed=23,
+        faults=[Fault("throttle", on_request=2, retry_after=0.2), Fault("reset", on_request=4)],
+    )
     pipeline_env(emu, f"abfs://azure_lake@{container}/lake")
     day = DAYS[1]
     run = run_for_day(dag, day)

@@ -27,7 +27,7 @@ from direct_routing.lake.storage import publish_file, publish_json, read_json
 from direct_routing.lake.writer import build_partition_file
 from fsspec import AbstractFileSystem
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "graph-sample-page.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "graph-sample-page.json"  # Microsoft's example page
 DAY = date(2024, 1, 2)
 SENTINEL = "0001-01-01T00:00:00Z"
 

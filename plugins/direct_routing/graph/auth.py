@@ -85,7 +85,9 @@ def explain_token_error(error: Exception, authority: str) -> str:
     text = str(error)
     match = re.search(r"AADSTS(\d+)", text)
     if match and match.group(1) in _AADSTS_ADVICE:
-        return f"Could not get a Graph token from {authority} (AADSTS{match.group(1)}): {_AADSTS_ADVICE[match.group(1)]}."
+        return (
+            f"Could not get a Graph token from {authority} (AADSTS{match.group(1)}): {_AADSTS_ADVICE[match.group(1)]}."
+        )
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"Could not get a Graph token from {authority}: {first_line[:300]}; check the msgraph connection."
 

@@ -137,7 +137,12 @@ class DirectRoutingCallsClient:
             stats.add(pages=1, rows=len(rows))
             log.info(
                 "Graph page %d of %s: %d rows (%d so far), %d retries, %.1f s waiting on throttling",
-                stats.pages, window_label(window), len(rows), stats.rows, stats.retries, stats.throttle_wait_s,
+                stats.pages,
+                window_label(window),
+                len(rows),
+                stats.rows,
+                stats.retries,
+                stats.throttle_wait_s,
             )
             url = self._next_link(body)
             yield rows
@@ -194,7 +199,11 @@ class DirectRoutingCallsClient:
         }
         try:
             response = self._session().get(
-                url, headers=headers, timeout=self.timeout, verify=self.verify, proxies=self.proxies,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify,
+                proxies=self.proxies,
                 allow_redirects=False,  # a redirect would carry the token to wherever it points
             )
             status = response.status_code
@@ -207,8 +216,12 @@ class DirectRoutingCallsClient:
                     "'verify' extra to the path of a CA bundle that signs it."
                 ) from None
             raise _Transient("TLS error") from None
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as error:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as error:
             raise _Transient(type(error).__name__) from None
         if status in TRANSIENT_STATUSES:
             raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")), status)

@@ -36,7 +36,8 @@ def budget_handover(limiter: RateLimiter, store: LedgerStore, owner: str) -> Ite
     if previous.get("open"):
         log.warning(
             "The previous Graph pull (%s) did not close the request ledger; assuming it spent the whole budget "
-            "just now", previous.get("owner"),
+            "just now",
+            previous.get("owner"),
         )
         limiter.preload([now] * limiter.max_requests)
     else:

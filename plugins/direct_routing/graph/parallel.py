@@ -31,10 +31,7 @@ def slice_length_for(expected_rows: int | None, concurrency: int) -> timedelta:
     """Sub-window length for a day expected to hold ``expected_rows`` (None: unknown, e.g. the first run)."""
     if concurrency <= 1:
         return timedelta(hours=24)
-    if expected_rows is None:
-        wanted = concurrency
-    else:
-        wanted = -(-expected_rows // PAGE_ROWS) // PAGES_PER_SLICE
+    wanted = concurrency if expected_rows is None else -(-expected_rows // PAGE_ROWS) // PAGES_PER_SLICE
     hours = next((h for h in _SLICE_HOURS if 24 // h <= max(wanted, 1)), 24)
     return timedelta(hours=hours)
 

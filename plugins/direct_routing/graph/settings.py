@@ -45,7 +45,9 @@ def _as_dict(value: object, name: str) -> dict | None:
         try:
             value = json.loads(value)
         except ValueError:
-            raise GraphConfigError(f"The msgraph connection's '{name}' extra is not valid JSON; give a JSON object.") from None
+            raise GraphConfigError(
+                f"The msgraph connection's '{name}' extra is not valid JSON; give a JSON object."
+            ) from None
     if not isinstance(value, dict):
         raise GraphConfigError(f"The msgraph connection's '{name}' extra must be a JSON object.")
     return value
@@ -103,7 +105,9 @@ class GraphSettings:
             client_secret=None if (extras.get("certificate_path") or extras.get("certificate_data")) else password,
             certificate_path=extras.get("certificate_path") or None,
             certificate_data=extras.get("certificate_data") or None,
-            certificate_password=password if (extras.get("certificate_path") or extras.get("certificate_data")) else None,
+            certificate_password=password
+            if (extras.get("certificate_path") or extras.get("certificate_data"))
+            else None,
         )
         credentials.validate()
         rpm = int(extras.get("requests_per_minute") or DEFAULT_REQUESTS_PER_MINUTE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from direct_routing.graph.errors import GraphConfigError
 
@@ -14,7 +14,7 @@ FUNCTION_PATH = "communications/callRecords/getDirectRoutingCalls"
 
 def format_utc(moment: datetime) -> str:
     """ISO-8601 UTC with a ``Z``; fractional seconds only when there are some."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -32,7 +32,9 @@ class Window:
             if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
                 raise GraphConfigError(f"The window {name} ({value!r}) must be a timezone-aware datetime.")
         if self.start >= self.end:
-            raise GraphConfigError(f"The window start {format_utc(self.start)} must be before its end {format_utc(self.end)}.")
+            raise GraphConfigError(
+                f"The window start {format_utc(self.start)} must be before its end {format_utc(self.end)}."
+            )
         if self.end - self.start > MAX_WINDOW:
             raise GraphConfigError(
                 f"The window {format_utc(self.start)} to {format_utc(self.end)} is longer than Graph's 90-day maximum; "

@@ -53,15 +53,24 @@ class DirectRoutingCallsHook(BaseHook):
         _mask(conn.password)
         _mask(extras.get("certificate_data"))
         return GraphSettings.from_connection(
-            login=conn.login, password=conn.password, host=conn.host, schema=conn.schema, extras=extras,
+            login=conn.login,
+            password=conn.password,
+            host=conn.host,
+            schema=conn.schema,
+            extras=extras,
             api_version=self.api_version,
         )
 
-    def get_conn(self, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None) -> DirectRoutingCallsClient:
+    def get_conn(
+        self, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None
+    ) -> DirectRoutingCallsClient:
         settings = self.get_settings()
         self.log.info(
             "Graph: %s cloud, %s, %s, up to %d requests/min",
-            settings.cloud.name, settings.cloud.graph_root, settings.api_version, settings.requests_per_minute,
+            settings.cloud.name,
+            settings.cloud.graph_root,
+            settings.api_version,
+            settings.requests_per_minute,
         )
         return settings.build_client(on_new_token=_mask, limiter=limiter, retry=retry)
 

@@ -76,6 +76,7 @@ def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tu
     try:
         return trimmed.cast(TIMESTAMP), sentinel
     except pa.ArrowInvalid:
+
         def parses(value: str) -> bool:
             try:
                 pa.array([value]).cast(TIMESTAMP)
@@ -83,8 +84,12 @@ def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tu
                 return False
             return True
 
-        raise _violation(rows, name, "an ISO-8601 timestamp", lambda v: isinstance(v, str) and (
-            v.startswith(SENTINEL_PREFIX) or parses(v))) from None
+        raise _violation(
+            rows,
+            name,
+            "an ISO-8601 timestamp",
+            lambda v: isinstance(v, str) and (v.startswith(SENTINEL_PREFIX) or parses(v)),
+        ) from None
 
 
 def _int_column(rows: list[dict], name: str, kind: pa.DataType) -> pa.Array:

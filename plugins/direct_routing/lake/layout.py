@@ -6,7 +6,7 @@ Readers (Spark, DuckDB globs, pyarrow datasets) ignore names starting with ``_``
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from direct_routing.lake.schema import PARTITION_KEY, TABLE_NAME
 
@@ -31,12 +31,12 @@ def day_of_partition(name: str) -> date | None:
     if not base.startswith(prefix):
         return None
     try:
-        return date.fromisoformat(base[len(prefix):])
+        return date.fromisoformat(base[len(prefix) :])
     except ValueError:
         return None
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
     """The UTC window ``[day, day + 1)`` a partition holds."""
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)

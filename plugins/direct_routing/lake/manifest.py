@@ -6,7 +6,7 @@ lets a reader (and the quality check) tell whether the manifest and the file bel
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from direct_routing.graph.client import PullStats
@@ -52,5 +52,5 @@ def build_manifest(
         "graph": pull.as_dict(),
         "run": run,
         "started_at": format_utc(started_at),
-        "finished_at": format_utc(datetime.now(timezone.utc)),
+        "finished_at": format_utc(datetime.now(UTC)),
     }

@@ -19,7 +19,9 @@ from direct_routing.lake.storage import publish_file, publish_json, read_json, r
 from direct_routing.lake.writer import BuiltPartition
 
 
-def commit_partition(fs: AbstractFileSystem, root: str, day: date, built: BuiltPartition, manifest: dict[str, Any]) -> str:
+def commit_partition(
+    fs: AbstractFileSystem, root: str, day: date, built: BuiltPartition, manifest: dict[str, Any]
+) -> str:
     """Replace the day's partition: data file first (atomically), then its manifest; returns the folder.
 
     Until the data file is published nothing in the lake changes; a failure after it leaves a new file

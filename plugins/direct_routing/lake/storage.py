@@ -70,5 +70,9 @@ def remove_stale_temp_files(fs: AbstractFileSystem, folder: str) -> None:
         return
     for entry in fs.ls(folder, detail=True):
         name = entry["name"].rsplit("/", 1)[-1]
-        if name.startswith(".") and name.endswith(TEMP_SUFFIX) and time.time() - entry.get("mtime", 0) > STALE_TEMP_AGE_S:
+        if (
+            name.startswith(".")
+            and name.endswith(TEMP_SUFFIX)
+            and time.time() - entry.get("mtime", 0) > STALE_TEMP_AGE_S
+        ):
             fs.rm_file(entry["name"])

@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +27,7 @@ from direct_routing.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
 
 DEFAULT_BUCKET = timedelta(minutes=15)
 DEFAULT_ROW_GROUP_ROWS = 65_536
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SPILL_SCHEMA = pa.schema(list(SCHEMA) + SENTINEL_FLAG_FIELDS)
 _TIEBREAK_COLUMNS = [f.name for f in SCHEMA if not pa.types.is_nested(f.type) and f.name not in ("startDateTime", "id")]
 
@@ -86,9 +86,7 @@ def _dedupe_and_sort(table: pa.Table) -> pa.Table:
     Which copy of a duplicated ``id`` survives does not depend on arrival order (pages may come from
     several threads): rows are sorted on every sortable column first, and the first of each ``id`` kept.
     """
-    keys = [("startDateTime", "ascending"), ("id", "ascending")] + [
-        (name, "ascending") for name in _TIEBREAK_COLUMNS
-    ]
+    keys = [("startDateTime", "ascending"), ("id", "ascending")] + [(name, "ascending") for name in _TIEBREAK_COLUMNS]
     table = table.sort_by(keys)
     table = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     first = table.filter(pc.is_valid(table["id"])).group_by("id", use_threads=False).aggregate([("__row", "min")])

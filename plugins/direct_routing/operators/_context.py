@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -23,7 +23,7 @@ def run_day(context: dict[str, Any]) -> date:
             "This run has no data interval (it was triggered without a logical date); trigger it with a logical "
             "date or use `airflow backfill create` so it knows which day to pull."
         )
-    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if start.time() != time(0) or end - start != timedelta(days=1):
         raise AirflowFailException(
             f"This run's data interval [{start.isoformat()}, {end.isoformat()}) is not one UTC day; schedule the DAG "

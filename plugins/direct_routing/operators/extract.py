@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -57,7 +57,7 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
 
         quiet_azure_sdk()
         day = run_day(context)
-        oldest = datetime.now(timezone.utc).date() - timedelta(days=int(self.retention_days))
+        oldest = datetime.now(UTC).date() - timedelta(days=int(self.retention_days))
         if day < oldest:
             raise AirflowSkipException(
                 f"call_date={day} is older than the {self.retention_days}-day retention of Graph's call records "
@@ -76,8 +76,15 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
         try:
             client = hook.get_conn()
             with budget_handover(client.limiter, VariableLedgerStore(self.msgraph_conn_id), str(run["run_id"])):
-                manifest = extract_day(client, day, fs, root, run=run, concurrency=int(self.concurrency),
-                                       expected_rows=previous.get("source", {}).get("rows_fetched"))
+                manifest = extract_day(
+                    client,
+                    day,
+                    fs,
+                    root,
+                    run=run,
+                    concurrency=int(self.concurrency),
+                    expected_rows=previous.get("source", {}).get("rows_fetched"),
+                )
         except (GraphConfigError, SchemaViolation) as error:
             raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
         except GraphError as error:
