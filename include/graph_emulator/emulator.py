@@ -106,6 +106,10 @@ class GraphEmulator:
         """Invalidate every token issued so far (the next data request gets 401)."""
         self.tokens.revoke_all()
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out since start, for tests that prove none leaked."""
+        return list(self.tokens.ever_issued)
+
     def reset_stats(self) -> None:
         """Zero the counters, the request log (so fault numbers count from 1 again) and the budget."""
         with self._lock:

@@ -56,12 +56,14 @@ class TokenStore:
 
     def __init__(self) -> None:
         self._tokens: dict[str, _Issued] = {}
+        self.ever_issued: list[str] = []  # revoked ones too: tests search logs for every token
         self._lock = threading.Lock()
 
     def issue(self, audience: str, lifetime_s: float) -> str:
         token = secrets.token_urlsafe(48)
         with self._lock:
             self._tokens[token] = _Issued(time.time() + lifetime_s, audience)
+            self.ever_issued.append(token)
         return token
 
     def revoke_all(self) -> None:

@@ -166,3 +166,29 @@ def test_a_day_past_retention_is_skipped_not_written_empty(dag, emulator, pipeli
     assert states["extract"] == "skipped" and states["data_quality"] == "skipped"
     assert not lake.exists() or not any(lake.rglob("*.parquet"))
     assert emu.stats()["data_requests"] == 0
+
+
+def test_no_secret_or_token_leaves_a_dag_test_run(dag, emulator, pipeline_env, tmp_path, capfd, caplog):
+    """Under dag.test() Airflow's masking is off: nothing of ours may print the secret or a token."""
+    import logging
+
+    emu = emulator(
+        rows_per_day=2200,
+        seed=25,
+        weekday_profile=False,
+        token_lifetime_s=1,
+        latency_s=0.2,
+        faults=[Fault("expire_token", on_request=2)],
+    )
+    pipeline_env(emu, (tmp_path / "lake").as_uri(), direct_routing_graph_concurrency=1)
+    with caplog.at_level(logging.DEBUG):
+        run = run_for_day(dag, DAYS[0])
+    assert str(run.state) == "success"
+    captured = capfd.readouterr()
+    text = captured.out + captured.err + caplog.text
+    xcom_and_files = "".join(p.read_text(errors="replace") for p in (tmp_path / "lake").rglob("*.json"))
+    tokens = emu.issued_tokens()
+    assert len(tokens) >= 2
+    for secret in [emu.config.client_secret, *tokens]:
+        assert secret not in text
+        assert secret not in xcom_and_files
