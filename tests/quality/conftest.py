@@ -136,6 +136,10 @@ class QualityLake:
             self.write_manifest(day, manifest)
 
 
-@pytest.fixture
-def lake(tmp_path) -> QualityLake:
-    return QualityLake(fsspec.filesystem("file"), str(tmp_path / "lake"))
+@pytest.fixture(params=["local", "azurite"])
+def lake(request, tmp_path) -> QualityLake:
+    """The same lake on a local folder and on Azurite: checks read through the production storage path."""
+    if request.param == "local":
+        return QualityLake(fsspec.filesystem("file"), str(tmp_path / "lake"))
+    fs, container = request.getfixturevalue("blob_container")
+    return QualityLake(fs, f"{container}/lake")

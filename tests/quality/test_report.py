@@ -8,12 +8,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import fsspec
 import pytest
 from direct_routing.__main__ import main
 from direct_routing.quality.checks import check_partition, write_report
 from direct_routing.quality.report import DayLine, lake_report
 
-from tests.quality.conftest import DAY, call_rows
+from tests.quality.conftest import DAY, QualityLake, call_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +31,12 @@ def checked_lake(lake):
         if index < 3:
             write_report(lake.fs, lake.root, day, check_partition(lake.fs, lake.root, day))
     return lake, days
+
+
+@pytest.fixture
+def lake(tmp_path) -> QualityLake:
+    """The report CLI reads a local folder or fsspec URL: these tests use a local lake only."""
+    return QualityLake(fsspec.filesystem("file"), str(tmp_path / "lake"))
 
 
 def test_one_line_per_committed_day_with_status_from_dq_json(checked_lake):
