@@ -192,3 +192,28 @@ def test_no_secret_or_token_leaves_a_dag_test_run(dag, emulator, pipeline_env, t
     for secret in [emu.config.client_secret, *tokens]:
         assert secret not in text
         assert secret not in xcom_and_files
+
+
+def test_a_quality_warning_is_recorded_but_an_error_fails_the_run(dag, emulator, pipeline_env, tmp_path):
+    lake = tmp_path / "lake"
+    emu = emulator(rows_per_day=1000, seed=26, weekday_profile=False)
+    pipeline_env(emu, lake.as_uri(), direct_routing_dq_zero_rows_severity="error")
+    history = [TODAY - timedelta(days=d) for d in (9, 8, 7)]
+    for day in history:
+        assert str(run_for_day(dag, day).state) == "success"
+
+    emu.configure(rows_per_day=5000)  # five times the usual volume: a warning, not a failure
+    spike = TODAY - timedelta(days=6)
+    assert str(run_for_day(dag, spike).state) == "success"
+    report = json.loads((lake / partition_path("", spike).lstrip("/") / QUALITY_FILE).read_text())
+    assert report["status"] == "warn"
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["volume_vs_history"]
+
+    emu.configure(rows_per_day=0)  # Graph says "no calls" against a history of calls: configured as an error
+    quiet = TODAY - timedelta(days=5)
+    run = run_for_day(dag, quiet)
+    assert str(run.state) == "failed" and task_states(run)["data_quality"] == "failed"
+    report = json.loads((lake / partition_path("", quiet).lstrip("/") / QUALITY_FILE).read_text())
+    assert report["status"] == "fail"
+    assert "zero_rows" in [c["name"] for c in report["checks"] if c["status"] == "fail"]
+    assert pq.read_table(lake / partition_path("", quiet).lstrip("/") / DATA_FILE).num_rows == 0
