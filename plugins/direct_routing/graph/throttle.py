@@ -14,6 +14,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 
+JITTER_GUARD_MIN_S = 0.25
+JITTER_GUARD_FRACTION = 0.02
+
+
 class RateLimiter:
     """At most ``max_requests`` in any rolling ``window_s`` seconds, shared by every thread of a pull.
 
@@ -25,7 +29,9 @@ class RateLimiter:
         if max_requests < 1 or window_s <= 0:
             raise ValueError("a rate limit needs max_requests >= 1 and window_s > 0")
         self.max_requests = max_requests
-        self.window_s = window_s
+        # Graph counts arrivals, this counts sends: network and scheduling jitter can bring two requests
+        # closer on arrival than they were sent, so the window kept here is a little longer than Graph's.
+        self.window_s = window_s + max(JITTER_GUARD_MIN_S, JITTER_GUARD_FRACTION * window_s)
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()
