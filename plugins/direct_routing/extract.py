@@ -14,7 +14,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
-from direct_routing.graph.parallel import DEFAULT_CONCURRENCY, iter_pages_concurrently, slice_length_for
+from direct_routing.graph.parallel import DEFAULT_CONCURRENCY, iter_pages_concurrently, plan_slices
 from direct_routing.graph.window import Window
 from direct_routing.lake.layout import day_window
 from direct_routing.lake.manifest import build_manifest
@@ -32,22 +32,20 @@ def extract_day(
     *,
     run: dict[str, Any] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    expected_rows: int | None = None,
+    expected_rows_per_hour: list[int] | None = None,
 ) -> dict[str, Any]:
     """Pull ``[day, day + 1)`` UTC and replace the day's partition; returns the committed manifest.
 
     ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
-    how finely the day is sliced follows ``expected_rows`` (e.g. the previous day's count), so a small day
-    is not split into many partly filled pages.
+    the slices follow ``expected_rows_per_hour`` (the previous day's, from its manifest) so that each holds
+    about the same number of rows and a small day is not split into many partly filled pages.
     """
     started_at = datetime.now(UTC)
     start, end = day_window(day)
     stats = PullStats()
     with tempfile.TemporaryDirectory(prefix="direct-routing-") as workdir:
-        slice_length = slice_length_for(expected_rows, concurrency)
-        pages = iter_pages_concurrently(
-            client, Window(start, end), stats, concurrency=concurrency, slice_length=slice_length
-        )
+        slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
+        pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
         built = build_partition_file(pages, start, end, workdir)
         for name, count in built.conversion.unknown_fields.items():
             log.warning("Graph sent an unknown property %r in %d rows; it was dropped (schema unchanged)", name, count)

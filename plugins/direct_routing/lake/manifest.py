@@ -48,6 +48,7 @@ def build_manifest(
             # Per timestamp column, over every fetched row (duplicates and out-of-window rows included).
             "sentinels_fetched": {name: int(n) for name, n in sorted(built.conversion.sentinels.items())},
             "unknown_fields": dict(sorted(built.conversion.unknown_fields.items())),
+            "rows_per_hour": built.rows_per_hour,
         },
         "graph": pull.as_dict(),
         "run": run,

@@ -49,6 +49,7 @@ class BuiltPartition:
     bytes: int = 0
     sha256: str = ""
     sentinels: Counter = field(default_factory=Counter)  # in written rows, per timestamp column
+    rows_per_hour: list[int] = field(default_factory=list)  # written rows per hour of the window (plans slicing)
     conversion: ConversionStats = field(default_factory=ConversionStats)
 
 
@@ -81,19 +82,23 @@ class _BucketSpill:
 
 
 def _dedupe_and_sort(table: pa.Table) -> pa.Table:
-    """One row per ``id`` (rows without an id are all kept), in (startDateTime, id) order.
+    """One row per ``id`` (rows without an id are all kept), in (``startDateTime``, ``id``) order.
 
     Which copy of a duplicated ``id`` survives does not depend on arrival order (pages may come from
-    several threads): rows are sorted on every sortable column first, and the first of each ``id`` kept.
+    several threads): when there are duplicates, rows are first sorted on every sortable column and the
+    first of each ``id`` is kept.
     """
-    keys = [("startDateTime", "ascending"), ("id", "ascending")] + [(name, "ascending") for name in _TIEBREAK_COLUMNS]
-    table = table.sort_by(keys)
+    keys = [("startDateTime", "ascending"), ("id", "ascending")]
+    ids = table["id"]
+    if pc.count_distinct(ids, mode="only_valid").as_py() == len(ids) - ids.null_count:
+        return table.sort_by(keys)  # the usual case: nothing to drop
+    table = table.sort_by(keys + [(name, "ascending") for name in _TIEBREAK_COLUMNS])
     table = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     first = table.filter(pc.is_valid(table["id"])).group_by("id", use_threads=False).aggregate([("__row", "min")])
     without_id = table.filter(pc.is_null(table["id"]))["__row"]
-    keep = pc.sort_indices(pa.chunked_array(first["__row_min"].chunks + without_id.chunks, pa.int64()))
-    rows = pa.chunked_array(first["__row_min"].chunks + without_id.chunks, pa.int64()).take(keep)
-    return table.take(rows).drop_columns(["__row"])
+    rows = pa.chunked_array(first["__row_min"].chunks + without_id.chunks, pa.int64())
+    keep = rows.take(pc.sort_indices(rows))  # ascending positions: the order of the full sort
+    return table.take(keep).drop_columns(["__row"])
 
 
 class _RowGroupWriter:
@@ -166,6 +171,7 @@ def build_partition_file(
             spill.add(int(buckets[lo]), kept.slice(lo, hi - lo))
 
     writer = _RowGroupWriter(result.local_path, row_group_rows)
+    result.rows_per_hour = [0] * -(-(end - start) // timedelta(hours=1))
     for bucket_id in spill.close():
         table = spill.read(bucket_id)
         unique = _dedupe_and_sort(table)
@@ -174,6 +180,7 @@ def build_partition_file(
             result.sentinels[name] += pc.sum(unique[sentinel_flag_column(name)]).as_py() or 0
         writer.append(unique.select(SCHEMA.names).cast(SCHEMA))
         result.rows += unique.num_rows
+        result.rows_per_hour[bucket_id * bucket // timedelta(hours=1)] += unique.num_rows
     writer.close()
 
     result.row_groups = pq.ParquetFile(result.local_path).metadata.num_row_groups

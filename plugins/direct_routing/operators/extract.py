@@ -83,7 +83,7 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
                     root,
                     run=run,
                     concurrency=int(self.concurrency),
-                    expected_rows=previous.get("source", {}).get("rows_fetched"),
+                    expected_rows_per_hour=previous.get("source", {}).get("rows_per_hour"),
                 )
         except (GraphConfigError, SchemaViolation) as error:
             raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
