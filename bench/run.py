@@ -1,0 +1,615 @@
+"""Performance table for one day's pull: CPU path, network path, and a hand-written baseline.
+
+Run ``make bench`` (full sizes) or ``make bench-smoke`` (``--smoke``: tiny sizes, a few seconds).
+
+Every figure comes from this run on this machine:
+
+* The Graph emulator runs in its OWN process (``python -m graph_emulator serve``), so its CPU is not counted;
+  it is reconfigured between cases through its admin endpoint (``/_emulator/config``).
+* Every pull runs in its OWN child process (this file with ``--child``), so its CPU (``getrusage``) and peak
+  RSS (``ru_maxrss``) belong to that pull alone. CPU is counted from just before the pull to just after it
+  (imports excluded); peak RSS is the child's whole life (imports included, as a task would see it).
+* Our pull is the real ``extract_day`` writing a real partition to a temporary local lake; its manifest and
+  the Parquet file are checked to hold exactly the day's N rows (``weekday_profile`` off). A wrong row count
+  makes this script exit non-zero. Timings never do: PASS/MISS is printed, the exit status stays 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = date(2025, 1, 15)  # a Wednesday; with weekday_profile off every day holds exactly rows_per_day rows
+PAGE_SIZE = 1000
+LOAD_AT_START = 0.0
+DEFAULT_CONCURRENCY = 4  # the product's default (graph/parallel.py); checked against it at start-up
+
+
+# =====================================================================================================
+# child side: one pull in its own process, results as one JSON line on stdout
+# =====================================================================================================
+def _usage() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # (CPU s, peak RSS MiB on Linux)
+
+
+def _child_ours(spec: dict) -> dict:
+    import fsspec
+    import pyarrow.parquet as pq
+    from direct_routing.extract import extract_day
+    from direct_routing.graph.settings import GraphSettings
+    from direct_routing.lake.layout import DATA_FILE, partition_path
+
+    info = spec["info"]
+    extras = {
+        "tenant_id": info["tenant_id"],
+        "authority": info["authority"],
+        "verify": info["ca_path"],
+        "requests_per_minute": spec["requests_per_window"],
+        "rate_limit_window_s": spec["window_s"],
+    }
+    settings = GraphSettings.from_connection(
+        login=info["client_id"], password=info["client_secret"], host=info["graph_root"], extras=extras
+    )
+    client = settings.build_client()
+    fs = fsspec.filesystem("file")
+    lake = spec["workdir"]
+    day = date.fromisoformat(spec["day"])
+    # The token (azure-identity/MSAL, ~0.3 s CPU once per task) is fetched before the measured span and
+    # reported on its own: the table measures the pull's throughput.
+    tok_cpu0, _ = _usage()
+    tok_t0 = time.perf_counter()
+    client.tokens.token()
+    token_wall, token_cpu = time.perf_counter() - tok_t0, _usage()[0] - tok_cpu0
+    # As the operator does: slice by the previous day's hourly volume (its manifest's rows_per_hour); here the
+    # emulator's ground truth for that day stands in for the manifest. None = a first run.
+    rows_per_hour = previous_day_profile(info, day) if spec["steady_state"] else None
+    profiler = None
+    if spec.get("profile"):
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)  # CPU time: waiting on the socket is not a hotspot
+    cpu0, _ = _usage()
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    manifest = extract_day(client, day, fs, lake, concurrency=spec["concurrency"], expected_rows_per_hour=rows_per_hour)
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - t0
+    cpu1, rss = _usage()
+    if profiler:
+        profiler.dump_stats(spec["profile"])
+    data_file = f"{partition_path(lake, day)}/{DATA_FILE}"
+    meta = pq.read_metadata(data_file)
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu1 - cpu0,
+        "rss_mb": rss,
+        "rows": manifest["rows"],
+        "file_rows": meta.num_rows,
+        "requests": manifest["graph"]["requests"],
+        "pages": manifest["graph"]["pages"],
+        "client_throttled": manifest["graph"]["throttled"],
+        "throttle_wait_s": manifest["graph"]["throttle_wait_s"],
+        "token_wall_s": token_wall,
+        "token_cpu_s": token_cpu,
+    }
+
+
+def _child_baseline(spec: dict) -> dict:
+    """What a user writes by hand: sequential requests paging into a list, pandas, to_parquet at the end."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+    import requests
+
+    info = spec["info"]
+    ca = info["ca_path"]
+    path = os.path.join(spec["workdir"], "baseline.parquet")
+    tok_cpu0, _ = _usage()
+    tok_t0 = time.perf_counter()
+    session = requests.Session()
+    token = session.post(
+        f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "scope": f"{info['graph_root']}/.default",
+        },
+        verify=ca,
+        timeout=30,
+    ).json()["access_token"]
+    token_wall, token_cpu = time.perf_counter() - tok_t0, _usage()[0] - tok_cpu0
+    cpu0, _ = _usage()
+    t0 = time.perf_counter()
+    day = date.fromisoformat(spec["day"])
+    url = (
+        f"{info['graph_root']}/v1.0/communications/callRecords/getDirectRoutingCalls"
+        f"(fromDateTime={day.isoformat()}T00:00:00Z,toDateTime={date.fromordinal(day.toordinal() + 1)}T00:00:00Z)"
+    )
+    rows: list[dict] = []
+    requests_sent = 0
+    while url:
+        response = session.get(url, headers={"Authorization": f"Bearer {token}"}, verify=ca, timeout=120)
+        requests_sent += 1
+        response.raise_for_status()
+        body = response.json()
+        rows.extend(body["value"])
+        url = body.get("@odata.nextLink")
+    frame = pd.DataFrame(rows)
+    frame.to_parquet(path)
+    wall = time.perf_counter() - t0
+    cpu1, rss = _usage()
+    file_rows = pq.read_metadata(path).num_rows
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu1 - cpu0,
+        "rss_mb": rss,
+        "rows": len(frame),
+        "file_rows": file_rows,
+        "requests": requests_sent,
+        "pages": requests_sent,
+        "client_throttled": 0,
+        "throttle_wait_s": 0.0,
+        "token_wall_s": token_wall,
+        "token_cpu_s": token_cpu,
+    }
+
+
+def child_main(spec_json: str) -> int:
+    spec = json.loads(spec_json)
+    result = _child_ours(spec) if spec["kind"] == "ours" else _child_baseline(spec)
+    print("BENCH-RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+# =====================================================================================================
+# parent side: the emulator process, the cases, the table
+# =====================================================================================================
+class Emulator:
+    """``python -m graph_emulator serve`` in its own process, reconfigured between cases."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="bench-emulator-")
+        info_file = Path(self.tmp) / "info.json"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "include"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "graph_emulator",
+                "serve",
+                "--port",
+                "0",
+                "--budget",
+                "none",
+                "--no-weekday-profile",
+                "--page-size",
+                str(PAGE_SIZE),
+                "--info-file",
+                str(info_file),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not info_file.exists() or not info_file.read_text().strip().endswith("}"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the emulator exited: {self.process.stderr.read().decode()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start within 60 s")
+            time.sleep(0.05)
+        self.info = json.loads(info_file.read_text())
+        import psutil
+        import requests
+
+        self._ps = psutil.Process(self.process.pid)
+        self._http = requests.Session()
+        self._verify = self.info["ca_path"]  # per request: REQUESTS_CA_BUNDLE would override a session default
+
+    def configure(self, **changes) -> None:
+        answer = self._http.post(
+            f"{self.info['graph_root']}/_emulator/config", json=changes, timeout=30, verify=self._verify
+        )
+        answer.raise_for_status()
+        self._http.post(
+            f"{self.info['graph_root']}/_emulator/reset_stats", timeout=30, verify=self._verify
+        ).raise_for_status()
+
+    def stats(self) -> dict:
+        answer = self._http.get(f"{self.info['graph_root']}/_emulator/stats", timeout=30, verify=self._verify)
+        answer.raise_for_status()
+        return answer.json()
+
+    def cpu_s(self) -> float:
+        times = self._ps.cpu_times()
+        return times.user + times.system
+
+    def close(self) -> None:
+        self._http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@dataclass
+class Case:
+    key: str
+    section: str
+    label: str
+    kind: str  # "ours" | "baseline"
+    rows: int
+    concurrency: int = DEFAULT_CONCURRENCY
+    latency_s: float = 0.0
+    budget: tuple[int, float] | None = None  # emulator budget (requests, window s); client limiter matched
+    steady_state: bool = True  # slices planned from the previous day's hourly volume; False = a first run
+    result: dict = field(default_factory=dict)
+
+
+UNLIMITED_CLIENT = (1_000_000, 1.0)  # no emulator budget: take the client limiter out of the way too
+
+
+def previous_day_profile(info: dict, day: date) -> list[int]:
+    """Rows per hour of the day before ``day``, from the emulator's ground truth (what a manifest records)."""
+    import requests
+
+    start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    counts = []
+    for hour in range(24):
+        lo, hi = start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
+        answer = requests.get(
+            f"{info['graph_root']}/_emulator/count",
+            params={"from": lo.isoformat(), "to": hi.isoformat()},
+            verify=info["ca_path"],
+            timeout=30,
+        )
+        answer.raise_for_status()
+        counts.append(int(answer.json()["count"]))
+    return counts
+
+
+def run_case(emulator: Emulator, case: Case, profile: str | None = None) -> dict:
+    budget_requests, budget_window = case.budget if case.budget else (None, 60.0)
+    emulator.configure(
+        rows_per_day=case.rows,
+        latency_s=case.latency_s,
+        budget_requests=budget_requests,
+        budget_window_s=budget_window,
+        page_size=PAGE_SIZE,
+        faults=[],
+    )
+    client_requests, client_window = case.budget or UNLIMITED_CLIENT
+    workdir = tempfile.mkdtemp(prefix="bench-lake-")
+    spec = {
+        "kind": case.kind,
+        "info": emulator.info,
+        "day": DAY.isoformat(),
+        "workdir": workdir,
+        "concurrency": case.concurrency,
+        "steady_state": case.steady_state,
+        "requests_per_window": client_requests,
+        "window_s": client_window,
+        "profile": profile,
+    }
+    server_cpu0 = emulator.cpu_s()
+    try:
+        child = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env=os.environ | {"PYTHONPATH": _pythonpath()},
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    server_cpu = emulator.cpu_s() - server_cpu0
+    line = next((ln for ln in child.stdout.splitlines() if ln.startswith("BENCH-RESULT ")), None)
+    if child.returncode != 0 or line is None:
+        raise RuntimeError(f"pull {case.key} failed (exit {child.returncode}):\n{child.stderr[-4000:]}")
+    result = json.loads(line.removeprefix("BENCH-RESULT "))
+    stats = emulator.stats()
+    result["server_requests"] = stats["data_requests"]
+    result["throttled_429"] = stats["throttled"]
+    result["server_cpu_s"] = server_cpu
+    result["verified"] = result["rows"] == case.rows and result["file_rows"] == case.rows
+    case.result = result
+    return result
+
+
+def _pythonpath() -> str:
+    parts = [str(ROOT / "plugins"), str(ROOT / "include"), str(ROOT / "dags")]
+    if os.environ.get("PYTHONPATH"):
+        parts.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(parts)
+
+
+def ideal_network_s(pages: int, latency_s: float, concurrency: int, budget: tuple[int, float] | None) -> float:
+    """The brief's ideal: max(pages x latency / concurrency, pages / budget rate)."""
+    latency_bound = pages * latency_s / concurrency
+    budget_bound = pages / (budget[0] / budget[1]) if budget else 0.0
+    return max(latency_bound, budget_bound)
+
+
+def rolling_floor_s(pages: int, latency_s: float, concurrency: int, budget: tuple[int, float] | None) -> float:
+    """A strict lower bound under a rolling budget: request k cannot leave before floor(k / B) x W."""
+    budget_floor = (pages - 1) // budget[0] * budget[1] + latency_s if budget else 0.0
+    return max(-(-pages // concurrency) * latency_s, budget_floor)
+
+
+# ------------------------------------------------------------------------------------------------------
+def build_cases(smoke: bool) -> list[Case]:
+    if smoke:
+        cpu_sizes, cpu_ref, cpu_big = [2_000, 5_000], 2_000, 5_000
+        net_budget = dict(rows=6_000, latency_s=0.1, budget=(5, 1.0))
+        net_latency = dict(rows=6_000, latency_s=0.2, budget=None)
+    else:
+        cpu_sizes, cpu_ref, cpu_big = [10_000, 100_000, 1_000_000], 100_000, 1_000_000
+        net_budget = dict(rows=100_000, latency_s=0.5, budget=(50, 10.0))
+        net_latency = dict(rows=30_000, latency_s=1.0, budget=None)
+    cases = [Case(f"cpu-{n}", "CPU", f"day of {n:,} rows", "ours", n) for n in cpu_sizes]
+    cases.append(Case("cpu-baseline", "CPU", f"baseline, {cpu_ref:,} rows", "baseline", cpu_ref, concurrency=1))
+    lat_b, bud_b = net_budget["latency_s"], net_budget["budget"]
+    budget_text = f"lat {lat_b:g}s, budget {bud_b[0]}/{bud_b[1]:g}s"
+    for conc in (1, DEFAULT_CONCURRENCY):
+        cases.append(
+            Case(
+                f"net-budget-c{conc}",
+                "network",
+                f"{budget_text}, conc {conc}",
+                "ours",
+                concurrency=conc,
+                **net_budget,
+            )
+        )
+    lat_text = f"lat {net_latency['latency_s']:g}s, no budget"
+    for conc in (1, DEFAULT_CONCURRENCY):
+        cases.append(
+            Case(
+                f"net-latency-c{conc}",
+                "network",
+                f"{lat_text}, conc {conc}",
+                "ours",
+                concurrency=conc,
+                **net_latency,
+            )
+        )
+    cases.append(
+        Case(
+            "net-latency-c4-first",
+            "network",
+            f"{lat_text}, conc {DEFAULT_CONCURRENCY}, first run",
+            "ours",
+            concurrency=DEFAULT_CONCURRENCY,
+            steady_state=False,
+            **net_latency,
+        )
+    )
+    cases.append(Case("net-baseline", "network", f"baseline, {lat_text}", "baseline", concurrency=1, **net_latency))
+    for case in cases:
+        case.meta = {"cpu_ref": cpu_ref, "cpu_big": cpu_big}  # type: ignore[attr-defined]
+    return cases
+
+
+def fmt(value, spec: str = ",.0f") -> str:
+    if value is None:
+        return "-"
+    return format(value, spec)
+
+
+def render(cases: list[Case], smoke: bool) -> tuple[str, bool]:
+    by = {c.key: c for c in cases}
+    meta = cases[0].meta  # type: ignore[attr-defined]
+    ref, big = by[f"cpu-{meta['cpu_ref']}"], by[f"cpu-{meta['cpu_big']}"]
+    header = [
+        "path",
+        "case",
+        "rows",
+        "conc",
+        "wall s",
+        "rows/s",
+        "CPU s",
+        "rows/CPU-s",
+        "peak RSS MB",
+        "reqs",
+        "429s",
+        "ideal s",
+        "actual/ideal",
+        "rows ok",
+        "target",
+        "result",
+    ]
+    table: list[list[str]] = []
+    all_ok = True
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    for case in cases:
+        r = case.result
+        all_ok &= r["verified"]
+        targets, results = [], []
+        ideal = ratio = None
+        if case.section == "CPU" and case.kind == "ours":
+            rate = r["rows"] / r["cpu_s"]
+            targets.append("CPU >=150k rows/CPU-s")
+            results.append(verdict(rate >= 150_000))
+            if case is big:
+                targets.append(f"RSS <=300MB & <=1.3x {ref.rows:,}-row day")
+                results.append(verdict(r["rss_mb"] <= 300 and r["rss_mb"] <= 1.3 * ref.result["rss_mb"]))
+        if case.section == "network" and case.kind == "ours":
+            pages = r["server_requests"] - r["throttled_429"]  # requests actually needed (429s excluded)
+            ideal = ideal_network_s(pages, case.latency_s, case.concurrency, case.budget)
+            ratio = r["wall_s"] / ideal
+            r["rolling_floor_s"] = rolling_floor_s(pages, case.latency_s, case.concurrency, case.budget)
+            if case.budget:
+                targets.append("wall <=1.15x ideal, zero 429s")
+                results.append(verdict(ratio <= 1.15 and r["throttled_429"] == 0))
+            elif case.concurrency > 1:
+                targets.append("wall <=1.15x ideal")
+                results.append(verdict(ratio <= 1.15))
+        if case.kind == "baseline" and case.section == "network":
+            pages = r["server_requests"]
+            ideal = ideal_network_s(pages, case.latency_s, 1, None)
+            ratio = r["wall_s"] / ideal
+        table.append(
+            [
+                case.section,
+                case.label,
+                fmt(case.rows),
+                str(case.concurrency),
+                fmt(r["wall_s"], ".2f"),
+                fmt(case.rows / r["wall_s"]),
+                fmt(r["cpu_s"], ".2f"),
+                fmt(r["rows"] / r["cpu_s"] if r["cpu_s"] else None),
+                fmt(r["rss_mb"], ".0f"),
+                str(r["server_requests"]),
+                str(r["throttled_429"]),
+                fmt(ideal, ".1f"),
+                fmt(ratio, ".2f"),
+                ("yes" if r["verified"] else f"NO ({r['rows']}/{r['file_rows']} of {case.rows})"),
+                "; ".join(targets) or "-",
+                ", ".join(results) or "-",
+            ]
+        )
+
+    # ours / baseline
+    def compare(label: str, ours: Case, base: Case, target: str | None, speedup_needed: float | None) -> None:
+        o, b = ours.result, base.result
+        wall_ratio = o["wall_s"] / b["wall_s"]
+        result = "-"
+        if speedup_needed:
+            result = verdict(b["wall_s"] / o["wall_s"] >= speedup_needed)
+        table.append(
+            [
+                "ours/baseline",
+                label,
+                fmt(ours.rows),
+                f"{ours.concurrency}/1",
+                f"{wall_ratio:.2f}x",
+                f"{b['wall_s'] / o['wall_s']:.2f}x faster",
+                f"{o['cpu_s'] / b['cpu_s']:.2f}x",
+                "-",
+                f"{o['rss_mb'] / b['rss_mb']:.2f}x",
+                f"{o['server_requests']}/{b['server_requests']}",
+                "-",
+                "-",
+                "-",
+                "yes" if o["verified"] and b["verified"] else "NO",
+                target or "-",
+                result,
+            ]
+        )
+
+    compare(f"CPU path, {ref.rows:,} rows", ref, by["cpu-baseline"], None, None)
+    compare(
+        "latency-bound network path",
+        by[f"net-latency-c{DEFAULT_CONCURRENCY}"],
+        by["net-baseline"],
+        ">=3x faster than baseline",
+        3.0,
+    )
+
+    widths = [max(len(header[i]), *(len(row[i]) for row in table)) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    for row in table:
+        lines.append(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    notes = [
+        "",
+        f"load average (1 min) at start / end: {LOAD_AT_START:.2f} / {os.getloadavg()[0]:.2f}"
+        f" on {os.cpu_count()} CPUs (the machine may be shared; CPU-seconds are less affected than wall).",
+        f"day {DAY}, {PAGE_SIZE} rows/page, weekday profile off; {'SMOKE sizes' if smoke else 'full sizes'}.",
+        "CPU s / rows/CPU-s: CPU of the pulling process only (emulator in its own process), pull only, no imports.",
+        "peak RSS: ru_maxrss of the pulling process over its life (imports included).",
+        "ideal s = max(pages x latency / conc, pages / budget rate), pages = data requests the emulator answered "
+        "(429s excluded);",
+        "  strict rolling-window floor (a burst of B at t=0, then B per W): "
+        + ", ".join(
+            f"{c.key} {c.result['rolling_floor_s']:.1f}s" for c in cases if "rolling_floor_s" in c.result and c.budget
+        ),
+        "emulator CPU s per case (not counted above): "
+        + ", ".join(f"{c.key} {c.result['server_cpu_s']:.1f}" for c in cases),
+        "token fetched before the measured span (CPU s, ours / baseline): "
+        + f"{ref.result['token_cpu_s']:.2f} / {by['cpu-baseline'].result['token_cpu_s']:.2f}",
+        f"rows verified (manifest rows == file rows == N for every pull): {'yes' if all_ok else 'NO'}",
+    ]
+    return "\n".join(lines + notes), all_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI smoke test, well under a minute)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--only", help="comma-separated case keys to run (the table then shows only those)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the 100k CPU case (conc 1) into FILE and exit")
+    args = parser.parse_args(argv)
+    if args.child:
+        return child_main(args.child)
+
+    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include")]
+    from direct_routing.graph.parallel import DEFAULT_CONCURRENCY as PRODUCT_DEFAULT
+
+    if PRODUCT_DEFAULT != DEFAULT_CONCURRENCY:
+        print(f"note: product default concurrency is {PRODUCT_DEFAULT}, bench uses {DEFAULT_CONCURRENCY}")
+
+    global LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0]
+    started = time.perf_counter()
+    emulator = Emulator()
+    try:
+        if args.profile:
+            rows = 5_000 if args.smoke else 100_000
+            case = Case("profile", "CPU", f"profile {rows}", "ours", rows, concurrency=1)
+            run_case(emulator, case, profile=str(Path(args.profile).resolve()))
+            print(f"profile of {rows:,} rows (conc 1) written to {args.profile}; verified: {case.result['verified']}")
+            return 0 if case.result["verified"] else 1
+        cases = build_cases(args.smoke)
+        if args.only:
+            wanted = set(args.only.split(","))
+            cases = [c for c in cases if c.key in wanted]
+        for case in cases:
+            t0 = time.perf_counter()
+            run_case(emulator, case)
+            print(
+                f"  ran {case.key}: {case.result['wall_s']:.2f} s, rows ok: {case.result['verified']}"
+                f" ({time.perf_counter() - t0:.1f} s with start-up)",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        emulator.close()
+    if args.only:
+        for case in cases:
+            print(case.key, json.dumps(case.result))
+        return 0 if all(c.result["verified"] for c in cases) else 1
+    text, ok = render(cases, args.smoke)
+    print(text)
+    print(f"bench finished in {time.perf_counter() - started:.1f} s")
+    if not ok:
+        print("ERROR: a pull produced wrong data (row count mismatch); see 'rows ok'.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
