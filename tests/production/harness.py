@@ -338,12 +338,12 @@ class AirflowStack:
         self.cli_log = self.log_dir / "cli.log"
 
     # -- commands -----------------------------------------------------------------------------------
-    def cli(self, *args: str, timeout: float = 240, check: bool = True) -> str:
+    def cli(self, *args: str, timeout: float = 240, check: bool = True, env: dict[str, str] | None = None) -> str:
         started = time.monotonic()
         try:
             result = subprocess.run(
                 [AIRFLOW, *args],
-                env=self.env,
+                env=dict(self.env, **(env or {})),
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -636,8 +636,8 @@ def start_stack(home: Path, executor: str, free_port, env: dict[str, str], *, ce
             stack.env.update(
                 {
                     "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
-                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
-                    + PG_URL.format(db=stack.database).replace("+psycopg2", ""),
+                    # Explicit driver: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed.
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + PG_URL.format(db=stack.database),
                 }
             )
             log(f"Celery broker: Redis database {redis_db}")
