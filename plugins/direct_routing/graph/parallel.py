@@ -39,9 +39,11 @@ def plan_slices(window: Window, concurrency: int, rows_per_hour: list[int] | Non
         return window.split((window.end - window.start) / concurrency)
     total = sum(rows_per_hour)
     pages = -(-total // PAGE_ROWS)
-    count = min(len(hours), -(-pages // PAGES_PER_SLICE))
-    if count <= 1:
+    if pages <= PAGES_PER_SLICE:
         return [window]
+    # A multiple of the thread count, so that the last round of slices keeps every thread busy.
+    rounds = -(-pages // (PAGES_PER_SLICE * concurrency))
+    count = min(len(hours), concurrency * rounds)
     per_slice = total / count
     groups: dict[int, list[tuple[Window, int]]] = {}
     seen = 0
