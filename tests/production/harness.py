@@ -444,6 +444,16 @@ class AirflowStack:
             finished = [s for s in states.values() if s in ("success", "failed")]
             if len(states) == runs and len(finished) == runs:
                 return states
+            # The DAG retries after 5 minutes (exponential): a failed try would only run the clock out.
+            broken = query(
+                self.database,
+                "SELECT ti.run_id, ti.task_id, ti.state, ti.try_number FROM task_instance ti JOIN dag_run dr "
+                "ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = %s "
+                "AND ti.state IN ('up_for_retry', 'failed', 'upstream_failed')",
+                (backfill_id,),
+            )
+            if broken:
+                raise AssertionError(f"backfill {backfill_id}: task tries failed (no waiting for retries): {broken}")
             if time.monotonic() - last_report > 20:
                 tis = query(
                     self.database,
@@ -520,7 +530,11 @@ class AirflowStack:
 
 
 def lake_fs(connection_string: str):
+    import logging
+
     from adlfs import AzureBlobFileSystem
+
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
 
     return AzureBlobFileSystem(connection_string=connection_string, use_listings_cache=False, skip_instance_cache=True)
 
@@ -664,7 +678,7 @@ def start_stack(home: Path, executor: str, free_port, env: dict[str, str], *, ce
         log(f"{executor} stack ready in {time.monotonic() - started:.1f} s (home {home})")
     except BaseException:
         print(stack.diagnosis(), flush=True)
-        stack.stop()
+        stop_stack(stack)
         raise
     return stack
 

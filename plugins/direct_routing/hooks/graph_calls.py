@@ -66,11 +66,12 @@ class DirectRoutingCallsHook(BaseHook):
     ) -> DirectRoutingCallsClient:
         settings = self.get_settings()
         self.log.info(
-            "Graph: %s cloud, %s, %s, up to %d requests/min",
+            "Graph: %s cloud, %s, %s, up to %d requests per %g s",
             settings.cloud.name,
             settings.cloud.graph_root,
             settings.api_version,
             settings.requests_per_minute,
+            settings.rate_limit_window_s,
         )
         return settings.build_client(on_new_token=_mask, limiter=limiter, retry=retry)
 

@@ -1,0 +1,88 @@
+"""The same 14-day backfill under the CeleryExecutor: Redis broker, PostgreSQL result backend, two workers.
+
+Same emulator (seed, budget, faults) as the LocalExecutor scenario, so the lake must be the very same:
+per-day rows and the data files' sha256 are compared with the other executor's when both ran.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import free_port
+from tests.production.conftest import wall_time
+from tests.production.harness import (
+    EMULATOR_BUDGET,
+    backfill_days,
+    check_lake,
+    lake_env,
+    log,
+    read_lake,
+    snapshot,
+    start_stack,
+    stop_stack,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.azurite]
+
+DAYS = backfill_days()
+BACKFILL_TIMEOUT_S = 420
+SCENARIO = "CeleryExecutor"
+WALL = "3. backfill, CeleryExecutor (incl. start/stop)"
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite):
+    fs, container = lake_container
+    env = lake_env(graph_emulator_process, azurite, container)
+    with wall_time(WALL):
+        stack = start_stack(
+            tmp_path_factory.mktemp("airflow-celery"), "CeleryExecutor", free_port, env, celery_workers=2
+        )
+    try:
+        yield stack
+    finally:
+        with wall_time(WALL):
+            stop_stack(stack)
+
+
+def tasks_received(log_text: str) -> int:
+    return len(re.findall(r"Task \S*execute_workload\[[0-9a-f-]+\] received", log_text))
+
+
+@pytest.mark.timeout(900)
+def test_backfill_celery_executor(celery_stack, graph_emulator_process, lake_container, lake_results):
+    stack, emulator = celery_stack, graph_emulator_process
+    fs, container = lake_container
+    with wall_time(WALL):
+        emulator.reset_stats()
+        backfill_id = stack.backfill(DAYS[0], DAYS[-1], max_active_runs=4)
+        states = stack.wait_backfill(backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
+        stats = emulator.stats()
+        log(f"emulator after the backfill: {stats}")
+        lake = read_lake(fs, container)
+        counts = {day: emulator.count(day) for day in DAYS}
+        lake_results[SCENARIO] = {"snapshot": snapshot(lake), "lake": lake, "counts": counts}
+        received = {
+            p.name: tasks_received(p.log_path.read_text(errors="replace"))
+            for p in stack.processes
+            if p.name.startswith("celery-worker")
+        }
+        log(f"task workloads received per Celery worker: {received}")
+
+        assert sorted(states.values()) == ["success"] * len(DAYS), states
+        not_success = [t for t in stack.task_states(backfill_id) if t[2] != "success"]
+        assert not not_success, not_success
+        assert stack.non_backfill_runs() == [], "only backfill runs may exist (no scheduled run, no 15th day)"
+        assert sum(received.values()) == 3 * len(DAYS), received
+        assert all(count > 0 for count in received.values()), f"both workers should have run tasks: {received}"
+        assert check_lake(lake, DAYS, counts) == []
+        for other, result in lake_results.items():  # same emulator seed and config: the very same bytes
+            if other != SCENARIO:
+                assert snapshot(lake) == result["snapshot"], f"lake differs from the {other} run's"
+        limit, window = EMULATOR_BUDGET
+        assert stats["max_in_window"] <= limit, (
+            f"Graph's per-collection budget was exceeded: {stats['max_in_window']} requests reached the emulator "
+            f"within one rolling {window:g} s window (budget {limit}); emulator stats: {stats}"
+        )
