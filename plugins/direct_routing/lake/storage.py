@@ -5,16 +5,19 @@ A reader must see the old complete file or the new complete one, never a partial
   finished local file replaces the blob atomically (an interrupted upload leaves only uncommitted blocks).
 - Local folders: copy to a hidden temporary name beside the target, then ``rename`` (atomic on POSIX).
 Never stream into an fsspec file object: it commits on close, and ``with`` closes on an exception too.
+``stream_digest`` gives the size and sha256 that describe such a file, both when it is written and when
+it is read back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import time
 import uuid
-from typing import Any
+from typing import Any, BinaryIO
 
 from fsspec import AbstractFileSystem
 
@@ -26,6 +29,17 @@ STALE_TEMP_AGE_S = 3600.0
 def is_local(fs: AbstractFileSystem) -> bool:
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocols or "local" in protocols
+
+
+def stream_digest(source: BinaryIO, copy_to: BinaryIO | None = None) -> tuple[int, str]:
+    """Size and sha256 of all ``source`` yields, read in 1 MiB chunks, each also written to ``copy_to`` if given."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: source.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+    return size, digest.hexdigest()
 
 
 def publish_file(fs: AbstractFileSystem, local_path: str, dest: str) -> None:

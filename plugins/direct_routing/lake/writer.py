@@ -10,7 +10,6 @@ quality check to report, not silently resolved.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 
 from direct_routing.lake.convert import SENTINEL_FLAG_FIELDS, ConversionStats, rows_to_batch, sentinel_flag_column
 from direct_routing.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
+from direct_routing.lake.storage import stream_digest
 
 DEFAULT_BUCKET = timedelta(minutes=15)
 DEFAULT_ROW_GROUP_ROWS = 65_536
@@ -130,14 +130,6 @@ class _RowGroupWriter:
         self._writer.close()
 
 
-def _file_digest(path: str) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return os.path.getsize(path), digest.hexdigest()
-
-
 def build_partition_file(
     pages: Iterable[list[dict]],
     start: datetime,
@@ -184,5 +176,6 @@ def build_partition_file(
     writer.close()
 
     result.row_groups = pq.ParquetFile(result.local_path).metadata.num_row_groups
-    result.bytes, result.sha256 = _file_digest(result.local_path)
+    with open(result.local_path, "rb") as handle:
+        result.bytes, result.sha256 = stream_digest(handle)
     return result
