@@ -1,8 +1,8 @@
 """Time-sliced concurrent paging: a window split into sub-windows paged side by side.
 
 Graph's budget (50 requests / 60 s) bounds a pull; one page at a time leaves it unused whenever a page
-takes longer than 1.2 s to come back. Sub-windows (an hour each by default) are paged by their own
-nextLinks in a few threads, all through the client's one rate limiter, and their pages flow through a
+takes longer than 1.2 s to come back. Sub-windows (``plan_slices``: about equal rows each) are paged by
+their own nextLinks in a few threads, all through the client's one rate limiter, and their pages flow through a
 bounded queue to the caller, which converts and writes while the next pages are in flight. The caller
 gets pages in no particular order; the writer's deduplication and sort do not depend on it.
 """
@@ -61,7 +61,6 @@ def iter_pages_concurrently(
     stats: PullStats,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    max_pages_in_flight: int | None = None,
 ) -> Iterator[list[dict]]:
     """Yield every page of every slice; the first failure of any slice stops all and is raised.
 
@@ -71,7 +70,7 @@ def iter_pages_concurrently(
     for piece in slices:
         pending.put(piece)
     concurrency = max(1, min(concurrency, len(slices)))
-    pages: queue.Queue = queue.Queue(maxsize=max_pages_in_flight or 2 * concurrency)
+    pages: queue.Queue = queue.Queue(maxsize=2 * concurrency)  # bounds memory: workers wait for the writer
     stop = threading.Event()
 
     def hand_over(item) -> bool:
