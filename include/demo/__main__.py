@@ -89,7 +89,6 @@ def duckdb_report() -> None:
 
 
 def main() -> int:
-    warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow's own, not actionable here
     airflow_environment()
     from graph_emulator import EmulatorConfig, GraphEmulator
 
@@ -101,6 +100,7 @@ def main() -> int:
         connect_to(emu)
         from airflow.dag_processing.dagbag import DagBag
 
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow's own (set after its import)
         dag = DagBag(dag_folder=str(PROJECT / "dags")).get_dag("direct_routing_calls")
         print("\nPer day:")
         states = [(day, run_day(dag, day)) for day in days]
