@@ -20,7 +20,7 @@ VARIABLES = {
     "direct_routing_graph_concurrency": ("4", "hour-long sub-windows paged side by side under one request budget"),
     "direct_routing_settle_hours": ("48", "hours after a day ends before it is pulled (Graph's reports lag 24-48 h)"),
     "direct_routing_retention_days": ("150", "days of history Graph keeps; older days are skipped, never written"),
-    "direct_routing_dq_volume_deviation": ("0.5", "quality: warn when rows differ from the 28-day median by more"),
+    "direct_routing_dq_volume_deviation": ("0.5", "quality: warn when rows stray further from the weekday median"),
     "direct_routing_dq_zero_rows_severity": ("warning", "quality: 'warning' or 'error' for a zero-row day"),
 }
 

@@ -366,3 +366,15 @@ def test_sample_ids_stop_at_twenty(lake):
     bad = result(check_partition(lake.fs, lake.root, DAY), "window_bounds")
     assert bad.observed["rows_outside"] == 30
     assert bad.sample_ids == [f"call-{i:06d}" for i in range(20)]
+
+
+def test_volume_is_judged_against_the_same_weekday_once_there_are_enough_of_them(lake):
+    saturday = date(2024, 1, 27)
+    history = {saturday - timedelta(days=n): 0 for n in range(1, 29)}
+    for day in history:
+        history[day] = 10 if day.weekday() >= 5 else 40  # quiet weekends, as in most tenants
+    lake.commit_history(history)
+    lake.commit(saturday, call_rows(11, day=saturday))
+    report = check_partition(lake.fs, lake.root, saturday)
+    assert report.status == "pass"  # against every day's median (40) it would look 72% short
+    assert "previous Saturdays" in result(report, "volume_vs_history").message

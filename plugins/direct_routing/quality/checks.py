@@ -325,7 +325,7 @@ def check_sentinel_counts(p: CommittedPartition, t: QualityThresholds) -> Outcom
 @_check("volume_vs_history", "warning")
 def check_volume_vs_history(p: CommittedPartition, t: QualityThresholds) -> Outcome:
     """A day far from its recent median is probably incomplete (Graph latency) or a tenant change."""
-    history, rows = p.history(), p.rows or 0
+    history, rows = p.history().baseline_for(p.day, t.min_history), p.rows or 0
     expected = f"within {t.volume_deviation:.0%} of the median of ≥ {t.min_history} previous partitions"
     if len(history.rows) < t.min_history:
         return Outcome(

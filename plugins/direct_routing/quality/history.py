@@ -22,6 +22,7 @@ class VolumeHistory:
 
     days: tuple[date, ...]
     rows: tuple[int, ...]
+    kind: str = "partitions"
 
     @property
     def median(self) -> float | None:
@@ -30,7 +31,18 @@ class VolumeHistory:
     def describe(self) -> str:
         if not self.days:
             return "no history"
-        return f"median {self.median:,.1f} rows over {len(self.days)} partitions ({self.days[0]} to {self.days[-1]})"
+        return f"median {self.median:,.1f} rows over {len(self.days)} {self.kind} ({self.days[0]} to {self.days[-1]})"
+
+    def baseline_for(self, day: date, min_history: int) -> VolumeHistory:
+        """The same weekday's history when there is enough of it, else every day's.
+
+        Call volume follows the working week: against every day's median, each Saturday would look like an
+        outage and each Monday after a quiet week like a spike.
+        """
+        same = [(d, r) for d, r in zip(self.days, self.rows, strict=True) if d.weekday() == day.weekday()]
+        if len(same) < min_history:
+            return self
+        return VolumeHistory(tuple(d for d, _ in same), tuple(r for _, r in same), f"previous {day:%A}s")
 
 
 def load_history(fs: AbstractFileSystem, root: str, day: date, history_days: int) -> VolumeHistory:
