@@ -51,9 +51,9 @@ class DayLine:
 
     @property
     def failure_rate(self) -> float | None:
-        if self.rows is None or self.failed_calls is None:
-            return None
-        return self.failed_calls / self.rows if self.rows else 0.0
+        if not self.rows or self.failed_calls is None:
+            return None  # unknown, or a day without calls: no rate to show
+        return self.failed_calls / self.rows
 
     @property
     def flagged(self) -> bool:
@@ -178,7 +178,8 @@ def render_svg(lines: list[DayLine]) -> str:
             f'<text x="{_WIDTH - _RIGHT + 6}" y="{_y(fraction) + 4}" fill="#54a24b">{top_rate * fraction:.0%}</text>'
         )
     label_every = max(1, slots // 10)
-    points = []
+    points: list[str] = []
+    segments: list[list[str]] = []
     for line in lines:
         index = (line.day - first).days
         x, height = _x(index, slots), (line.rows or 0) / top_rows
@@ -195,7 +196,11 @@ def render_svg(lines: list[DayLine]) -> str:
             parts.append(f'<text x="{x:.1f}" y="{_y(0) + 16}" text-anchor="middle">{line.day.isoformat()}</text>')
         if line.failure_rate is not None:
             points.append(f"{x:.1f},{_y(line.failure_rate / top_rate):.1f}")
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#54a24b" stroke-width="2"/>')
+        elif points:  # a day without a rate breaks the line rather than dragging it to 0%
+            segments.append(points)
+            points = []
+    for segment in [*segments, points]:
+        parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="#54a24b" stroke-width="2"/>')
     legend = [(status, colour) for status, colour in _COLOURS.items()] + [("failed-call rate", "#54a24b")]
     for i, (label, colour) in enumerate(legend):
         x = _LEFT + i * 130
