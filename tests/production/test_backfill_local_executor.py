@@ -82,6 +82,9 @@ def test_backfill_local_executor(local_stack, graph_emulator_process, lake_conta
                 assert snapshot(lake) == result["snapshot"], f"lake differs from the {other} run's"
         problem = budget_problem(stats)
         assert problem is None, problem
+        secret = emulator.msgraph_connection()["password"]
+        leaks = [str(p) for p in stack.home.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")]
+        assert leaks == [], f"the client secret appears in {leaks}"
 
 
 @pytest.mark.timeout(900)
