@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import fsspec
 import pytest
-
 from direct_routing.extract import extract_day
 from direct_routing.graph.client import PullStats
 from direct_routing.graph.parallel import iter_pages_concurrently, plan_slices
 from direct_routing.graph.throttle import RateLimiter
 from direct_routing.graph.window import Window
 from graph_emulator import Fault
+
 from tests.conftest import emulator_client
 
 DAY = date(2026, 3, 4)
@@ -42,7 +42,7 @@ def test_a_failing_slice_stops_the_pull_and_raises(emulator):
     from direct_routing.graph.throttle import RetryPolicy
 
     client = emulator_client(emu, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.01))
-    start = datetime(2026, 3, 4, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 4, tzinfo=UTC)
     pages = iter_pages_concurrently(
         client, Window(start, start + timedelta(days=1)).split(timedelta(hours=2)), PullStats(), concurrency=3
     )
@@ -54,9 +54,8 @@ def test_concurrent_paging_stays_within_one_shared_budget(emulator):
     emu = emulator(
         rows_per_day=40_000, seed=33, weekday_profile=False, latency_s=0.05, budget_requests=12, budget_window_s=1.0
     )
-    # The limiter counts sends, Graph counts arrivals: leave a margin for jitter, as the default 45 of 50 does.
     client = emulator_client(emu, limiter=RateLimiter(12, 1.0))
-    start = datetime(2026, 3, 4, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 4, tzinfo=UTC)
     stats = PullStats()
     rows = sum(
         len(p)
@@ -68,7 +67,7 @@ def test_concurrent_paging_stays_within_one_shared_budget(emulator):
     assert emu.stats()["throttled"] == 0 and emu.max_requests_in_any(1.0) <= 12
 
 
-WINDOW = Window(datetime(2026, 3, 4, tzinfo=timezone.utc), datetime(2026, 3, 5, tzinfo=timezone.utc))
+WINDOW = Window(datetime(2026, 3, 4, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
 BUSINESS_DAY = [50] * 7 + [900, 2500, 3000, 3000, 2800, 2600, 3000, 3000, 2800, 2500, 900] + [50] * 6  # 30,350
 
 

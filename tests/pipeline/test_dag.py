@@ -217,3 +217,13 @@ def test_a_quality_warning_is_recorded_but_an_error_fails_the_run(dag, emulator,
     assert report["status"] == "fail"
     assert "zero_rows" in [c["name"] for c in report["checks"] if c["status"] == "fail"]
     assert pq.read_table(lake / partition_path("", quiet).lstrip("/") / DATA_FILE).num_rows == 0
+
+
+def test_a_missing_connection_fails_once_with_one_sentence(dag, emulator, pipeline_env, tmp_path, capfd):
+    emu = emulator(rows_per_day=100)
+    pipeline_env(emu, (tmp_path / "lake").as_uri(), direct_routing_msgraph_conn_id="msgraph_typo")
+    run = run_for_day(dag, DAYS[0])
+    assert task_states(run)["extract"] == "failed"  # a configuration error: no up_for_retry
+    captured = capfd.readouterr()
+    assert "AirflowFailException: There is no Airflow connection 'msgraph_typo'" in captured.out + captured.err
+    assert emu.stats()["data_requests"] == 0

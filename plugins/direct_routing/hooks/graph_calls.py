@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
+from direct_routing.graph.errors import GraphConfigError
 from direct_routing.graph.settings import GraphSettings
 from direct_routing.graph.throttle import RateLimiter, RetryPolicy
 from direct_routing.graph.window import Window
@@ -48,7 +49,15 @@ class DirectRoutingCallsHook(BaseHook):
         self.api_version = api_version
 
     def get_settings(self) -> GraphSettings:
-        conn = self.get_connection(self.msgraph_conn_id)
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = self.get_connection(self.msgraph_conn_id)
+        except AirflowNotFoundException:
+            raise GraphConfigError(
+                f"There is no Airflow connection '{self.msgraph_conn_id}'; create one of type msgraph (login = client "
+                "id, password = client secret, extra tenant_id) or point direct_routing_msgraph_conn_id at yours."
+            ) from None
         extras: dict[str, Any] = conn.extra_dejson
         _mask(conn.password)
         _mask(extras.get("certificate_data"))
