@@ -38,7 +38,7 @@ bench-smoke: $(INSTALLED)
 
 ## report: one line per day of ./lake (or LAKE=...) and a chart.
 report: $(INSTALLED)
-	$(PY) -m direct_routing report --lake-root $(or $(LAKE),lake) --chart lake_report.html
+	$(PY) -m call_logs report --lake-root $(or $(LAKE),lake) --chart lake_report.html
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

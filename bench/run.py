@@ -47,9 +47,9 @@ def _usage() -> tuple[float, float]:
 def _child_ours(spec: dict) -> dict:
     import fsspec
     import pyarrow.parquet as pq
-    from direct_routing.extract import extract_day
-    from direct_routing.graph.settings import GraphSettings
-    from direct_routing.lake.layout import DATA_FILE, partition_path
+    from call_logs.extract import extract_day
+    from call_logs.graph.settings import GraphSettings
+    from call_logs.lake.layout import DATA_FILE, partition_path
 
     info = spec["info"]
     extras = {
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args.child)
 
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include")]
-    from direct_routing.graph.parallel import DEFAULT_CONCURRENCY as PRODUCT_DEFAULT
+    from call_logs.graph.parallel import DEFAULT_CONCURRENCY as PRODUCT_DEFAULT
 
     if PRODUCT_DEFAULT != DEFAULT_CONCURRENCY:
         print(f"note: product default concurrency is {PRODUCT_DEFAULT}, bench uses {DEFAULT_CONCURRENCY}")

@@ -4,7 +4,7 @@ wait_for_settled_data (deferrable) → extract (Graph → ``call_date=D/part-0.p
 
 A run with logical date D covers ``[D, D+1)`` UTC. Backfill months with
 ``airflow backfill create --dag-id direct_routing_calls --from-date 2026-06-01 --to-date 2026-08-31``.
-Settings are Airflow Variables (see ``direct_routing/config.py`` and the README).
+Settings are Airflow Variables (see ``call_logs/config.py`` and the README).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-from direct_routing.config import POOL, SETTLED_AT, template
-from direct_routing.operators.extract import DirectRoutingCallsToLakeOperator
-from direct_routing.operators.quality import DirectRoutingCallsQualityOperator
-from direct_routing.operators.wait import SettledDataSensor
+from call_logs.config import POOL, SETTLED_AT, template
+from call_logs.operators.extract import DirectRoutingCallsToLakeOperator
+from call_logs.operators.quality import DirectRoutingCallsQualityOperator
+from call_logs.operators.wait import SettledDataSensor
 
 DIRECT_ROUTING_CALLS = Asset(name="direct_routing_calls")
 LAKE_ROOT = template("direct_routing_lake_root")

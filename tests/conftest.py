@@ -133,8 +133,8 @@ def emulator_connection(emu, **extras) -> dict:
 
 def emulator_client(emu, *, limiter=None, retry=None, **extras):
     """A Graph client built exactly as the hook builds it, from the emulator's connection."""
-    from direct_routing.graph.settings import GraphSettings
-    from direct_routing.graph.throttle import RetryPolicy
+    from call_logs.graph.settings import GraphSettings
+    from call_logs.graph.throttle import RetryPolicy
 
     conn = emulator_connection(emu, **extras)
     settings = GraphSettings.from_connection(

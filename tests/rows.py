@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from direct_routing.lake.layout import day_window
+from call_logs.lake.layout import day_window
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "graph-sample-page.json"  # Microsoft's example page
 DAY = date(2024, 1, 2)

@@ -6,17 +6,17 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from direct_routing.graph.client import PullStats
-from direct_routing.graph.errors import (
+from call_logs.graph.client import PullStats
+from call_logs.graph.errors import (
     GraphAuthError,
     GraphPermissionError,
     GraphRequestError,
     GraphUnavailableError,
     UnsafeNextLinkError,
 )
-from direct_routing.graph.settings import GraphSettings
-from direct_routing.graph.throttle import RateLimiter, RetryPolicy
-from direct_routing.graph.window import Window
+from call_logs.graph.settings import GraphSettings
+from call_logs.graph.throttle import RateLimiter, RetryPolicy
+from call_logs.graph.window import Window
 from graph_emulator import Fault
 
 from tests.conftest import emulator_client, emulator_connection
@@ -198,7 +198,7 @@ def test_no_secret_or_token_in_any_log_line(emulator, caplog):
 def test_the_hook_reads_an_airflow_msgraph_connection(emulator, monkeypatch):
     import json
 
-    from direct_routing.hooks.graph_calls import DirectRoutingCallsHook
+    from call_logs.hooks.graph_calls import DirectRoutingCallsHook
 
     emu = emulator(rows_per_day=1200, seed=11)
     monkeypatch.setenv("AIRFLOW_CONN_MSGRAPH_EMULATOR", json.dumps(emulator_connection(emu)))

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import fsspec
 import pytest
-from direct_routing.extract import extract_day
-from direct_routing.graph.client import PullStats
-from direct_routing.graph.parallel import iter_pages_concurrently, plan_slices
-from direct_routing.graph.throttle import RateLimiter
-from direct_routing.graph.window import Window
+from call_logs.extract import extract_day
+from call_logs.graph.client import PullStats
+from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
+from call_logs.graph.throttle import RateLimiter
+from call_logs.graph.window import Window
 from graph_emulator import Fault
 
 from tests.conftest import emulator_client
@@ -38,8 +38,8 @@ def test_concurrent_and_sequential_pulls_write_identical_partitions(emulator, tm
 
 def test_a_failing_slice_stops_the_pull_and_raises(emulator):
     emu = emulator(rows_per_day=6000, seed=32, weekday_profile=False, faults=[Fault("unavailable", rate=1.0)])
-    from direct_routing.graph.errors import GraphUnavailableError
-    from direct_routing.graph.throttle import RetryPolicy
+    from call_logs.graph.errors import GraphUnavailableError
+    from call_logs.graph.throttle import RetryPolicy
 
     client = emulator_client(emu, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.01))
     start = datetime(2026, 3, 4, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from direct_routing.graph.clouds import GLOBAL, US_GOV_L4, US_GOV_L5, resolve_cloud
-from direct_routing.graph.errors import GraphConfigError, UnsupportedCloudError
-from direct_routing.graph.settings import GraphSettings
-from direct_routing.graph.window import Window
+from call_logs.graph.clouds import GLOBAL, US_GOV_L4, US_GOV_L5, resolve_cloud
+from call_logs.graph.errors import GraphConfigError, UnsupportedCloudError
+from call_logs.graph.settings import GraphSettings
+from call_logs.graph.window import Window
 
 UTC = UTC
 

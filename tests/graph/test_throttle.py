@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from direct_routing.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
+from call_logs.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
 
 
 class FakeClock:
@@ -76,7 +76,7 @@ class MemoryStore:
 def test_the_ledger_hands_recent_requests_to_the_next_pull():
     import time as real_time
 
-    from direct_routing.graph.ledger import budget_handover
+    from call_logs.graph.ledger import budget_handover
 
     store = MemoryStore()
     first = RateLimiter(5, 60.0)
@@ -95,7 +95,7 @@ def test_the_ledger_hands_recent_requests_to_the_next_pull():
 
 
 def test_a_pull_that_died_without_closing_the_ledger_costs_a_full_window():
-    from direct_routing.graph.ledger import budget_handover
+    from call_logs.graph.ledger import budget_handover
 
     store = MemoryStore({"open": True, "owner": "killed-run", "sent": []})
     limiter = RateLimiter(4, 60.0)
@@ -104,7 +104,7 @@ def test_a_pull_that_died_without_closing_the_ledger_costs_a_full_window():
 
 
 def test_the_ledger_is_closed_even_when_the_pull_fails():
-    from direct_routing.graph.ledger import budget_handover
+    from call_logs.graph.ledger import budget_handover
 
     store = MemoryStore()
     with pytest.raises(RuntimeError), budget_handover(RateLimiter(4, 60.0), store, "run"):

@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from direct_routing.graph.client import PullStats
-from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, partition_path, table_path
-from direct_routing.lake.manifest import build_manifest
-from direct_routing.lake.partition import commit_partition
-from direct_routing.lake.writer import build_partition_file
+from call_logs.graph.client import PullStats
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, partition_path, table_path
+from call_logs.lake.manifest import build_manifest
+from call_logs.lake.partition import commit_partition
+from call_logs.lake.writer import build_partition_file
 
 from tests.lake.conftest import DAY, graph_rows, pages_of
 
@@ -103,7 +103,7 @@ def test_a_storage_error_leaves_the_lake_as_it_was(azurite, blob_container, tmp_
 KILLED_WRITER = textwrap.dedent(
     """
     import sys
-    from direct_routing.lake.storage import publish_file
+    from call_logs.lake.storage import publish_file
     if sys.argv[1] == "local":
         import fsspec
         fs = fsspec.filesystem("file")
@@ -128,7 +128,7 @@ def test_a_writer_killed_mid_upload_never_leaves_a_partial_file(lake, tmp_path, 
     connection = request.getfixturevalue("azurite") if kind == "azurite" else ""
     env = dict(os.environ, PYTHONPATH=f"{ROOT_DIR / 'plugins'}")
     for attempt in range(4):
-        from direct_routing.lake.storage import publish_file
+        from call_logs.lake.storage import publish_file
 
         publish_file(fs, str(tmp_path / "old.bin"), target)
         child = subprocess.Popen(

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from direct_routing.lake.convert import SchemaViolation
-from direct_routing.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
-from direct_routing.lake.writer import build_partition_file
+from call_logs.lake.convert import SchemaViolation
+from call_logs.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
+from call_logs.lake.writer import build_partition_file
 
 from tests.lake.conftest import DAY, graph_rows, pages_of
 

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, partition_path
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, partition_path
 from graph_emulator import Fault
 
 from tests.pipeline.conftest import run_for_day, task_states
@@ -60,7 +60,7 @@ def test_a_manual_run_covers_the_last_complete_day_before_its_date(dag):
 
 def test_a_run_without_a_data_interval_fails_at_once_with_a_clear_message():
     from airflow.sdk.exceptions import AirflowFailException
-    from direct_routing.operators._context import run_day
+    from call_logs.operators._context import run_day
 
     with pytest.raises(AirflowFailException, match="no data interval"):
         run_day({"data_interval_start": None, "data_interval_end": None})

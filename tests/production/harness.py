@@ -638,7 +638,7 @@ def start_stack(home: Path, executor: str, free_port, env: dict[str, str], *, ce
     unpausing does not also create the scheduled run of the latest interval (catchup=False), which with
     settle hours 0 would pull yesterday and write a 15th partition.
     """
-    from direct_routing.config import POOL, POOL_DOC
+    from call_logs.config import POOL, POOL_DOC
 
     stack = AirflowStack(home, executor, free_port, env)
     started = time.monotonic()

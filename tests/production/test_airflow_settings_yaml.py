@@ -79,7 +79,7 @@ def rendered_fields(text: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 def test_airflow_settings_yaml(tmp_path):
-    from direct_routing.config import POOL, VARIABLES
+    from call_logs.config import POOL, VARIABLES
 
     with wall_time("4. airflow_settings.yaml into PostgreSQL"):
         text = SETTINGS.read_text()

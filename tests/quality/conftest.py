@@ -17,13 +17,13 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from direct_routing.graph.client import PullStats
-from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, day_window, partition_path
-from direct_routing.lake.manifest import build_manifest
-from direct_routing.lake.partition import commit_partition, read_manifest
-from direct_routing.lake.schema import SCHEMA
-from direct_routing.lake.storage import publish_file, publish_json, read_json
-from direct_routing.lake.writer import build_partition_file
+from call_logs.graph.client import PullStats
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, day_window, partition_path
+from call_logs.lake.manifest import build_manifest
+from call_logs.lake.partition import commit_partition, read_manifest
+from call_logs.lake.schema import SCHEMA
+from call_logs.lake.storage import publish_file, publish_json, read_json
+from call_logs.lake.writer import build_partition_file
 from fsspec import AbstractFileSystem
 
 from tests.rows import DAY, SENTINEL, call_rows  # noqa: F401 - re-exported for the test modules

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from direct_routing.lake.layout import DATA_FILE, MANIFEST_FILE
-from direct_routing.lake.schema import SCHEMA
-from direct_routing.quality.checks import QualityReport, QualityThresholds, check_partition, write_report
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE
+from call_logs.lake.schema import SCHEMA
+from call_logs.quality.checks import QualityReport, QualityThresholds, check_partition, write_report
 
 from tests.quality.conftest import DAY, SENTINEL, call_rows
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from direct_routing.__main__ import main
-from direct_routing.quality.checks import check_partition, write_report
-from direct_routing.quality.report import DayLine, lake_report
+from call_logs.__main__ import main
+from call_logs.quality.checks import check_partition, write_report
+from call_logs.quality.report import DayLine, lake_report
 
 from tests.quality.conftest import DAY, QualityLake, call_rows
 
@@ -112,7 +112,7 @@ def test_python_dash_m_runs_the_report(checked_lake, tmp_path):
         [
             sys.executable,
             "-m",
-            "direct_routing",
+            "call_logs",
             "report",
             "--lake-root",
             lake.root,
@@ -127,7 +127,7 @@ def test_python_dash_m_runs_the_report(checked_lake, tmp_path):
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 + len(days) + 1
     missing = subprocess.run(
-        [sys.executable, "-m", "direct_routing", "report", "--lake-root", str(tmp_path / "nowhere")],
+        [sys.executable, "-m", "call_logs", "report", "--lake-root", str(tmp_path / "nowhere")],
         capture_output=True,
         text=True,
         env=env,

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from fsspec import AbstractFileSystem
 
-from direct_routing.lake.partition import committed_days, read_manifest
+from call_logs.lake.partition import committed_days, read_manifest
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from fsspec import AbstractFileSystem
 
-from direct_routing.lake.layout import TEMP_SUFFIX
+from call_logs.lake.layout import TEMP_SUFFIX
 
 STALE_TEMP_AGE_S = 3600.0
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from fsspec import AbstractFileSystem
 
-from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
-from direct_routing.graph.parallel import DEFAULT_CONCURRENCY, iter_pages_concurrently, plan_slices
-from direct_routing.graph.window import Window
-from direct_routing.lake.layout import day_window
-from direct_routing.lake.manifest import build_manifest
-from direct_routing.lake.partition import commit_partition
-from direct_routing.lake.writer import build_partition_file
+from call_logs.graph.client import DirectRoutingCallsClient, PullStats
+from call_logs.graph.parallel import DEFAULT_CONCURRENCY, iter_pages_concurrently, plan_slices
+from call_logs.graph.window import Window
+from call_logs.lake.layout import day_window
+from call_logs.lake.manifest import build_manifest
+from call_logs.lake.partition import commit_partition
+from call_logs.lake.writer import build_partition_file
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from direct_routing.operators._context import lake_location, quiet_azure_sdk, run_day
+from call_logs.operators._context import lake_location, quiet_azure_sdk, run_day
 
 
 class DirectRoutingCallsToLakeOperator(BaseOperator):
@@ -46,14 +46,14 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
         self.concurrency = concurrency
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from direct_routing.extract import extract_day
-        from direct_routing.graph.errors import GraphConfigError, GraphError
-        from direct_routing.graph.ledger import budget_handover
-        from direct_routing.hooks.budget_ledger import VariableLedgerStore
-        from direct_routing.hooks.graph_calls import DirectRoutingCallsHook
-        from direct_routing.lake.convert import SchemaViolation
-        from direct_routing.lake.layout import partition_path
-        from direct_routing.lake.partition import read_manifest
+        from call_logs.extract import extract_day
+        from call_logs.graph.errors import GraphConfigError, GraphError
+        from call_logs.graph.ledger import budget_handover
+        from call_logs.hooks.budget_ledger import VariableLedgerStore
+        from call_logs.hooks.graph_calls import DirectRoutingCallsHook
+        from call_logs.lake.convert import SchemaViolation
+        from call_logs.lake.layout import partition_path
+        from call_logs.lake.partition import read_manifest
 
         quiet_azure_sdk()
         day = run_day(context)

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from direct_routing.lake.convert import SENTINEL_FLAG_FIELDS, ConversionStats, rows_to_batch, sentinel_flag_column
-from direct_routing.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
-from direct_routing.lake.storage import stream_digest
+from call_logs.lake.convert import SENTINEL_FLAG_FIELDS, ConversionStats, rows_to_batch, sentinel_flag_column
+from call_logs.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
+from call_logs.lake.storage import stream_digest
 
 DEFAULT_BUCKET = timedelta(minutes=15)
 DEFAULT_ROW_GROUP_ROWS = 65_536

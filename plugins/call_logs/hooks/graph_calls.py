@@ -8,11 +8,11 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
-from direct_routing.graph.errors import GraphConfigError
-from direct_routing.graph.settings import GraphSettings
-from direct_routing.graph.throttle import RateLimiter, RetryPolicy
-from direct_routing.graph.window import Window
+from call_logs.graph.client import DirectRoutingCallsClient, PullStats
+from call_logs.graph.errors import GraphConfigError
+from call_logs.graph.settings import GraphSettings
+from call_logs.graph.throttle import RateLimiter, RetryPolicy
+from call_logs.graph.window import Window
 
 
 def _mask(value: str | None) -> None:

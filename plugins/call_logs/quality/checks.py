@@ -17,14 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec import AbstractFileSystem
 
-from direct_routing.graph.window import format_utc
-from direct_routing.lake.layout import DATA_FILE, QUALITY_FILE, day_window, partition_path
-from direct_routing.lake.schema import SCHEMA, SCHEMA_VERSION, TIMESTAMP, TIMESTAMP_COLUMNS
-from direct_routing.lake.storage import publish_json
-from direct_routing.quality.reading import CommittedPartition, Uncheckable, first_ids, read_partition
+from call_logs.graph.window import format_utc
+from call_logs.lake.layout import DATA_FILE, QUALITY_FILE, day_window, partition_path
+from call_logs.lake.schema import SCHEMA, SCHEMA_VERSION, TIMESTAMP, TIMESTAMP_COLUMNS
+from call_logs.lake.storage import publish_json
+from call_logs.quality.reading import CommittedPartition, Uncheckable, first_ids, read_partition
 
 # Callers import CheckResult, QualityReport and QualityThresholds from here, beside check_partition and write_report.
-from direct_routing.quality.results import (
+from call_logs.quality.results import (
     MAX_SAMPLE_IDS,
     CheckResult,
     Outcome,

@@ -18,9 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
-from direct_routing.lake.layout import DATA_FILE, QUALITY_FILE, partition_path
-from direct_routing.lake.partition import committed_days, read_manifest
-from direct_routing.lake.storage import read_json
+from call_logs.lake.layout import DATA_FILE, QUALITY_FILE, partition_path
+from call_logs.lake.partition import committed_days, read_manifest
+from call_logs.lake.storage import read_json
 
 SENTINEL_CHECKS = frozenset(
     {

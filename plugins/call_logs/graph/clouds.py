@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from direct_routing.graph.errors import GraphConfigError, UnsupportedCloudError
+from call_logs.graph.errors import GraphConfigError, UnsupportedCloudError
 
 
 @dataclass(frozen=True)

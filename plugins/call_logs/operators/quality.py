@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from direct_routing.operators._context import lake_location, quiet_azure_sdk, run_day
+from call_logs.operators._context import lake_location, quiet_azure_sdk, run_day
 
 
 class DirectRoutingCallsQualityOperator(BaseOperator):
@@ -41,7 +41,7 @@ class DirectRoutingCallsQualityOperator(BaseOperator):
         self.zero_rows_severity = zero_rows_severity
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from direct_routing.quality.checks import QualityThresholds, check_partition, write_report
+        from call_logs.quality.checks import QualityThresholds, check_partition, write_report
 
         quiet_azure_sdk()
         day = run_day(context)

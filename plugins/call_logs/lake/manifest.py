@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from direct_routing.graph.client import PullStats
-from direct_routing.graph.window import format_utc
-from direct_routing.lake.layout import DATA_FILE
-from direct_routing.lake.schema import SCHEMA_VERSION, TABLE_NAME
-from direct_routing.lake.writer import BuiltPartition
+from call_logs.graph.client import PullStats
+from call_logs.graph.window import format_utc
+from call_logs.lake.layout import DATA_FILE
+from call_logs.lake.schema import SCHEMA_VERSION, TABLE_NAME
+from call_logs.lake.writer import BuiltPartition
 
 MANIFEST_VERSION = 1
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from direct_routing.graph.auth import AppCredentials, TokenProvider, build_credential
-from direct_routing.graph.client import DirectRoutingCallsClient
-from direct_routing.graph.clouds import Cloud, resolve_cloud
-from direct_routing.graph.errors import GraphConfigError
-from direct_routing.graph.throttle import RateLimiter, RetryPolicy
+from call_logs.graph.auth import AppCredentials, TokenProvider, build_credential
+from call_logs.graph.client import DirectRoutingCallsClient
+from call_logs.graph.clouds import Cloud, resolve_cloud
+from call_logs.graph.errors import GraphConfigError
+from call_logs.graph.throttle import RateLimiter, RetryPolicy
 
 # Graph allows 50 requests / 60 s per collection; stay below it so retries and other readers fit.
 DEFAULT_REQUESTS_PER_MINUTE = 45

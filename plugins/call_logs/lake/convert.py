@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from direct_routing.lake.schema import COLUMN_NAMES, SCHEMA, TIMESTAMP, TIMESTAMP_COLUMNS
+from call_logs.lake.schema import COLUMN_NAMES, SCHEMA, TIMESTAMP, TIMESTAMP_COLUMNS
 
 SENTINEL_PREFIX = "0001-01-01"
 _KNOWN = frozenset(COLUMN_NAMES)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from direct_routing.graph.throttle import RateLimiter
+from call_logs.graph.throttle import RateLimiter
 
 log = logging.getLogger(__name__)
 

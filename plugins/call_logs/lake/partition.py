@@ -7,7 +7,7 @@ from typing import Any
 
 from fsspec import AbstractFileSystem
 
-from direct_routing.lake.layout import (
+from call_logs.lake.layout import (
     DATA_FILE,
     MANIFEST_FILE,
     QUALITY_FILE,
@@ -15,8 +15,8 @@ from direct_routing.lake.layout import (
     partition_path,
     table_path,
 )
-from direct_routing.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files
-from direct_routing.lake.writer import BuiltPartition
+from call_logs.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files
+from call_logs.lake.writer import BuiltPartition
 
 
 def commit_partition(

@@ -1,4 +1,4 @@
-"""Command line: ``python -m direct_routing report --lake-root URL_OR_PATH [--chart lake_report.html]``.
+"""Command line: ``python -m call_logs report --lake-root URL_OR_PATH [--chart lake_report.html]``.
 
 Plain Python (no Airflow): a data engineer can inspect a lake from a laptop. ``--lake-root`` is a local
 path or any fsspec URL (``file:///…``; ``abfs://container/path`` with the ``AZURE_STORAGE_*`` variables).
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from fsspec.core import url_to_fs
 
-from direct_routing.lake.layout import table_path
-from direct_routing.quality.report import CHART_SUFFIXES, format_table, lake_report, write_chart
+from call_logs.lake.layout import table_path
+from call_logs.quality.report import CHART_SUFFIXES, format_table, lake_report, write_chart
 
 EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m direct_routing", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m call_logs", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="one line per committed day, and a chart of volume and failures")
     report.add_argument("--lake-root", required=True, help="local path or fsspec URL of the lake root")

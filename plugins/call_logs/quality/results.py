@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from direct_routing.graph.window import format_utc
-from direct_routing.lake.layout import DATA_FILE
+from call_logs.graph.window import format_utc
+from call_logs.lake.layout import DATA_FILE
 
 Severity = Literal["error", "warning"]
 MAX_SAMPLE_IDS = 20

@@ -22,12 +22,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
-from direct_routing.lake.layout import DATA_FILE, partition_path
-from direct_routing.lake.partition import read_manifest
-from direct_routing.lake.schema import SCHEMA
-from direct_routing.lake.storage import stream_digest
-from direct_routing.quality.history import VolumeHistory, load_history
-from direct_routing.quality.results import MAX_SAMPLE_IDS
+from call_logs.lake.layout import DATA_FILE, partition_path
+from call_logs.lake.partition import read_manifest
+from call_logs.lake.schema import SCHEMA
+from call_logs.lake.storage import stream_digest
+from call_logs.quality.history import VolumeHistory, load_history
+from call_logs.quality.results import MAX_SAMPLE_IDS
 
 BATCH_ROWS = 65_536
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from direct_routing.lake.schema import PARTITION_KEY, TABLE_NAME
+from call_logs.lake.schema import PARTITION_KEY, TABLE_NAME
 
 DATA_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"

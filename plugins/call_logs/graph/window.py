@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from direct_routing.graph.errors import GraphConfigError
+from call_logs.graph.errors import GraphConfigError
 
 # getPstnCalls documents a 90-day maximum (406 beyond); getDirectRoutingCalls is assumed to share it.
 MAX_WINDOW = timedelta(days=90)

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
-from direct_routing.graph.client import DirectRoutingCallsClient, PullStats
-from direct_routing.graph.window import Window
+from call_logs.graph.client import DirectRoutingCallsClient, PullStats
+from call_logs.graph.window import Window
 
 DEFAULT_CONCURRENCY = 4
 PAGE_ROWS = 1000

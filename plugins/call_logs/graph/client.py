@@ -19,8 +19,8 @@ import msgspec
 import requests
 import urllib3
 
-from direct_routing.graph.auth import TokenProvider
-from direct_routing.graph.errors import (
+from call_logs.graph.auth import TokenProvider
+from call_logs.graph.errors import (
     GraphAuthError,
     GraphConfigError,
     GraphError,
@@ -29,8 +29,8 @@ from direct_routing.graph.errors import (
     GraphUnavailableError,
     UnsafeNextLinkError,
 )
-from direct_routing.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
-from direct_routing.graph.window import Window, format_utc
+from call_logs.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
+from call_logs.graph.window import Window, format_utc
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from direct_routing.graph.errors import GraphAuthError, GraphConfigError
+from call_logs.graph.errors import GraphAuthError, GraphConfigError
 
 # Renew this long before expiry so a page request never leaves with a token about to lapse.
 REFRESH_MARGIN_S = 120.0
