@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2025, 1, 15)  # a Wednesday; with weekday_profile off every day holds exactly rows_per_day rows
 PAGE_SIZE = 1000
 LOAD_AT_START = 0.0
-DEFAULT_CONCURRENCY = 4  # the product's default (graph/parallel.py); checked against it at start-up
+DEFAULT_CONCURRENCY = 4  # the product's default (call_logs/defaults.py); checked against it at start-up
 
 
 # =====================================================================================================
@@ -49,7 +49,9 @@ def _child_ours(spec: dict) -> dict:
     import pyarrow.parquet as pq
     from call_logs.extract import extract_day
     from call_logs.graph.settings import GraphSettings
-    from call_logs.lake.layout import DATA_FILE, partition_path
+    from call_logs.lake.layout import DATA_FILE
+    from call_logs.reports.direct_routing import DIRECT_ROUTING
+    from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
     info = spec["info"]
     extras = {
@@ -62,7 +64,7 @@ def _child_ours(spec: dict) -> dict:
     settings = GraphSettings.from_connection(
         login=info["client_id"], password=info["client_secret"], host=info["graph_root"], extras=extras
     )
-    client = settings.build_client()
+    client = settings.build_client(DIRECT_ROUTING.function_path)
     fs = fsspec.filesystem("file")
     lake = spec["workdir"]
     day = date.fromisoformat(spec["day"])
@@ -84,14 +86,17 @@ def _child_ours(spec: dict) -> dict:
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
-    manifest = extract_day(client, day, fs, lake, concurrency=spec["concurrency"], expected_rows_per_hour=rows_per_hour)
+    sink = ParquetPartitionSink(fs, lake, DIRECT_ROUTING)
+    manifest = extract_day(
+        client, sink, day, concurrency=spec["concurrency"], expected_rows_per_hour=rows_per_hour
+    ).to_dict()
     if profiler:
         profiler.disable()
     wall = time.perf_counter() - t0
     cpu1, rss = _usage()
     if profiler:
         profiler.dump_stats(spec["profile"])
-    data_file = f"{partition_path(lake, day)}/{DATA_FILE}"
+    data_file = f"{sink.location(day)}/{DATA_FILE}"
     meta = pq.read_metadata(data_file)
     return {
         "wall_s": wall,
@@ -567,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args.child)
 
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include")]
-    from call_logs.graph.parallel import DEFAULT_CONCURRENCY as PRODUCT_DEFAULT
+    from call_logs.defaults import GRAPH_CONCURRENCY as PRODUCT_DEFAULT
 
     if PRODUCT_DEFAULT != DEFAULT_CONCURRENCY:
         print(f"note: product default concurrency is {PRODUCT_DEFAULT}, bench uses {DEFAULT_CONCURRENCY}")

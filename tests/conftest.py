@@ -141,4 +141,6 @@ def emulator_client(emu, *, limiter=None, retry=None, **extras):
         login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
     )
     retry = retry or RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.5, max_total_wait_s=30)
-    return settings.build_client(limiter=limiter, retry=retry)
+    from call_logs.reports.direct_routing import DIRECT_ROUTING
+
+    return settings.build_client(DIRECT_ROUTING.function_path, limiter=limiter, retry=retry)

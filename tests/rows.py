@@ -52,3 +52,29 @@ def call_rows(count: int, *, day: date = DAY, prefix: str = "call", failed_every
 def pages_of(rows: list[dict], size: int = 1000) -> list[list[dict]]:
     """Rows cut into Graph pages; an empty day is one empty page."""
     return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
+
+
+def commit_rows(sink, day: date, pages: list[list[dict]], *, run: dict | None = None):
+    """Prepare Graph pages through the real pipeline code and commit them with ``sink``; returns the manifest."""
+    import tempfile
+    from datetime import UTC
+
+    from call_logs.graph.client import PullStats
+    from call_logs.lake.manifest import Manifest
+    from call_logs.lake.prepare import prepare_day
+
+    start, end = day_window(day)
+    with tempfile.TemporaryDirectory() as workdir:
+        prepared = prepare_day(pages, sink.spec, start, end, workdir)
+        staged = sink.stage(day, prepared, workdir)
+        manifest = Manifest.for_day(
+            prepared,
+            day=day,
+            stored=staged.stored,
+            pull=PullStats(),
+            api_version="v1.0",
+            run=run if run is not None else {"test": True},
+            started_at=datetime.now(UTC),
+        )
+        sink.commit(day, staged, manifest)
+    return manifest

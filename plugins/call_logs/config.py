@@ -1,31 +1,51 @@
-"""The pipeline's settings, in one place: Airflow Variables (or ``AIRFLOW_VAR_…``) with documented defaults.
+"""The pipeline's settings, in one place: per-report Airflow Variables (or ``AIRFLOW_VAR_…``) with their defaults.
 
-Values are Jinja templates, resolved when a task runs, so parsing the DAG never touches the database.
+Each report's Variables are ``<namespace>_<setting>`` (``direct_routing_lake_root``, …). Values are Jinja
+templates, resolved when a task runs, so parsing a DAG never touches the database.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from call_logs import defaults
+from call_logs.reports import REPORTS
+from call_logs.reports.spec import ReportSpec
 
-# Variable name -> (default, meaning). The README's configuration table mirrors this.
-VARIABLES = {
-    "direct_routing_lake_root": (
-        (PROJECT_ROOT / "lake").as_uri(),
-        "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
-    ),
-    "direct_routing_msgraph_conn_id": ("msgraph_default", "the azure provider msgraph connection to read Graph with"),
-    "direct_routing_api_version": ("v1.0", "Graph API version: v1.0, or beta for four extra columns"),
-    "direct_routing_graph_concurrency": ("4", "hour-long sub-windows paged side by side under one request budget"),
-    "direct_routing_settle_hours": ("48", "hours after a day ends before it is pulled (Graph's reports lag 24-48 h)"),
-    "direct_routing_retention_days": ("150", "days of history Graph keeps; older days are skipped, never written"),
-    "direct_routing_dq_volume_deviation": ("0.5", "quality: warn when rows stray further from the weekday median"),
-    "direct_routing_dq_zero_rows_severity": ("warning", "quality: 'warning' or 'error' for a zero-row day"),
-}
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 POOL = "msgraph_callrecords"
 POOL_DOC = "one slot: one Graph pull at a time shares the per-collection budget (50 requests / 60 s)"
+
+
+def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
+    """Variable name -> (default, meaning) of one report. The README's configuration table mirrors this."""
+    settings = {
+        "lake_root": (
+            (PROJECT_ROOT / "lake").as_uri(),
+            "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
+        ),
+        "msgraph_conn_id": (defaults.MSGRAPH_CONN_ID, "the azure provider msgraph connection to read Graph with"),
+        "api_version": ("v1.0", "Graph API version: v1.0, or beta for the beta-only columns"),
+        "graph_concurrency": (
+            str(defaults.GRAPH_CONCURRENCY),
+            "sub-windows paged side by side under one request budget",
+        ),
+        "settle_hours": (str(spec.settle_hours), "hours after a day ends before it is pulled (reports lag 24-48 h)"),
+        "retention_days": (
+            str(spec.retention_days),
+            "days of history Graph keeps; older days are skipped, never written",
+        ),
+        "dq_volume_deviation": (
+            str(defaults.VOLUME_DEVIATION),
+            "quality: warn when rows stray further from the weekday median",
+        ),
+        "dq_zero_rows_severity": (defaults.ZERO_ROWS_SEVERITY, "quality: 'warning' or 'error' for a zero-row day"),
+    }
+    return {spec.variable(setting): value for setting, value in settings.items()}
+
+
+VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()}
 
 
 def variable_expression(name: str) -> str:
@@ -38,10 +58,13 @@ def template(name: str) -> str:
     return "{{ " + variable_expression(name) + " }}"
 
 
-# When a run's day has settled in Graph. A run without a data interval passes straight on, and the extract
-# task then fails with the explanation.
-SETTLED_AT = (
-    "{{ (data_interval_end + macros.timedelta(hours=("
-    + variable_expression("direct_routing_settle_hours")
-    + " | float))).isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
-)
+def settled_at(spec: ReportSpec) -> str:
+    """When a run's day has settled in Graph, as a template.
+
+    A run without a data interval passes straight on, and the extract task then fails with the explanation.
+    """
+    return (
+        "{{ (data_interval_end + macros.timedelta(hours=("
+        + variable_expression(spec.variable("settle_hours"))
+        + " | float))).isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
+    )

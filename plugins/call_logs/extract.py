@@ -1,72 +1,90 @@
-"""One day of call logs from Graph into the lake: pull, build locally, commit atomically.
+"""One report's day from Graph into its sink: pull, prepare locally, stage, commit atomically.
 
-Plain Python (no Airflow): the operator passes in a client, a filesystem and a run description.
-The unit of retry is the whole day: a pull that fails on any page leaves the lake untouched.
+Plain Python (no Airflow): the operator passes in a client, a sink and a run description. The unit of retry is
+the whole day: a pull that fails on any page leaves the lake untouched.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fsspec import AbstractFileSystem
-
-from call_logs.graph.client import DirectRoutingCallsClient, PullStats
-from call_logs.graph.parallel import DEFAULT_CONCURRENCY, iter_pages_concurrently, plan_slices
+from call_logs import defaults
+from call_logs.graph.client import GraphReportClient, PullStats
+from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.window import Window
 from call_logs.lake.layout import day_window
-from call_logs.lake.manifest import build_manifest
-from call_logs.lake.partition import commit_partition
-from call_logs.lake.writer import build_partition_file
+from call_logs.lake.manifest import Manifest
+from call_logs.lake.prepare import prepare_day
+from call_logs.sinks.base import Sink
 
 log = logging.getLogger(__name__)
 
 
+def retention_skip_reason(day: date, retention_days: int, today: date) -> str | None:
+    """Why ``day`` must not be pulled (older than Graph keeps it), or None.
+
+    Graph answers a window past its retention with an empty list, which would be indistinguishable from a day
+    without calls: such a day is skipped, never written.
+    """
+    oldest = today - timedelta(days=retention_days)
+    if day >= oldest:
+        return None
+    return (
+        f"call_date={day} is older than the {retention_days}-day retention of Graph's call records "
+        f"(oldest kept: {oldest}); Graph would answer with an empty day, so nothing is written."
+    )
+
+
 def extract_day(
-    client: DirectRoutingCallsClient,
+    client: GraphReportClient,
+    sink: Sink,
     day: date,
-    fs: AbstractFileSystem,
-    root: str,
     *,
     run: dict[str, Any] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = defaults.GRAPH_CONCURRENCY,
     expected_rows_per_hour: list[int] | None = None,
-) -> dict[str, Any]:
-    """Pull ``[day, day + 1)`` UTC and replace the day's partition; returns the committed manifest.
+) -> Manifest:
+    """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
     ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
-    the slices follow ``expected_rows_per_hour`` (the previous day's, from its manifest) so that each holds
-    about the same number of rows and a small day is not split into many partly filled pages.
+    they follow the previous day's hourly volume (from its manifest) so that each holds about the same number
+    of rows and a small day is not split into many partly filled pages. ``expected_rows_per_hour`` overrides
+    that profile (benchmarks plan from a known one).
     """
+    spec = sink.spec
     started_at = datetime.now(UTC)
     start, end = day_window(day)
+    if expected_rows_per_hour is None:
+        previous = sink.read_manifest(day - timedelta(days=1))
+        expected_rows_per_hour = previous.source.rows_per_hour if previous else None
     stats = PullStats()
-    with tempfile.TemporaryDirectory(prefix="direct-routing-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="call-logs-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
         pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
-        built = build_partition_file(pages, start, end, workdir)
-        for name, count in built.conversion.unknown_fields.items():
+        prepared = prepare_day(pages, spec, start, end, workdir)
+        for name, count in prepared.conversion.unknown_fields.items():
             log.warning("Graph sent an unknown property %r in %d rows; it was dropped (schema unchanged)", name, count)
-        manifest = build_manifest(
+        staged = sink.stage(day, prepared, workdir)
+        manifest = Manifest.for_day(
+            prepared,
             day=day,
-            start=start,
-            end=end,
-            built=built,
+            stored=staged.stored,
             pull=stats,
             api_version=client.api_version,
             run=run or {},
             started_at=started_at,
         )
-        folder = commit_partition(fs, root, day, built, manifest)
+        location = sink.commit(day, staged, manifest)
     log.info(
         "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped) in %d pages, %d requests",
-        folder,
-        built.rows,
-        built.rows_fetched,
-        built.duplicates_dropped,
-        built.out_of_window_dropped,
+        location,
+        manifest.rows,
+        manifest.source.rows_fetched,
+        manifest.source.duplicates_dropped,
+        manifest.source.out_of_window_dropped,
         stats.pages,
         stats.requests,
     )

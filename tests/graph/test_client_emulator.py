@@ -17,6 +17,7 @@ from call_logs.graph.errors import (
 from call_logs.graph.settings import GraphSettings
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
 from call_logs.graph.window import Window
+from call_logs.reports.direct_routing import DIRECT_ROUTING
 from graph_emulator import Fault
 
 from tests.conftest import emulator_client, emulator_connection
@@ -148,7 +149,7 @@ def test_a_wrong_secret_points_at_the_secret(emulator):
         login=conn["login"], password="not-the-secret", host=conn["host"], extras=conn["extra"]
     )
     with pytest.raises(GraphAuthError, match="AADSTS7000215") as caught:
-        pull(settings.build_client())
+        pull(settings.build_client(DIRECT_ROUTING.function_path))
     assert "not-the-secret" not in str(caught.value)
     assert emu.stats()["data_requests"] == 0
 
@@ -183,7 +184,9 @@ def test_no_secret_or_token_in_any_log_line(emulator, caplog):
         login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
     )
     client = settings.build_client(
-        on_new_token=tokens.append, retry=RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.2)
+        DIRECT_ROUTING.function_path,
+        on_new_token=tokens.append,
+        retry=RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.2),
     )
     with caplog.at_level(logging.DEBUG):
         rows, _ = pull(client)
@@ -198,12 +201,12 @@ def test_no_secret_or_token_in_any_log_line(emulator, caplog):
 def test_the_hook_reads_an_airflow_msgraph_connection(emulator, monkeypatch):
     import json
 
-    from call_logs.hooks.graph_calls import DirectRoutingCallsHook
+    from call_logs.hooks.graph_calls import CallLogsHook
 
     emu = emulator(rows_per_day=1200, seed=11)
     monkeypatch.setenv("AIRFLOW_CONN_MSGRAPH_EMULATOR", json.dumps(emulator_connection(emu)))
-    hook = DirectRoutingCallsHook("msgraph_emulator")
-    rows = [row for page in hook.iter_pages(WINDOW.start, WINDOW.end) for row in page]
+    hook = CallLogsHook("msgraph_emulator")
+    rows = [row for page in hook.iter_pages(DIRECT_ROUTING, WINDOW.start, WINDOW.end) for row in page]
     assert rows == emu.expected_rows(WINDOW.start, WINDOW.end)
     assert hook.test_connection() == (True, "Got a Graph token for this connection.")
 
@@ -219,7 +222,7 @@ def test_a_certificate_credential_works(emulator, tmp_path):
     settings = GraphSettings.from_connection(
         login=conn["login"], password=None, host=conn["host"], extras=conn["extra"]
     )
-    rows, _ = pull(settings.build_client())
+    rows, _ = pull(settings.build_client(DIRECT_ROUTING.function_path))
     assert len(rows) == 1000
 
 

@@ -11,6 +11,8 @@ from call_logs.graph.client import PullStats
 from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.throttle import RateLimiter
 from call_logs.graph.window import Window
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator import Fault
 
 from tests.conftest import emulator_client
@@ -26,14 +28,14 @@ def test_concurrent_and_sequential_pulls_write_identical_partitions(emulator, tm
         faults=[Fault("duplicate_rows", on_request=5, rows=20), Fault("reset", on_request=7)],
     )
     fs = fsspec.filesystem("file")
-    sequential = extract_day(emulator_client(emu), DAY, fs, str(tmp_path / "a"), concurrency=1)
+    one_stream, sliced = (ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING) for name in "ab")
+    sequential = extract_day(emulator_client(emu), one_stream, DAY, concurrency=1)
+    extract_day(emulator_client(emu), sliced, DAY - timedelta(days=1), concurrency=4)  # its manifest plans the slices
     emu.reset_stats()
-    concurrent = extract_day(
-        emulator_client(emu), DAY, fs, str(tmp_path / "b"), concurrency=4, expected_rows_per_hour=[8000] * 24
-    )  # forces hourly slices
-    assert concurrent["graph"]["pages"] > sequential["graph"]["pages"]  # really sliced
-    assert concurrent["file"]["sha256"] == sequential["file"]["sha256"]
-    assert concurrent["rows"] == sequential["rows"] == 12_000
+    concurrent = extract_day(emulator_client(emu), sliced, DAY, concurrency=4)
+    assert concurrent.graph["pages"] > sequential.graph["pages"]  # really sliced
+    assert concurrent.file.sha256 == sequential.file.sha256
+    assert concurrent.rows == sequential.rows == 12_000
 
 
 def test_a_failing_slice_stops_the_pull_and_raises(emulator):

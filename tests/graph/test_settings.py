@@ -9,6 +9,7 @@ from call_logs.graph.clouds import GLOBAL, US_GOV_L4, US_GOV_L5, resolve_cloud
 from call_logs.graph.errors import GraphConfigError, UnsupportedCloudError
 from call_logs.graph.settings import GraphSettings
 from call_logs.graph.window import Window
+from call_logs.reports.direct_routing import DIRECT_ROUTING
 
 UTC = UTC
 
@@ -83,7 +84,7 @@ def test_china_is_refused_with_one_sentence(host, authority):
     with pytest.raises(UnsupportedCloudError) as caught:
         resolve_cloud(host, authority)
     message = str(caught.value)
-    assert "China (21Vianet)" in message and "getDirectRoutingCalls" in message
+    assert "China (21Vianet)" in message and "call-log report" in message
     assert message.count(". ") == 0 and message.endswith(".")
 
 
@@ -144,7 +145,9 @@ def test_unknown_api_version_is_refused():
 
 def test_window_url_is_absolute_with_unquoted_utc_values():
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    url = Window(start, start + timedelta(days=1)).url("https://graph.microsoft.com", "v1.0")
+    url = Window(start, start + timedelta(days=1)).url(
+        "https://graph.microsoft.com", "v1.0", DIRECT_ROUTING.function_path
+    )
     assert url == (
         "https://graph.microsoft.com/v1.0/communications/callRecords/getDirectRoutingCalls"
         "(fromDateTime=2024-01-01T00:00:00Z,toDateTime=2024-01-02T00:00:00Z)"
@@ -154,7 +157,7 @@ def test_window_url_is_absolute_with_unquoted_utc_values():
 def test_window_url_converts_other_offsets_to_utc():
     tz = timezone(timedelta(hours=2))
     url = Window(datetime(2024, 1, 1, 2, tzinfo=tz), datetime(2024, 1, 1, 3, 0, 0, 500000, tzinfo=tz)).url(
-        "https://g", "beta"
+        "https://g", "beta", DIRECT_ROUTING.function_path
     )
     assert url.endswith("(fromDateTime=2024-01-01T00:00:00Z,toDateTime=2024-01-01T01:00:00.500000Z)")
 
@@ -163,7 +166,9 @@ def test_the_wire_url_keeps_its_commas_and_parentheses():
     import requests
 
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    url = Window(start, start + timedelta(days=1)).url("https://graph.microsoft.com", "v1.0")
+    url = Window(start, start + timedelta(days=1)).url(
+        "https://graph.microsoft.com", "v1.0", DIRECT_ROUTING.function_path
+    )
     assert requests.Request("GET", url).prepare().url == url
 
 

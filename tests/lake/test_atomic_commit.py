@@ -18,13 +18,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from call_logs.graph.client import PullStats
-from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, partition_path, table_path
-from call_logs.lake.manifest import build_manifest
-from call_logs.lake.partition import commit_partition
-from call_logs.lake.writer import build_partition_file
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, TableLayout
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.lake.conftest import DAY, graph_rows, pages_of
+from tests.rows import commit_rows
 
 END = DAY + timedelta(days=1)
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -41,14 +40,16 @@ def lake(request, tmp_path):
     return fs, f"{container}/lake"
 
 
+def partition_path(root: str, day) -> str:
+    return TableLayout(root, DIRECT_ROUTING.table).partition_path(day)
+
+
+def table_path(root: str) -> str:
+    return TableLayout(root, DIRECT_ROUTING.table).table_path
+
+
 def commit(fs, root, workdir: Path, pages) -> dict:
-    workdir.mkdir(parents=True, exist_ok=True)
-    built = build_partition_file(pages, DAY, END, str(workdir))
-    manifest = build_manifest(
-        day=DAY.date(), start=DAY, end=END, built=built, pull=PullStats(), api_version="v1.0", run={}, started_at=DAY
-    )
-    commit_partition(fs, root, DAY.date(), built, manifest)
-    return manifest
+    return commit_rows(ParquetPartitionSink(fs, root, DIRECT_ROUTING), DAY.date(), pages, run={}).to_dict()
 
 
 def snapshot(fs, root) -> dict[str, bytes]:

@@ -5,22 +5,43 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from call_logs.lake.convert import SchemaViolation
-from call_logs.lake.schema import SCHEMA, TIMESTAMP_COLUMNS
-from call_logs.lake.writer import build_partition_file
+from call_logs.lake.prepare import prepare_day
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.lake.conftest import DAY, graph_rows, pages_of
 
 END = DAY + timedelta(days=1)
 
 
-def build(workdir, pages, **kwargs):
+SCHEMA = DIRECT_ROUTING.schema
+TIMESTAMP_COLUMNS = DIRECT_ROUTING.timestamp_columns
+
+
+class Built:
+    """A prepared day staged as a local Parquet file by the Parquet sink: its counts and its file."""
+
+    def __init__(self, prepared, staged):
+        self.prepared, self.staged = prepared, staged
+        self.local_path = staged.local_path
+
+    def __getattr__(self, name):
+        return getattr(self.prepared, name)
+
+
+def build(workdir, pages, *, row_group_rows: int = 65_536, **kwargs) -> Built:
     workdir.mkdir(parents=True, exist_ok=True)
-    return build_partition_file(pages, DAY, END, str(workdir), **kwargs)
+    prepared = prepare_day(pages, DIRECT_ROUTING, DAY, END, str(workdir), **kwargs)
+    sink = ParquetPartitionSink(
+        fsspec.filesystem("file"), str(workdir / "lake"), DIRECT_ROUTING, row_group_rows=row_group_rows
+    )
+    return Built(prepared, sink.stage(DAY.date(), prepared, str(workdir)))
 
 
 def test_rows_land_typed_sorted_and_sentinel_free(tmp_path):
@@ -65,7 +86,7 @@ def test_the_same_rows_give_the_same_bytes_whatever_the_page_order(tmp_path):
     shuffled = list(rows)
     random.Random(9).shuffle(shuffled)
     second = build(tmp_path / "b", pages_of(shuffled, 700))
-    assert first.sha256 == second.sha256
+    assert first.staged.stored.sha256 == second.staged.stored.sha256
 
 
 def test_an_empty_day_is_a_valid_file_with_the_full_schema(tmp_path):

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, partition_path
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, TableLayout
 from graph_emulator import Fault
 
 from tests.pipeline.conftest import run_for_day, task_states
@@ -90,7 +90,7 @@ def test_three_days_into_a_local_lake_match_the_ground_truth(dag, emulator, pipe
     schemas = {pq.read_schema(path).to_string() for path in lake.glob("direct_routing_calls/*/part-0.parquet")}
     assert len(schemas) == 1
     for day in DAYS:
-        folder = lake / partition_path("", day).lstrip("/")
+        folder = lake / f"direct_routing_calls/call_date={day}"
         assert json.loads((folder / QUALITY_FILE).read_text())["status"] == "pass"
 
 
@@ -98,7 +98,7 @@ def test_a_rerun_gives_the_same_rows_in_one_file(dag, emulator, pipeline_env, tm
     emu = emulator(rows_per_day=1800, seed=22)
     lake = tmp_path / "lake"
     pipeline_env(emu, lake.as_uri())
-    folder = lake / partition_path("", DAYS[0]).lstrip("/")
+    folder = lake / f"direct_routing_calls/call_date={DAYS[0]}"
     assert str(run_for_day(dag, DAYS[0]).state) == "success"
     first = (folder / DATA_FILE).read_bytes()
     assert str(run_for_day(dag, DAYS[0]).state) == "success"
@@ -120,7 +120,7 @@ def test_end_to_end_into_azurite(dag, emulator, pipeline_env, azurite, blob_cont
     day = DAYS[1]
     run = run_for_day(dag, day)
     assert str(run.state) == "success", task_states(run)
-    folder = partition_path(f"{container}/lake", day)
+    folder = TableLayout(f"{container}/lake", "direct_routing_calls").partition_path(day)
     table = pq.read_table(pa.BufferReader(fs.cat_file(f"{folder}/{DATA_FILE}")))
     truth = emu.expected_rows(day_start(day), day_start(day) + timedelta(days=1))
     assert sorted(table["id"].to_pylist()) == sorted(row["id"] for row in truth)
@@ -135,7 +135,7 @@ def test_a_failure_mid_window_leaves_the_partition_byte_identical(dag, emulator,
     pipeline_env(emu, lake.as_uri(), direct_routing_graph_concurrency=1)
     day = DAYS[2]
     assert str(run_for_day(dag, day).state) == "success"
-    folder = lake / partition_path("", day).lstrip("/")
+    folder = lake / f"direct_routing_calls/call_date={day}"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     # A rerun whose third page is refused (a nextLink to another host): nothing may change.
     emu.configure(faults=[Fault("foreign_next_link", on_request=3, target="https://127.0.0.2:9")], rows_per_day=4100)
@@ -205,7 +205,7 @@ def test_a_quality_warning_is_recorded_but_an_error_fails_the_run(dag, emulator,
     emu.configure(rows_per_day=5000)  # five times the usual volume: a warning, not a failure
     spike = TODAY - timedelta(days=6)
     assert str(run_for_day(dag, spike).state) == "success"
-    report = json.loads((lake / partition_path("", spike).lstrip("/") / QUALITY_FILE).read_text())
+    report = json.loads((lake / f"direct_routing_calls/call_date={spike}" / QUALITY_FILE).read_text())
     assert report["status"] == "warn"
     assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["volume_vs_history"]
 
@@ -213,10 +213,10 @@ def test_a_quality_warning_is_recorded_but_an_error_fails_the_run(dag, emulator,
     quiet = TODAY - timedelta(days=5)
     run = run_for_day(dag, quiet)
     assert str(run.state) == "failed" and task_states(run)["data_quality"] == "failed"
-    report = json.loads((lake / partition_path("", quiet).lstrip("/") / QUALITY_FILE).read_text())
+    report = json.loads((lake / f"direct_routing_calls/call_date={quiet}" / QUALITY_FILE).read_text())
     assert report["status"] == "fail"
     assert "zero_rows" in [c["name"] for c in report["checks"] if c["status"] == "fail"]
-    assert pq.read_table(lake / partition_path("", quiet).lstrip("/") / DATA_FILE).num_rows == 0
+    assert pq.read_table(lake / f"direct_routing_calls/call_date={quiet}" / DATA_FILE).num_rows == 0
 
 
 def test_a_missing_connection_fails_once_with_one_sentence(dag, emulator, pipeline_env, tmp_path, capfd):

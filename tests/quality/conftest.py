@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +17,15 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from call_logs.graph.client import PullStats
-from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, day_window, partition_path
-from call_logs.lake.manifest import build_manifest
-from call_logs.lake.partition import commit_partition, read_manifest
-from call_logs.lake.schema import SCHEMA
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE
 from call_logs.lake.storage import publish_file, publish_json, read_json
-from call_logs.lake.writer import build_partition_file
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from fsspec import AbstractFileSystem
 
-from tests.rows import DAY, SENTINEL, call_rows  # noqa: F401 - re-exported for the test modules
+from tests.rows import DAY, SENTINEL, call_rows, commit_rows  # noqa: F401 - re-exported for the test modules
+
+SCHEMA = DIRECT_ROUTING.schema
 
 
 def _digest(path: str) -> tuple[int, str]:
@@ -39,39 +38,26 @@ class QualityLake:
 
     def __init__(self, fs: AbstractFileSystem, root: str):
         self.fs, self.root = fs, root
+        self.sink = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
 
     def commit(self, day: date, rows: list[dict], *, page_size: int = 1000) -> dict[str, Any]:
-        """Write ``rows`` as Graph pages through the real writer and commit them; returns the manifest."""
-        start, end = day_window(day)
+        """Write ``rows`` as Graph pages through the real pipeline and commit them; returns the manifest."""
         pages = [rows[i : i + page_size] for i in range(0, len(rows), page_size)] or [[]]
-        with tempfile.TemporaryDirectory() as workdir:
-            built = build_partition_file(pages, start, end, workdir)
-            manifest = build_manifest(
-                day=day,
-                start=start,
-                end=end,
-                built=built,
-                pull=PullStats(),
-                api_version="v1.0",
-                run={"test": True},
-                started_at=datetime.now(UTC),
-            )
-            commit_partition(self.fs, self.root, day, built, manifest)
-        return manifest
+        return commit_rows(self.sink, day, pages).to_dict()
 
     def commit_history(self, counts: dict[date, int]) -> None:
         for day, count in counts.items():
             self.commit(day, call_rows(count, day=day, prefix=f"h{day:%m%d}"))
 
     def folder(self, day: date) -> str:
-        return partition_path(self.root, day)
+        return self.sink.location(day)
 
     def table(self, day: date) -> pa.Table:
         with self.fs.open(f"{self.folder(day)}/{DATA_FILE}", "rb") as handle:
             return pq.read_table(handle)
 
     def manifest(self, day: date) -> dict[str, Any]:
-        manifest = read_manifest(self.fs, self.root, day)
+        manifest = read_json(self.fs, f"{self.folder(day)}/{MANIFEST_FILE}")
         assert manifest is not None
         return manifest
 

@@ -29,7 +29,7 @@ def checked_lake(lake):
             rows[1]["failureDateTime"] = rows[1]["endDateTime"]
         lake.commit(day, rows)
         if index < 3:
-            write_report(lake.fs, lake.root, day, check_partition(lake.fs, lake.root, day))
+            write_report(lake.sink, day, check_partition(lake.sink, day))
     return lake, days
 
 
@@ -41,7 +41,7 @@ def lake(tmp_path) -> QualityLake:
 
 def test_one_line_per_committed_day_with_status_from_dq_json(checked_lake):
     lake, days = checked_lake
-    assert lake_report(lake.fs, lake.root) == [
+    assert lake_report(lake.sink) == [
         DayLine(days[0], 40, 10, 0, 0, "pass"),
         DayLine(days[1], 40, 10, 0, 0, "pass"),
         DayLine(days[2], 40, 10, 1, 0, "fail"),
@@ -52,8 +52,8 @@ def test_one_line_per_committed_day_with_status_from_dq_json(checked_lake):
 def test_a_dq_json_that_judged_another_file_is_stale(checked_lake):
     lake, days = checked_lake
     lake.rewrite(days[0], lake.table(days[0]).slice(0, 20))  # file and manifest replaced, _dq.json left behind
-    line = lake_report(lake.fs, lake.root)[0]
-    assert (line.rows, line.failed_calls, line.status, line.warnings) == (20, 5, "stale", None)
+    line = lake_report(lake.sink)[0]
+    assert (line.rows, line.rate_rows, line.status, line.warnings) == (20, 5, "stale", None)
 
 
 def test_cli_prints_one_line_per_day_and_writes_an_html_chart(checked_lake, tmp_path, capsys):

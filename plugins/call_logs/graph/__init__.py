@@ -1,1 +1,1 @@
-"""Plain-Python access to Graph's ``getDirectRoutingCalls``; no Airflow import here."""
+"""Plain-Python access to Graph's call-log report functions; no Airflow import here."""

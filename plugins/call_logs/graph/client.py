@@ -1,4 +1,4 @@
-"""Page through ``getDirectRoutingCalls`` for one window, whatever Graph throws at us.
+"""Page through one Graph call-log report function for one window, whatever Graph throws at us.
 
 One page at a time is yielded (never the whole window), so memory does not grow with the day. Every
 request goes through the shared rate limiter; transient failures are retried per request; anything that
@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -35,6 +36,8 @@ from call_logs.graph.window import Window, format_utc
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Numbers with a fraction decode as Decimal: money (getPstnCalls' charges) must reach the lake exactly.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds
 
 
@@ -89,10 +92,11 @@ def _graph_error_fields(response: requests.Response) -> tuple[str, str, str]:
     return str(error.get("code") or ""), str(error.get("message") or ""), str(request_id)
 
 
-class DirectRoutingCallsClient:
-    """Reads direct-routing call log rows from one Graph deployment.
+class GraphReportClient:
+    """Reads the rows of one call-log report function from one Graph deployment.
 
     :param graph_root: ``https://graph.microsoft.com`` or another cloud's root (no version, no slash).
+    :param function_path: the report function under the version, e.g. ``communications/callRecords/getPstnCalls``.
     :param api_version: ``v1.0`` or ``beta``.
     :param tokens: supplies bearer tokens; invalidated once when Graph answers 401.
     :param limiter: shared request budget; ``None`` disables client-side limiting.
@@ -103,6 +107,7 @@ class DirectRoutingCallsClient:
         self,
         *,
         graph_root: str,
+        function_path: str,
         tokens: TokenProvider,
         api_version: str = "v1.0",
         limiter: RateLimiter | None = None,
@@ -115,6 +120,7 @@ class DirectRoutingCallsClient:
     ):
         self.graph_root = graph_root.rstrip("/")
         self.api_version = api_version.strip("/")
+        self.function_path = function_path.strip("/")
         self.tokens = tokens
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
@@ -132,7 +138,7 @@ class DirectRoutingCallsClient:
     def iter_pages(self, window: Window, stats: PullStats | None = None) -> Iterator[list[dict]]:
         """Yield the rows of each page of ``window`` in Graph's order, following nextLinks verbatim."""
         stats = stats if stats is not None else PullStats()
-        url: str | None = window.url(self.graph_root, self.api_version)
+        url: str | None = window.url(self.graph_root, self.api_version, self.function_path)
         while url:
             body = self._fetch_page(url, stats)
             rows = body["value"]
@@ -237,7 +243,7 @@ class DirectRoutingCallsClient:
     @staticmethod
     def _decode(payload: bytes) -> dict:
         try:
-            body = msgspec.json.decode(payload)  # a third of json.loads' CPU on 1,000-row pages
+            body = _DECODER.decode(payload)  # a third of json.loads' CPU on 1,000-row pages
         except msgspec.DecodeError:
             raise _Transient("invalid JSON body") from None
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):
@@ -260,8 +266,8 @@ class DirectRoutingCallsClient:
             )
         if status == 404:
             return GraphRequestError(
-                f"Graph has no getDirectRoutingCalls at {urlsplit(response.url).netloc} ({said}); check the "
-                "connection's host and api_version (v1.0 or beta)."
+                f"Graph has no {self.function_path.rsplit('/', 1)[-1]} at {urlsplit(response.url).netloc} ({said}); "
+                "check the connection's host and api_version (v1.0 or beta)."
             )
         if status == 406:
             return GraphRequestError(f"Graph refused the window ({said}); windows must be at most 90 days.")

@@ -31,7 +31,7 @@ US_GOV_L4 = Cloud("US Government L4 (GCC High)", "https://graph.microsoft.us", "
 US_GOV_L5 = Cloud("US Government L5 (DoD)", "https://dod-graph.microsoft.us", "https://login.microsoftonline.us")
 SUPPORTED_CLOUDS = (GLOBAL, US_GOV_L4, US_GOV_L5)
 
-# Clouds whose Graph has no getDirectRoutingCalls, keyed by Graph host and by login host.
+# Clouds whose Graph has no call-log reports, keyed by Graph host and by login host.
 _UNSUPPORTED = {
     "microsoftgraph.chinacloudapi.cn": "China (21Vianet)",
     "login.chinacloudapi.cn": "China (21Vianet)",
@@ -57,8 +57,8 @@ def _hostname(url_or_host: str) -> str:
 def _refuse_unsupported(host: str) -> None:
     if host in _UNSUPPORTED:
         raise UnsupportedCloudError(
-            f"Microsoft Graph in the {_UNSUPPORTED[host]} cloud has no getDirectRoutingCalls API, so direct-routing "
-            "call logs cannot be pulled there; use a tenant in the Global or US Government clouds."
+            f"Microsoft Graph in the {_UNSUPPORTED[host]} cloud has no call-log report functions, so call logs "
+            "cannot be pulled there; use a tenant in the Global or US Government clouds."
         )
 
 

@@ -15,7 +15,7 @@ class GraphConfigError(GraphError):
 
 
 class UnsupportedCloudError(GraphConfigError):
-    """The connection points at a national cloud that has no getDirectRoutingCalls."""
+    """The connection points at a national cloud that has no call-log reports."""
 
 
 class GraphAuthError(GraphConfigError):

@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
-from call_logs.graph.client import DirectRoutingCallsClient, PullStats
+from call_logs import defaults
+from call_logs.graph.client import GraphReportClient, PullStats
 from call_logs.graph.window import Window
 
-DEFAULT_CONCURRENCY = 4
 PAGE_ROWS = 1000
 # Every sub-window ends on a partly filled page: one request a single stream would not make. Aim for
 # several pages per slice so those extra requests stay a small fraction of the pull.
@@ -56,11 +56,11 @@ def plan_slices(window: Window, concurrency: int, rows_per_hour: list[int] | Non
 
 
 def iter_pages_concurrently(
-    client: DirectRoutingCallsClient,
+    client: GraphReportClient,
     slices: list[Window],
     stats: PullStats,
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = defaults.GRAPH_CONCURRENCY,
 ) -> Iterator[list[dict]]:
     """Yield every page of every slice; the first failure of any slice stops all and is raised.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from call_logs.graph.auth import AppCredentials, TokenProvider, build_credential
-from call_logs.graph.client import DirectRoutingCallsClient
+from call_logs.graph.client import GraphReportClient
 from call_logs.graph.clouds import Cloud, resolve_cloud
 from call_logs.graph.errors import GraphConfigError
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
@@ -138,14 +138,16 @@ class GraphSettings:
 
     def build_client(
         self,
+        function_path: str,
         *,
         on_new_token: Callable[[str], None] | None = None,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
-    ) -> DirectRoutingCallsClient:
-        """A client for this connection; pass ``limiter`` to share one request budget between clients."""
-        return DirectRoutingCallsClient(
+    ) -> GraphReportClient:
+        """A client of one report function; pass ``limiter`` to share one request budget between clients."""
+        return GraphReportClient(
             graph_root=self.cloud.graph_root,
+            function_path=function_path,
             api_version=self.api_version,
             tokens=self.token_provider(on_new_token),
             limiter=limiter or RateLimiter(self.requests_per_minute, self.rate_limit_window_s),

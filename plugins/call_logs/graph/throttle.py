@@ -1,6 +1,6 @@
 """Client-side request budget and retry timing.
 
-Graph throttles ``getDirectRoutingCalls`` per collection on a rolling 60-second window (50 requests). A
+Graph throttles each call-log report function per collection on a rolling 60-second window (50 requests). A
 pull that stays under that budget by itself sees no 429 at all, which is faster than being told to wait:
 retries count against the same budget.
 """

@@ -1,4 +1,4 @@
-"""A pull window ``[start, end)`` and the exact function URL that asks Graph for it."""
+"""A pull window ``[start, end)`` and the exact report-function URL that asks Graph for it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from call_logs.graph.errors import GraphConfigError
 
-# getPstnCalls documents a 90-day maximum (406 beyond); getDirectRoutingCalls is assumed to share it.
+# Graph's call-log reports document a 90-day maximum (406 beyond); every report is assumed to share it.
 MAX_WINDOW = timedelta(days=90)
-FUNCTION_PATH = "communications/callRecords/getDirectRoutingCalls"
 
 
 def format_utc(moment: datetime) -> str:
@@ -41,10 +40,10 @@ class Window:
                 "pull it in shorter windows."
             )
 
-    def url(self, graph_root: str, api_version: str) -> str:
+    def url(self, graph_root: str, api_version: str, function_path: str) -> str:
         """The absolute function URL; values are unquoted, as Graph expects, and built here, not by an SDK."""
         return (
-            f"{graph_root}/{api_version}/{FUNCTION_PATH}"
+            f"{graph_root}/{api_version}/{function_path}"
             f"(fromDateTime={format_utc(self.start)},toDateTime={format_utc(self.end)})"
         )
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-LEDGER_VARIABLE = "direct_routing_graph_request_ledger"
+LEDGER_VARIABLE = "call_logs_graph_request_ledger"
 
 
 class VariableLedgerStore:
-    """``graph.ledger.LedgerStore`` backed by one JSON Airflow Variable (per msgraph connection)."""
+    """``graph.ledger.LedgerStore`` backed by one JSON Airflow Variable per Graph collection and msgraph connection.
 
-    def __init__(self, msgraph_conn_id: str) -> None:
-        self.key = f"{LEDGER_VARIABLE}__{msgraph_conn_id}"
+    Graph counts 50 requests / 60 s per collection (each report function is its own by default): pulls of one
+    collection through one app hand their budget over; other collections keep their own.
+    """
+
+    def __init__(self, msgraph_conn_id: str, collection: str) -> None:
+        self.key = f"{LEDGER_VARIABLE}__{collection}__{msgraph_conn_id}"
 
     def load(self) -> dict[str, Any] | None:
         from airflow.sdk import Variable

@@ -1,4 +1,4 @@
-"""Airflow hook: the azure provider's ``msgraph`` connection, read for getDirectRoutingCalls."""
+"""Airflow hook: the azure provider's ``msgraph`` connection, read for Graph's call-log reports."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from call_logs.graph.client import DirectRoutingCallsClient, PullStats
+from call_logs.graph.client import GraphReportClient, PullStats
 from call_logs.graph.errors import GraphConfigError
 from call_logs.graph.settings import GraphSettings
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
 from call_logs.graph.window import Window
+from call_logs.reports.spec import ReportSpec
 
 
 def _mask(value: str | None) -> None:
@@ -26,8 +27,8 @@ def _mask(value: str | None) -> None:
     mask_secret(value)
 
 
-class DirectRoutingCallsHook(BaseHook):
-    """Pull Teams direct-routing call logs through an ``msgraph`` connection (``msgraph_default``).
+class CallLogsHook(BaseHook):
+    """Pull Teams call-log reports through an ``msgraph`` connection (``msgraph_default``).
 
     The connection is the one the azure provider defines: login = client id, password = client secret
     (or the certificate's password), extras ``tenant_id``, ``authority``, ``api_version``, ``base_url``,
@@ -41,7 +42,7 @@ class DirectRoutingCallsHook(BaseHook):
     conn_name_attr = "msgraph_conn_id"
     default_conn_name = "msgraph_default"
     conn_type = "msgraph"
-    hook_name = "Microsoft Graph (direct-routing call logs)"
+    hook_name = "Microsoft Graph (call-log reports)"
 
     def __init__(self, msgraph_conn_id: str = default_conn_name, *, api_version: str | None = None) -> None:
         super().__init__()
@@ -56,7 +57,7 @@ class DirectRoutingCallsHook(BaseHook):
         except AirflowNotFoundException:
             raise GraphConfigError(
                 f"There is no Airflow connection '{self.msgraph_conn_id}'; create one of type msgraph (login = client "
-                "id, password = client secret, extra tenant_id) or point direct_routing_msgraph_conn_id at yours."
+                "id, password = client secret, extra tenant_id) or point the DAG's *_msgraph_conn_id Variable at yours."
             ) from None
         extras: dict[str, Any] = conn.extra_dejson
         _mask(conn.password)
@@ -71,8 +72,9 @@ class DirectRoutingCallsHook(BaseHook):
         )
 
     def get_conn(
-        self, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None
-    ) -> DirectRoutingCallsClient:
+        self, report: ReportSpec, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None
+    ) -> GraphReportClient:
+        """A client of ``report``'s Graph function through this connection."""
         settings = self.get_settings()
         self.log.info(
             "Graph: %s cloud, %s, %s, up to %d requests per %g s",
@@ -82,12 +84,13 @@ class DirectRoutingCallsHook(BaseHook):
             settings.requests_per_minute,
             settings.rate_limit_window_s,
         )
-        return settings.build_client(on_new_token=_mask, limiter=limiter, retry=retry)
+        return settings.build_client(report.function_path, on_new_token=_mask, limiter=limiter, retry=retry)
 
-    def iter_pages(self, start: datetime, end: datetime, stats: PullStats | None = None) -> Iterator[list[dict]]:
-        """Rows of ``[start, end)`` one Graph page at a time."""
-        window = Window(start, end)
-        return self.get_conn().iter_pages(window, stats)
+    def iter_pages(
+        self, report: ReportSpec, start: datetime, end: datetime, stats: PullStats | None = None
+    ) -> Iterator[list[dict]]:
+        """Rows of ``report`` in ``[start, end)``, one Graph page at a time."""
+        return self.get_conn(report).iter_pages(Window(start, end), stats)
 
     def test_connection(self) -> tuple[bool, str]:
         """Get a token; that proves the credentials, tenant and cloud without spending the call budget."""

@@ -1,22 +1,25 @@
-"""Graph page rows (JSON dicts) to Arrow record batches of ``SCHEMA``, column by column.
+"""Graph page rows (JSON dicts) to Arrow record batches of a report's schema, column by column.
 
 - The ``0001-01-01`` sentinel, null and an absent key all become null timestamps; sentinels are counted.
 - Unknown properties are dropped and counted (Graph adds fields over time); missing ones are null.
-- A value of the wrong type raises ``SchemaViolation`` naming the field and the row's ``id``.
+- A value of the wrong type raises ``SchemaViolation`` naming the field and the row's key.
+- Decimals (money) arrive as ``decimal.Decimal`` (the client decodes JSON numbers with a fraction that way) and
+  must fit the column's scale exactly: a value that would be rounded is a violation, never a silent change.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.lake.schema import COLUMN_NAMES, SCHEMA, TIMESTAMP, TIMESTAMP_COLUMNS
+from call_logs.reports.spec import TIMESTAMP, ReportSpec
 
 SENTINEL_PREFIX = "0001-01-01"
-_KNOWN = frozenset(COLUMN_NAMES)
 _INTEGER_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
 
 
@@ -32,28 +35,27 @@ class ConversionStats:
     unknown_fields: Counter = field(default_factory=Counter)  # property -> rows that carried it
 
 
-def _row_id(rows: list[dict], index: int) -> str:
-    value = rows[index].get("id")
-    return repr(value) if value is not None else "<no id>"
+class _BadValue(Exception):
+    """A column does not fit its type; ``rows_to_batch`` names the first offending row by the report's key."""
 
+    def __init__(self, name: str, expected: str, accept: Callable[[object], bool]):
+        super().__init__(name)
+        self.name, self.expected, self.accept = name, expected, accept
 
-def _first_bad(rows: list[dict], name: str, accept) -> int:
-    for index, row in enumerate(rows):
-        value = row.get(name)
-        if value is not None and not accept(value):
-            return index
-    return -1
-
-
-def _violation(rows: list[dict], name: str, expected: str, accept) -> SchemaViolation:
-    index = _first_bad(rows, name, accept)
-    if index < 0:
-        return SchemaViolation(f"Field '{name}' does not fit {expected} in this page.")
-    value = rows[index].get(name)
-    return SchemaViolation(
-        f"Field '{name}' of the row with id {_row_id(rows, index)} is {value!r} ({type(value).__name__}), "
-        f"not {expected}; the partition was not written."
-    )
+    def violation(self, rows: list[dict], key: str) -> SchemaViolation:
+        index = next(
+            (i for i, row in enumerate(rows) if row.get(self.name) is not None and not self.accept(row[self.name])),
+            -1,
+        )
+        if index < 0:
+            return SchemaViolation(f"Field '{self.name}' does not fit {self.expected} in this page.")
+        value, row_key = rows[index][self.name], rows[index].get(key)
+        shown = str(value) if isinstance(value, Decimal) else repr(value)
+        kind = "number" if isinstance(value, Decimal) else type(value).__name__
+        return SchemaViolation(
+            f"Field '{self.name}' of the row with {key} {row_key!r} is {shown} ({kind}), "
+            f"not {self.expected}; the partition was not written."
+        )
 
 
 def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tuple[pa.Array, pa.Array]:
@@ -61,7 +63,7 @@ def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tu
     try:
         strings = pa.array(raw, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        raise _violation(rows, name, "an ISO-8601 timestamp string", lambda v: isinstance(v, str)) from None
+        raise _BadValue(name, "an ISO-8601 timestamp string", lambda v: isinstance(v, str)) from None
     sentinel = pc.fill_null(pc.starts_with(strings, SENTINEL_PREFIX), False)
     count = pc.sum(sentinel).as_py() or 0
     if count:
@@ -84,8 +86,7 @@ def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tu
                 return False
             return True
 
-        raise _violation(
-            rows,
+        raise _BadValue(
             name,
             "an ISO-8601 timestamp",
             lambda v: isinstance(v, str) and (v.startswith(SENTINEL_PREFIX) or parses(v)),
@@ -103,7 +104,25 @@ def _int_column(rows: list[dict], name: str, kind: pa.DataType) -> pa.Array:
             raise pa.ArrowInvalid(name)
         return inferred.cast(kind)  # safe cast: overflow raises
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        raise _violation(rows, name, f"an {kind} integer", accept) from None
+        raise _BadValue(name, f"an {kind} integer", accept) from None
+
+
+def _decimal_column(rows: list[dict], name: str, kind: pa.Decimal128Type) -> pa.Array:
+    raw = [row.get(name) for row in rows]
+    try:
+        return pa.array(raw, kind)  # a Decimal with more places than the scale raises: nothing is rounded
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+
+        def fits(value: object) -> bool:
+            if isinstance(value, bool) or not isinstance(value, int | Decimal):
+                return False
+            try:
+                pa.array([value], kind)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                return False
+            return True
+
+        raise _BadValue(name, f"a number that fits {kind} exactly", fits) from None
 
 
 def _plain_column(rows: list[dict], name: str, kind: pa.DataType) -> pa.Array:
@@ -115,7 +134,7 @@ def _plain_column(rows: list[dict], name: str, kind: pa.DataType) -> pa.Array:
             pa.string(): lambda v: isinstance(v, str),
             pa.bool_(): lambda v: isinstance(v, bool),
         }.get(kind, lambda v: False)
-        raise _violation(rows, name, str(kind), accept) from None
+        raise _BadValue(name, str(kind), accept) from None
 
 
 def sentinel_flag_column(name: str) -> str:
@@ -123,28 +142,39 @@ def sentinel_flag_column(name: str) -> str:
     return f"__sentinel__{name}"
 
 
-SENTINEL_FLAG_FIELDS = [pa.field(sentinel_flag_column(name), pa.bool_()) for name in TIMESTAMP_COLUMNS]
+def spill_schema(spec: ReportSpec) -> pa.Schema:
+    """The report's schema plus one sentinel flag per timestamp column (see ``rows_to_batch``)."""
+    flags = [pa.field(sentinel_flag_column(name), pa.bool_()) for name in spec.timestamp_columns]
+    return pa.schema(list(spec.schema) + flags)
 
 
-def rows_to_batch(rows: list[dict], stats: ConversionStats, *, sentinel_flags: bool = False) -> pa.RecordBatch:
+def rows_to_batch(
+    rows: list[dict], spec: ReportSpec, stats: ConversionStats, *, sentinel_flags: bool = False
+) -> pa.RecordBatch:
     """Convert one page of Graph rows; raises ``SchemaViolation`` on a value of the wrong type.
 
     With ``sentinel_flags`` the batch also carries one boolean column per timestamp column, true where the
     source held the sentinel, so counts can be taken after deduplication (the writer drops them).
     """
+    known = spec.column_names
     for row in rows:
-        if len(row.keys() - _KNOWN):
-            stats.unknown_fields.update(row.keys() - _KNOWN)
+        if len(row.keys() - known):
+            stats.unknown_fields.update(row.keys() - known)
     columns, flags = [], []
-    for column in SCHEMA:
-        if column.name in TIMESTAMP_COLUMNS:
-            values, flag = _timestamp_column(rows, column.name, stats)
-            columns.append(values)
-            flags.append(flag)
-        elif pa.types.is_integer(column.type):
-            columns.append(_int_column(rows, column.name, column.type))
-        else:
-            columns.append(_plain_column(rows, column.name, column.type))
+    try:
+        for column in spec.schema:
+            if column.type == TIMESTAMP:
+                values, flag = _timestamp_column(rows, column.name, stats)
+                columns.append(values)
+                flags.append(flag)
+            elif pa.types.is_integer(column.type):
+                columns.append(_int_column(rows, column.name, column.type))
+            elif pa.types.is_decimal(column.type):
+                columns.append(_decimal_column(rows, column.name, column.type))
+            else:
+                columns.append(_plain_column(rows, column.name, column.type))
+    except _BadValue as bad:
+        raise bad.violation(rows, spec.key_column) from None
     if sentinel_flags:
-        return pa.RecordBatch.from_arrays(columns + flags, schema=pa.schema(list(SCHEMA) + SENTINEL_FLAG_FIELDS))
-    return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+        return pa.RecordBatch.from_arrays(columns + flags, schema=spill_schema(spec))
+    return pa.RecordBatch.from_arrays(columns, schema=spec.schema)

@@ -1,14 +1,13 @@
-"""Where a day lives in the lake: ``<root>/direct_routing_calls/call_date=YYYY-MM-DD/``.
+"""Where a report's day lives: ``<root>/<table>/call_date=YYYY-MM-DD/`` and the UTC window it holds.
 
-Readers (Spark, DuckDB globs, pyarrow datasets) ignore names starting with ``_`` or ``.``, so only
-``part-0.parquet`` is data; the manifest and the quality report sit beside it.
+Readers (Spark, DuckDB globs, pyarrow datasets) ignore names starting with ``_`` or ``.``, so in a Parquet
+partition only ``part-0.parquet`` is data; the manifest and the quality report sit beside it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-
-from call_logs.lake.schema import PARTITION_KEY, TABLE_NAME
 
 DATA_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
@@ -16,24 +15,31 @@ QUALITY_FILE = "_dq.json"
 TEMP_SUFFIX = ".inprogress"
 
 
-def table_path(root: str) -> str:
-    return f"{root.rstrip('/')}/{TABLE_NAME}"
+@dataclass(frozen=True)
+class TableLayout:
+    """The folders of one table under a lake root (an fsspec path, no trailing slash)."""
 
+    root: str
+    table: str
+    partition_column: str = "call_date"
 
-def partition_path(root: str, day: date) -> str:
-    return f"{table_path(root)}/{PARTITION_KEY}={day.isoformat()}"
+    @property
+    def table_path(self) -> str:
+        return f"{self.root.rstrip('/')}/{self.table}"
 
+    def partition_path(self, day: date) -> str:
+        return f"{self.table_path}/{self.partition_column}={day.isoformat()}"
 
-def day_of_partition(name: str) -> date | None:
-    """The date of a ``call_date=YYYY-MM-DD`` folder name, or None for anything else."""
-    prefix = f"{PARTITION_KEY}="
-    base = name.rstrip("/").rsplit("/", 1)[-1]
-    if not base.startswith(prefix):
-        return None
-    try:
-        return date.fromisoformat(base[len(prefix) :])
-    except ValueError:
-        return None
+    def day_of_partition(self, name: str) -> date | None:
+        """The date of a ``call_date=YYYY-MM-DD`` folder name, or None for anything else."""
+        prefix = f"{self.partition_column}="
+        base = name.rstrip("/").rsplit("/", 1)[-1]
+        if not base.startswith(prefix):
+            return None
+        try:
+            return date.fromisoformat(base[len(prefix) :])
+        except ValueError:
+            return None
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:

@@ -1,57 +1,181 @@
-"""The partition manifest (``_manifest.json``): what was written, from what, and at what cost.
+"""The manifest of a committed day: what was written, from what, and at what cost (versioned, typed).
 
-Written after the data file, so a manifest never describes a file that is not there; its ``file.sha256``
-lets a reader (and the quality check) tell whether the manifest and the file belong together.
+``Manifest.to_dict`` / ``Manifest.from_dict`` are the only places that know its JSON shape. Parquet partitions
+store it as ``_manifest.json`` after the data file, so a manifest never describes a file that is not there; its
+``file.sha256`` lets a reader (and the quality check) tell whether the manifest and the file belong together.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from call_logs.graph.client import PullStats
 from call_logs.graph.window import format_utc
-from call_logs.lake.layout import DATA_FILE
-from call_logs.lake.schema import SCHEMA_VERSION, TABLE_NAME
-from call_logs.lake.writer import BuiltPartition
+from call_logs.lake.prepare import PreparedDay
 
 MANIFEST_VERSION = 1
 
 
-def build_manifest(
-    *,
-    day: date,
-    start: datetime,
-    end: datetime,
-    built: BuiltPartition,
-    pull: PullStats,
-    api_version: str,
-    run: dict[str, Any],
-    started_at: datetime,
-) -> dict[str, Any]:
-    """The manifest document for a partition about to be committed."""
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "table": TABLE_NAME,
-        "call_date": day.isoformat(),
-        "window": {"start": format_utc(start), "end": format_utc(end)},
-        "schema_version": SCHEMA_VERSION,
-        "api_version": api_version,
-        "rows": built.rows,
-        "file": {"name": DATA_FILE, "bytes": built.bytes, "sha256": built.sha256, "row_groups": built.row_groups},
-        "source": {
-            "rows_fetched": built.rows_fetched,
-            "duplicates_dropped": built.duplicates_dropped,
-            "out_of_window_dropped": built.out_of_window_dropped,
-            # Per timestamp column: written rows whose source value was 0001-01-01 (now null).
-            "sentinels": {name: int(count) for name, count in sorted(built.sentinels.items())},
-            # Per timestamp column, over every fetched row (duplicates and out-of-window rows included).
-            "sentinels_fetched": {name: int(n) for name, n in sorted(built.conversion.sentinels.items())},
-            "unknown_fields": dict(sorted(built.conversion.unknown_fields.items())),
-            "rows_per_hour": built.rows_per_hour,
-        },
-        "graph": pull.as_dict(),
-        "run": run,
-        "started_at": format_utc(started_at),
-        "finished_at": format_utc(datetime.now(UTC)),
-    }
+class ManifestError(ValueError):
+    """A stored manifest that cannot be read as one; the quality check reports it."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """The bytes a commit stored: name, size, sha256 and Parquet row groups."""
+
+    name: str
+    bytes: int
+    sha256: str
+    row_groups: int
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What Graph sent for the window and what preparing it dropped or normalised."""
+
+    rows_fetched: int
+    duplicates_dropped: int
+    out_of_window_dropped: int
+    sentinels: dict[str, int] = field(default_factory=dict)  # written rows whose value was 0001-01-01 (now null)
+    sentinels_fetched: dict[str, int] = field(default_factory=dict)  # the same over every fetched row
+    unknown_fields: dict[str, int] = field(default_factory=dict)  # property -> rows that carried it
+    rows_per_hour: list[int] = field(default_factory=list)  # written rows per hour (plans the next day's slices)
+
+    @property
+    def net_rows(self) -> int:
+        return self.rows_fetched - self.duplicates_dropped - self.out_of_window_dropped
+
+
+@dataclass(frozen=True)
+class Manifest:
+    table: str
+    call_date: date
+    window_start: datetime
+    window_end: datetime
+    schema_version: int
+    api_version: str
+    rows: int
+    file: StoredFile
+    source: SourceFacts
+    graph: dict[str, float]
+    run: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime
+
+    @classmethod
+    def for_day(
+        cls,
+        prepared: PreparedDay,
+        *,
+        day: date,
+        stored: StoredFile,
+        pull: PullStats,
+        api_version: str,
+        run: dict[str, Any],
+        started_at: datetime,
+    ) -> Manifest:
+        """The manifest of a prepared day about to be committed (its rows read to the end)."""
+        if not prepared.complete:
+            raise RuntimeError("The prepared day has not been read to the end; its counts are not final.")
+        return cls(
+            table=prepared.spec.table,
+            call_date=day,
+            window_start=prepared.start,
+            window_end=prepared.end,
+            schema_version=prepared.spec.schema_version,
+            api_version=api_version,
+            rows=prepared.rows,
+            file=stored,
+            source=SourceFacts(
+                rows_fetched=prepared.rows_fetched,
+                duplicates_dropped=prepared.duplicates_dropped,
+                out_of_window_dropped=prepared.out_of_window_dropped,
+                sentinels={name: int(n) for name, n in sorted(prepared.sentinels.items())},
+                sentinels_fetched={name: int(n) for name, n in sorted(prepared.conversion.sentinels.items())},
+                unknown_fields=dict(sorted(prepared.conversion.unknown_fields.items())),
+                rows_per_hour=list(prepared.rows_per_hour),
+            ),
+            graph=pull.as_dict(),
+            run=run,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+        )
+
+    @property
+    def window(self) -> dict[str, str]:
+        return {"start": format_utc(self.window_start), "end": format_utc(self.window_end)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON document (``manifest_version`` 1)."""
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "table": self.table,
+            "call_date": self.call_date.isoformat(),
+            "window": self.window,
+            "schema_version": self.schema_version,
+            "api_version": self.api_version,
+            "rows": self.rows,
+            "file": {
+                "name": self.file.name,
+                "bytes": self.file.bytes,
+                "sha256": self.file.sha256,
+                "row_groups": self.file.row_groups,
+            },
+            "source": {
+                "rows_fetched": self.source.rows_fetched,
+                "duplicates_dropped": self.source.duplicates_dropped,
+                "out_of_window_dropped": self.source.out_of_window_dropped,
+                "sentinels": self.source.sentinels,
+                "sentinels_fetched": self.source.sentinels_fetched,
+                "unknown_fields": self.source.unknown_fields,
+                "rows_per_hour": self.source.rows_per_hour,
+            },
+            "graph": self.graph,
+            "run": self.run,
+            "started_at": format_utc(self.started_at),
+            "finished_at": format_utc(self.finished_at),
+        }
+
+    @classmethod
+    def from_dict(cls, document: Any) -> Manifest:
+        """Read a stored manifest; ``ManifestError`` says what is missing or malformed."""
+        try:
+            if document.get("manifest_version") != MANIFEST_VERSION:
+                raise ManifestError(f"its manifest_version is {document.get('manifest_version')!r}")
+            file, source = document["file"], document["source"]
+            return cls(
+                table=str(document["table"]),
+                call_date=date.fromisoformat(document["call_date"]),
+                window_start=datetime.fromisoformat(document["window"]["start"]),
+                window_end=datetime.fromisoformat(document["window"]["end"]),
+                schema_version=int(document["schema_version"]),
+                api_version=str(document["api_version"]),
+                rows=_count(document["rows"]),
+                file=StoredFile(str(file["name"]), _count(file["bytes"]), str(file["sha256"]), int(file["row_groups"])),
+                source=SourceFacts(
+                    rows_fetched=_count(source["rows_fetched"]),
+                    duplicates_dropped=_count(source["duplicates_dropped"]),
+                    out_of_window_dropped=_count(source["out_of_window_dropped"]),
+                    sentinels=dict(source.get("sentinels") or {}),
+                    sentinels_fetched=dict(source.get("sentinels_fetched") or {}),
+                    unknown_fields=dict(source.get("unknown_fields") or {}),
+                    rows_per_hour=list(source.get("rows_per_hour") or []),
+                ),
+                graph=dict(document.get("graph") or {}),
+                run=dict(document.get("run") or {}),
+                started_at=datetime.fromisoformat(document["started_at"]),
+                finished_at=datetime.fromisoformat(document["finished_at"]),
+            )
+        except ManifestError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ManifestError(f"it is malformed ({type(error).__name__}: {error})") from None
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value

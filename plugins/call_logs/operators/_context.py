@@ -1,4 +1,4 @@
-"""What every task of the pipeline needs from an Airflow run: its day, and the lake it writes to."""
+"""What every task of the pipeline needs from an Airflow run: its day, its identity, and the lake it writes to."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
+
+from call_logs.reports import report
+from call_logs.sinks import open_sink
+from call_logs.sinks.base import Sink
 
 
 def quiet_azure_sdk() -> None:
@@ -32,9 +36,24 @@ def run_day(context: dict[str, Any]) -> date:
     return start.date()
 
 
-def lake_location(lake_root: str):
-    """(fsspec filesystem, root path) of an ObjectStoragePath URL: ``file:///…`` or ``abfs://<conn>@<container>/…``."""
+def run_info(context: Any) -> dict[str, Any]:
+    """Which Airflow run wrote a day: recorded in its manifest."""
+    ti = context.get("ti")
+    return {
+        "dag_id": getattr(ti, "dag_id", None),
+        "run_id": context.get("run_id"),
+        "task_id": getattr(ti, "task_id", None),
+        "try_number": getattr(ti, "try_number", None),
+    }
+
+
+def lake_sink(report_name: str, lake_root: str, table_format: str) -> Sink:
+    """The sink of a report's table under an ObjectStoragePath URL (``file:///…``, ``abfs://<conn>@<container>/…``)."""
     from airflow.sdk import ObjectStoragePath
 
-    root = ObjectStoragePath(lake_root)
-    return root.fs, root.path.rstrip("/")
+    try:
+        spec = report(report_name)
+        root = ObjectStoragePath(lake_root)
+        return open_sink(table_format, root.fs, root.path.rstrip("/"), spec)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from None

@@ -1,58 +1,75 @@
-"""Airflow operator: check the run's committed partition as read back from the lake."""
+"""Airflow operator: check the run's committed day of a report as read back from the lake."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from call_logs.operators._context import lake_location, quiet_azure_sdk, run_day
+from call_logs import defaults
+from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day
 
 
-class DirectRoutingCallsQualityOperator(BaseOperator):
-    """Run the quality checks on the day's partition, write ``_dq.json`` beside it, fail on any error.
+class CallLogQualityOperator(BaseOperator):
+    """Run the report's quality checks on the day, store the report beside it (``_dq.json``), fail on any error.
 
-    Errors fail the task without retries (the data will not change by itself) after the report is written;
+    Errors fail the task without retries (the data will not change by itself) after the report is stored;
     warnings are logged and recorded. XCom carries the report's summary.
 
+    :param report: the report's table name (``direct_routing_calls``).
     :param lake_root: the same ObjectStoragePath URL the extract task wrote to.
     :param volume_deviation: warn when the day's rows differ from the recent median by more than this fraction.
-    :param history_days: how many previous partitions form that median.
+    :param history_days: how many previous days form that median.
     :param zero_rows_severity: ``warning`` or ``error`` for a zero-row day whose history has calls.
+    :param table_format: the format the extract task wrote.
     """
 
-    template_fields: Sequence[str] = ("lake_root", "volume_deviation", "history_days", "zero_rows_severity")
+    template_fields: Sequence[str] = (
+        "lake_root",
+        "volume_deviation",
+        "history_days",
+        "zero_rows_severity",
+        "table_format",
+    )
 
     def __init__(
         self,
         *,
+        report: str,
         lake_root: str,
-        volume_deviation: float | str = 0.5,
-        history_days: int | str = 28,
-        zero_rows_severity: str = "warning",
+        volume_deviation: float | str = defaults.VOLUME_DEVIATION,
+        history_days: int | str = defaults.HISTORY_DAYS,
+        zero_rows_severity: str = defaults.ZERO_ROWS_SEVERITY,
+        table_format: str = defaults.TABLE_FORMAT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.report = report
         self.lake_root = lake_root
         self.volume_deviation = volume_deviation
         self.history_days = history_days
         self.zero_rows_severity = zero_rows_severity
+        self.table_format = table_format
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from call_logs.quality.checks import QualityThresholds, check_partition, write_report
+    def execute(self, context: Context) -> dict[str, Any]:
+        from call_logs.quality.checks import check_partition, write_report
+        from call_logs.quality.results import QualityThresholds
 
         quiet_azure_sdk()
         day = run_day(context)
-        fs, root = lake_location(self.lake_root)
-        thresholds = QualityThresholds(
-            volume_deviation=float(self.volume_deviation),
-            history_days=int(self.history_days),
-            zero_rows_severity=self.zero_rows_severity,
-        )
-        report = check_partition(fs, root, day, thresholds=thresholds)
-        write_report(fs, root, day, report)
+        sink = lake_sink(self.report, self.lake_root, self.table_format)
+        try:
+            thresholds = QualityThresholds(
+                volume_deviation=float(self.volume_deviation),
+                history_days=int(self.history_days),
+                zero_rows_severity=self.zero_rows_severity,  # type: ignore[arg-type]  # validated by the class
+            )
+        except ValueError as error:
+            raise AirflowFailException(f"The quality settings are wrong: {error}") from None
+        report = check_partition(sink, day, thresholds=thresholds)
+        write_report(sink, day, report)
         summary = report.summary_line()
         for result in report.warnings:
             self.log.warning("%s: %s", result.name, result.message)

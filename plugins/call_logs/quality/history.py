@@ -1,8 +1,8 @@
-"""The recent volume a day is compared with: ``rows`` of the committed partitions just before it.
+"""The recent volume a day is compared with: ``rows`` of the committed days just before it.
 
-Read from the previous days' manifests only (never their data files), so the check stays cheap on a
-lake of years. Only days before the checked one count: a backfill is judged against its own past, and
-re-checking an old day gives the same answer whatever was committed after it.
+Read from the previous days' manifests only (never their data), so the check stays cheap on a lake of years.
+Only days before the checked one count: a backfill is judged against its own past, and re-checking an old day
+gives the same answer whatever was committed after it.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from fsspec import AbstractFileSystem
-
-from call_logs.lake.partition import committed_days, read_manifest
+if TYPE_CHECKING:
+    from call_logs.sinks.base import Sink
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,16 @@ class VolumeHistory:
         return VolumeHistory(tuple(d for d, _ in same), tuple(r for _, r in same), f"previous {day:%A}s")
 
 
-def load_history(fs: AbstractFileSystem, root: str, day: date, history_days: int) -> VolumeHistory:
+def load_history(sink: Sink, day: date, history_days: int) -> VolumeHistory:
     """The volume history of ``day``: up to ``history_days`` calendar days before it."""
     earliest = day - timedelta(days=history_days)
     days, rows = [], []
-    for previous in committed_days(fs, root):
+    for previous in sink.committed_days():
         if not earliest <= previous < day:
             continue
-        manifest = read_manifest(fs, root, previous)
-        if manifest is None or not isinstance(manifest.get("rows"), int):
+        manifest = sink.read_manifest(previous)
+        if manifest is None:
             continue  # a half-committed or foreign folder is no evidence of volume
         days.append(previous)
-        rows.append(manifest["rows"])
+        rows.append(manifest.rows)
     return VolumeHistory(tuple(days), tuple(rows))

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from call_logs import defaults
 from call_logs.graph.window import format_utc
-from call_logs.lake.layout import DATA_FILE
 
 Severity = Literal["error", "warning"]
 MAX_SAMPLE_IDS = 20
@@ -31,9 +31,9 @@ class QualityThresholds:
     :param earliest_valid: any timestamp before it is a leaked ``0001-01-01`` sentinel or garbage.
     """
 
-    volume_deviation: float = 0.5
-    history_days: int = 28
-    min_history: int = 3
+    volume_deviation: float = defaults.VOLUME_DEVIATION
+    history_days: int = defaults.HISTORY_DAYS
+    min_history: int = defaults.MIN_HISTORY
     zero_rows_severity: Severity = "warning"
     earliest_valid: date = date(1900, 1, 1)
 
@@ -86,6 +86,7 @@ class QualityReport:
     file_sha256: str | None
     file_bytes: int | None
     rows: int | None
+    data_name: str
     thresholds: QualityThresholds
     results: list[CheckResult]
     skipped: list[str] = field(default_factory=list)
@@ -107,7 +108,7 @@ class QualityReport:
         return {
             "call_date": self.call_date.isoformat(),
             "checked_at": format_utc(self.checked_at),
-            "file": {"name": DATA_FILE, "sha256": self.file_sha256, "bytes": self.file_bytes, "rows": self.rows},
+            "file": {"name": self.data_name, "sha256": self.file_sha256, "bytes": self.file_bytes, "rows": self.rows},
             "status": self.status,
             "counts": {"errors": len(self.errors), "warnings": len(self.warnings)},
             "thresholds": asdict(self.thresholds) | {"earliest_valid": self.thresholds.earliest_valid.isoformat()},

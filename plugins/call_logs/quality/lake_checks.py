@@ -1,0 +1,238 @@
+"""Lake-integrity checks that every report gets: presence, the manifest, counts, schema, keys, window,
+sentinels and volume. They read the report's key, time and timestamp columns from its spec.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from call_logs.graph.window import format_utc
+from call_logs.lake.layout import day_window
+from call_logs.quality.reading import CommittedPartition
+from call_logs.quality.registry import Check, check
+from call_logs.quality.results import MAX_SAMPLE_IDS, Outcome, QualityThresholds
+from call_logs.reports.spec import TIMESTAMP
+
+# --- presence and integrity -------------------------------------------------------------------------------------
+
+
+@check("data_file_present", "error", needs=())
+def check_data_file_present(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """Without readable data nothing else about the rows can be known."""
+    expected = f"a readable {p.stored.data_name}"
+    if p.stored.data is None:
+        problem = p.stored.data_problem
+        return Outcome(False, problem, expected, f"The data file cannot be used: {problem}.")
+    return Outcome(True, "readable", expected, "The data file is present and readable.")
+
+
+@check("manifest_present", "error", needs=())
+def check_manifest_present(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """The manifest is written last: without it the commit did not finish."""
+    problem = p.stored.manifest_problem
+    if problem == "missing":
+        return Outcome(False, "missing", "present", "The partition has no manifest: its commit did not finish.")
+    if p.manifest is None:
+        return Outcome(False, problem, "present", f"The partition's manifest cannot be read: {problem}.")
+    return Outcome(True, "present", "present", "The manifest is present.")
+
+
+@check("manifest_matches_file", "error", needs=("data", "manifest"))
+def check_manifest_matches_file(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """The stored bytes are the ones the manifest describes (not replaced or truncated since)."""
+    assert p.manifest is not None
+    expected = {"sha256": p.manifest.file.sha256, "bytes": p.manifest.file.bytes}
+    observed = p.stored.fingerprint
+    if observed != expected:
+        return Outcome(
+            False,
+            observed,
+            expected,
+            "The data file is not the one the manifest describes (replaced or truncated after the commit).",
+        )
+    return Outcome(True, observed, expected, "The data file is the one the manifest describes.")
+
+
+@check("row_count", "error", needs=("data", "manifest"))
+def check_row_count(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """Stored rows = manifest rows = fetched − duplicates − out-of-window: no row lost or invented on the way."""
+    assert p.manifest is not None
+    net = p.manifest.source.net_rows
+    observed = {"file": p.rows, "manifest": p.manifest.rows, "fetched_minus_dropped": net}
+    if not p.rows == p.manifest.rows == net:
+        return Outcome(
+            False,
+            observed,
+            "all three equal",
+            "The file's rows, the manifest's rows and fetched − duplicates − out-of-window disagree.",
+        )
+    return Outcome(True, observed, "all three equal", f"{p.rows:,} rows, as the manifest says.")
+
+
+@check("schema", "error")
+def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """Every day has the report's one versioned schema, or consumers' queries break across days."""
+    assert p.stored.data is not None
+    expected_schema, version = p.spec.schema, p.spec.schema_version
+    schema = p.stored.data.schema
+    problems = [
+        f"{f.name} is {f.type}"
+        for f in schema
+        if f.name not in expected_schema.names or expected_schema.field(f.name).type != f.type
+    ]
+    problems += [f"{name} is missing" for name in expected_schema.names if name not in schema.names]
+    if not problems and schema.names != expected_schema.names:
+        problems.append("the columns are in another order")
+    file_version = (schema.metadata or {}).get(p.spec.schema_version_key, b"").decode() or None
+    if file_version != str(version):
+        problems.append(f"the file's schema_version is {file_version}")
+    if p.manifest is not None and p.manifest.schema_version != version:
+        problems.append(f"the manifest's schema_version is {p.manifest.schema_version}")
+    expected = f"the lake schema, version {version}"
+    if problems:
+        return Outcome(False, problems, expected, f"The file drifted from the lake schema: {'; '.join(problems)}.")
+    return Outcome(True, f"version {version}", expected, "The file has the lake schema.")
+
+
+# --- identity and window ----------------------------------------------------------------------------------------
+
+
+@check("null_ids", "error", group="identity")
+def check_null_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """A row without a key cannot be deduplicated or traced."""
+    key = p.spec.key_column
+    nulls = sum(table[key].null_count for table in p.batches([]))
+    return Outcome(nulls == 0, nulls, 0, f"{nulls:,} rows have no {key}." if nulls else f"Every row has an {key}.")
+
+
+@check("duplicate_ids", "error", group="identity")
+def check_duplicate_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """Preparation deduplicates by key; a repeated key means a row was counted twice."""
+    key = p.spec.key_column
+    ids = pa.chunked_array([table[key] for table in p.batches([])], pa.string()).drop_null()  # one column only
+    counts = pc.value_counts(ids)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    extra = (pc.sum(repeated.field("counts")).as_py() or 0) - len(repeated)
+    observed = {"duplicated_ids": len(repeated), "extra_rows": extra}
+    samples = repeated.field("values").slice(0, MAX_SAMPLE_IDS).to_pylist()
+    if len(repeated):
+        return Outcome(
+            False, observed, 0, f"{len(repeated):,} {key}s appear more than once ({extra:,} extra rows).", samples
+        )
+    return Outcome(True, observed, 0, f"Every {key} is unique.")
+
+
+@check("window_bounds", "error", group="identity")
+def check_window_bounds(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """Each call starts in the day's UTC window ``[D, D+1)``, which is also the manifest's window."""
+    start, end = day_window(p.day)
+    time = p.spec.time_column
+    window = {"start": start, "end": end}
+    low, high = pa.scalar(start, TIMESTAMP), pa.scalar(end, TIMESTAMP)
+    outside, samples = p.scan(
+        [time],
+        lambda b: pc.or_kleene(
+            pc.is_null(b[time]), pc.or_kleene(pc.less(b[time], low), pc.greater_equal(b[time], high))
+        ),
+    )
+    problems = []
+    manifest_window = None if p.manifest is None else p.manifest.window
+    if p.manifest is not None and (p.manifest.window_start, p.manifest.window_end) != (start, end):
+        problems.append(f"the manifest's window is {manifest_window}")
+    if outside:
+        problems.append(f"{outside:,} rows have a {time} that is null or outside the window")
+    observed = {"rows_outside": outside, "manifest_window": manifest_window}
+    expected = {name: format_utc(moment) for name, moment in window.items()}
+    if problems:
+        return Outcome(False, observed, expected, f"{'; '.join(problems).capitalize()}.", samples)
+    return Outcome(True, observed, expected, "Every call starts inside the day's UTC window.")
+
+
+# --- the 0001-01-01 sentinel ------------------------------------------------------------------------------------
+
+
+@check("sentinel_leak", "error", group="sentinel")
+def check_sentinel_leak(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """No timestamp before ``earliest_valid``: a year-0001 value breaks pandas and Spark readers."""
+    earliest = pa.scalar(datetime.combine(t.earliest_valid, datetime.min.time(), UTC), TIMESTAMP)
+    columns = p.spec.timestamp_columns
+    per_column = dict.fromkeys(columns, 0)
+    samples: list[str] = []
+    for table in p.batches(list(columns)):
+        masks = [pc.fill_null(pc.less(table[name], earliest), False) for name in columns]
+        for name, mask in zip(columns, masks, strict=True):
+            per_column[name] += pc.sum(mask).as_py() or 0
+        samples.extend(p.first_keys(table.filter(functools.reduce(pc.or_, masks)), MAX_SAMPLE_IDS - len(samples)))
+    leaked = {name: count for name, count in per_column.items() if count}
+    expected = f"no timestamp before {t.earliest_valid.isoformat()}"
+    if leaked:
+        return Outcome(
+            False,
+            leaked,
+            expected,
+            f"Timestamps before {t.earliest_valid.isoformat()} reached the lake: {leaked}.",
+            samples,
+        )
+    return Outcome(True, 0, expected, "No timestamp predates the earliest valid date.")
+
+
+# --- volume -----------------------------------------------------------------------------------------------------
+
+
+@check("volume_vs_history", "warning", needs=("data", "history"), group="volume")
+def check_volume_vs_history(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """A day far from its recent median is probably incomplete (Graph latency) or a tenant change."""
+    history, rows = p.history().baseline_for(p.day, t.min_history), p.rows or 0
+    expected = f"within {t.volume_deviation:.0%} of the median of ≥ {t.min_history} previous partitions"
+    if len(history.rows) < t.min_history:
+        return Outcome(
+            True, history.describe(), expected, f"Not enough history to judge the volume ({history.describe()})."
+        )
+    if not history.median or rows == 0:
+        return Outcome(
+            True,
+            {"rows": rows, "median": history.median},
+            expected,
+            "A zero median or a zero-row day is judged by zero_rows, not by a ratio.",
+        )
+    deviation = abs(rows - history.median) / history.median
+    observed = {"rows": rows, "median": history.median, "deviation": round(deviation, 4)}
+    message = f"{rows:,} rows against a {history.describe()}: {deviation:.0%} off."
+    if deviation > t.volume_deviation:
+        return Outcome(False, observed, expected, f"{message} Check Graph's latency before trusting the day.")
+    return Outcome(True, observed, expected, message)
+
+
+@check("zero_rows", None, needs=("data", "history"), group="volume")
+def check_zero_rows(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """An empty day whose history has calls: Graph may not have it yet, or it is past retention."""
+    history, rows = p.history(), p.rows or 0
+    observed = {"rows": rows, "history": history.describe()}
+    expected = "rows > 0 when the history has calls"
+    if rows == 0 and history.median:
+        return Outcome(
+            False,
+            observed,
+            expected,
+            f"No rows against a {history.describe()}: Graph may not have the day yet, or it is past retention.",
+        )
+    return Outcome(True, observed, expected, "The day is not empty against a history with calls.")
+
+
+LAKE_CHECKS: tuple[Check, ...] = (
+    check_data_file_present,
+    check_manifest_present,
+    check_manifest_matches_file,
+    check_row_count,
+    check_schema,
+    check_null_ids,
+    check_duplicate_ids,
+    check_window_bounds,
+    check_sentinel_leak,
+    check_volume_vs_history,
+    check_zero_rows,
+)
