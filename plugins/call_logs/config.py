@@ -1,6 +1,8 @@
 """The pipeline's settings, in one place: per-report Airflow Variables (or ``AIRFLOW_VAR_…``) with their defaults.
 
-Each report's Variables are ``<namespace>_<setting>`` (``direct_routing_lake_root``, …). Values are Jinja
+Each report's Variables are ``<namespace>_<setting>`` (``direct_routing_lake_root``, ``pstn_calls_lake_root``, …).
+The lake-wide settings (``SHARED``) of every other report fall back to the first report's Variable, so one
+``direct_routing_lake_root`` (as deployments already have) puts every table in the same lake. Values are Jinja
 templates, resolved when a task runs, so parsing a DAG never touches the database.
 """
 
@@ -14,8 +16,12 @@ from call_logs.reports.spec import ReportSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-POOL = "msgraph_callrecords"
-POOL_DOC = "one slot: one Graph pull at a time shares the per-collection budget (50 requests / 60 s)"
+SHARED = ("lake_root", "msgraph_conn_id")
+LAKE_WIDE = next(iter(REPORTS.values()))  # direct routing: its Variables predate the others
+POOLS = {
+    spec.pool: f"one slot: one {spec.function} pull at a time shares its collection's budget (50 requests / 60 s)"
+    for spec in REPORTS.values()
+}
 
 
 def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
@@ -49,8 +55,13 @@ VARIABLES = {name: value for spec in REPORTS.values() for name, value in variabl
 
 
 def variable_expression(name: str) -> str:
-    """Jinja expression for Variable ``name``, falling back to its documented default."""
-    return f"var.value.get('{name}', '{VARIABLES[name][0]}')"
+    """Jinja expression for Variable ``name``, falling back to the lake-wide Variable (if shared), then its default."""
+    default = f"'{VARIABLES[name][0]}'"
+    for setting in SHARED:
+        lake_wide = LAKE_WIDE.variable(setting)
+        if name.endswith(f"_{setting}") and name != lake_wide:
+            default = f"var.value.get('{lake_wide}', {default})"
+    return f"var.value.get('{name}', {default})"
 
 
 def template(name: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.reports.pstn import PSTN
 from call_logs.reports.spec import ReportSpec
 
-REPORTS: dict[str, ReportSpec] = {spec.table: spec for spec in (DIRECT_ROUTING,)}
+REPORTS: dict[str, ReportSpec] = {spec.table: spec for spec in (DIRECT_ROUTING, PSTN)}
 
 
 def report(name: str) -> ReportSpec:

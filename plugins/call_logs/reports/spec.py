@@ -55,6 +55,7 @@ class ReportSpec:
     :param schema_version: bumped whenever ``columns`` change; stored in every file and manifest.
     :param namespace: prefix of the report's Airflow Variables and of its schema metadata key.
     :param budget_collection: requests sharing one Graph budget (50 / 60 s per collection) share this key.
+    :param pool: the Airflow pool (one slot) that serializes the pulls of that collection.
     :param settle_hours: default wait after a day ends before it is pulled.
     :param retention_days: default age beyond which Graph answers empty, so a day is skipped, not written.
     :param rules: the report's own quality checks (lake-integrity checks apply to every report).
@@ -73,6 +74,7 @@ class ReportSpec:
     time_column: str = "startDateTime"
     partition_column: str = "call_date"
     budget_collection: str = ""
+    pool: str = "msgraph_callrecords"
     settle_hours: int = 48
     retention_days: int = 150
     rules: tuple[Check, ...] = ()

@@ -1,0 +1,19 @@
+"""Teams PSTN call logs (Calling Plans, Operator Connect): one UTC day per run, from Microsoft Graph into the lake.
+
+wait_for_settled_data (deferrable) → extract (``getPstnCalls`` → ``pstn_calls/call_date=D/``, atomic) → data_quality.
+
+A run with logical date D covers ``[D, D+1)`` UTC; Graph's inclusive ``toDateTime`` is filtered away, so a call
+starting at midnight belongs to the next day only. Settings are Airflow Variables ``pstn_calls_*``; the lake root
+and the msgraph connection fall back to ``direct_routing_lake_root`` and ``direct_routing_msgraph_conn_id``.
+"""
+
+from __future__ import annotations
+
+from call_logs.pipeline import daily_call_log_dag
+from call_logs.reports.pstn import PSTN
+
+dag = daily_call_log_dag(
+    PSTN,
+    description="Teams PSTN call logs (with charges) from Microsoft Graph into a daily-partitioned lake",
+    doc_md=__doc__,
+)
