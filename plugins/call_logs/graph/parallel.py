@@ -66,7 +66,7 @@ def iter_pages_concurrently(
 
     Even one slice is paged in a thread, so that converting and writing a page overlaps fetching the next.
     """
-    pending = queue.SimpleQueue()
+    pending: queue.SimpleQueue[Window] = queue.SimpleQueue()
     for piece in slices:
         pending.put(piece)
     concurrency = max(1, min(concurrency, len(slices)))

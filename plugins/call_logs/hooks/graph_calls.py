@@ -71,7 +71,7 @@ class CallLogsHook(BaseHook):
             api_version=self.api_version,
         )
 
-    def get_conn(
+    def client_for(
         self, report: ReportSpec, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None
     ) -> GraphReportClient:
         """A client of ``report``'s Graph function through this connection."""
@@ -90,7 +90,7 @@ class CallLogsHook(BaseHook):
         self, report: ReportSpec, start: datetime, end: datetime, stats: PullStats | None = None
     ) -> Iterator[list[dict]]:
         """Rows of ``report`` in ``[start, end)``, one Graph page at a time."""
-        return self.get_conn(report).iter_pages(Window(start, end), stats)
+        return self.client_for(report).iter_pages(Window(start, end), stats)
 
     def test_connection(self) -> tuple[bool, str]:
         """Get a token; that proves the credentials, tenant and cloud without spending the call budget."""

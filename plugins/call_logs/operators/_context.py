@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs.reports import report
@@ -18,7 +19,7 @@ def quiet_azure_sdk() -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
 
 
-def run_day(context: dict[str, Any]) -> date:
+def run_day(context: Context) -> date:
     """The UTC day ``[D, D+1)`` this run covers, from its data interval (never from the clock)."""
     start: datetime | None = context.get("data_interval_start")
     end: datetime | None = context.get("data_interval_end")
@@ -36,7 +37,7 @@ def run_day(context: dict[str, Any]) -> date:
     return start.date()
 
 
-def run_info(context: Any) -> dict[str, Any]:
+def run_info(context: Context) -> dict[str, Any]:
     """Which Airflow run wrote a day: recorded in its manifest."""
     ti = context.get("ti")
     return {

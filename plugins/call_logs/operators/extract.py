@@ -77,7 +77,8 @@ class CallLogToLakeOperator(BaseOperator):
         run = run_info(context)
         ledger = VariableLedgerStore(self.msgraph_conn_id, sink.spec.budget_collection)
         try:
-            client = CallLogsHook(self.msgraph_conn_id, api_version=self.api_version or None).get_conn(sink.spec)
+            client = CallLogsHook(self.msgraph_conn_id, api_version=self.api_version or None).client_for(sink.spec)
+            assert client.limiter is not None  # the hook always gives its clients the connection's budget
             with budget_handover(client.limiter, ledger, str(run["run_id"])):
                 manifest = extract_day(client, sink, day, run=run, concurrency=int(self.concurrency))
         except (GraphConfigError, SchemaViolation) as error:

@@ -58,7 +58,7 @@ class CommittedPartition:
 
     def scan(self, columns: list[str], violates: Callable[[pa.Table], pa.Array]) -> tuple[int, list[str]]:
         """Rows where ``violates`` is true (null counts as false), and the keys of the first 20 of them."""
-        count, samples = 0, []
+        count, samples = 0, list[str]()
         for table in self.batches(columns):
             hits = table.filter(pc.fill_null(violates(table), False))
             count += hits.num_rows
