@@ -222,7 +222,7 @@ def test_page_timing(emu):
 
     started = time.perf_counter()
     for k in range(20):
-        rows = big.calls.rows(to_ms(start), to_ms(end), 400_000 + k * 1000, 1000, beta=False)
+        rows = big.state.log().rows(to_ms(start), to_ms(end), 400_000 + k * 1000, 1000, beta=False)
         ("[" + ",".join(rows) + "]").encode()
     per_page = (time.perf_counter() - started) / 20
     print(f"\n1000-row page: {per_page * 1000:.1f} ms")

@@ -1,0 +1,283 @@
+"""``EmulatorState``: everything the emulated Graph and its token authority know, and how they answer.
+
+No sockets here: the HTTP handler (server.py) parses a request, calls one method of this class and writes out
+the ``Answer`` it gets. The public API, grouped as the handler and the tests use it:
+
+* Graph: ``answer_data(DataRequest)``;
+* AAD: ``grant_token``, ``discovery``, ``instance_discovery``;
+* admin: ``configure``, ``reset_stats``, ``stats``, ``revoke_tokens``, ``issued_tokens``, ``max_requests_in_any``;
+* ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from graph_emulator.config import EmulatorConfig, Fault
+from graph_emulator.data import CallLog, to_ms
+from graph_emulator.faults import FaultPlan
+from graph_emulator.protocol import (
+    ODATA_JSON,
+    RESET,
+    TRUNCATE,
+    Answer,
+    DataRequest,
+    GraphError,
+    parse_arguments,
+    parse_moment,
+)
+from graph_emulator.throttle import RequestLog, RollingBudget
+from graph_emulator.tokens import TokenError, TokenStore, discovery_document, grant, unknown_tenant
+
+_DATA_FIELDS = frozenset({"seed", "rows_per_day", "weekday_profile"})
+MAX_RANGE = timedelta(days=90)
+ROW_TYPE = "microsoft.graph.callRecords.directRoutingLogRow"
+NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+class EmulatorState:
+    """The emulated tenant (call logs, tokens, budgets, faults, counters) behind one immutable config at a time."""
+
+    def __init__(self, config: EmulatorConfig | None = None):
+        self._config = config or EmulatorConfig()
+        self._lock = threading.Lock()
+        self._calls = self._make_calls(self._config)
+        self._tokens = TokenStore()
+        self._budget = RollingBudget()
+        self._requests = RequestLog()
+        self._faults = FaultPlan(self._config.seed)
+        self._counters: Counter[str] = Counter()
+        self._hosts: Counter[str] = Counter()
+
+    @staticmethod
+    def _make_calls(config: EmulatorConfig) -> CallLog:
+        return CallLog(config.seed, config.rows_per_day, config.weekday_profile)
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    def log(self, report: str = "getDirectRoutingCalls") -> CallLog:
+        """The row generator behind ``report`` (for benchmarks of page generation)."""
+        if report != "getDirectRoutingCalls":
+            raise ValueError(f"unknown report {report!r}")
+        return self._calls
+
+    # --- Graph -----------------------------------------------------------------------------------------
+    def answer_data(self, request: DataRequest) -> Answer:
+        """Answer one report request: a page, an OData error, or an injected fault."""
+        number = self._requests.record()
+        self._bump(self._hosts, request.host)
+        config, calls = self._config, self._calls
+        fault = self._faults.pick(config.faults, number)
+        delay = 0.0
+        try:
+            if fault is not None:
+                if fault.kind == "reset":
+                    return Answer(0, transport=RESET)
+                if fault.kind == "latency":
+                    delay += fault.seconds if fault.seconds is not None else fault.retry_after or 0.0
+                else:
+                    self._raise_error_fault(fault)
+            if problem := self._tokens.problem(request.authorization):
+                raise GraphError(401, "InvalidAuthenticationToken", problem)
+            if not config.grant_permission:
+                raise GraphError(403, "Forbidden", "")
+            if (wait := self._budget.try_accept(config.budget_requests, config.budget_window_s)) is not None:
+                self._bump(self._counters, "throttled")
+                raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=wait)
+            body = self._page(config, calls, request, fault)
+        except GraphError as error:
+            return error.answer(request.client_request_id, delay)
+        kind = fault.kind if fault else None
+        if kind == "invalid_json":
+            body = body[: max(len(body) - 7, 1)]
+        headers = {"request-id": _new_id(), "client-request-id": request.client_request_id or _new_id()}
+        return Answer(
+            200,
+            body,
+            ODATA_JSON,
+            headers,
+            delay_s=delay + config.latency_s,
+            transport=TRUNCATE if kind == "truncate" else None,
+        )
+
+    def _raise_error_fault(self, fault: Fault) -> None:
+        """Raise the answer of a fault that replaces the page with an error (other kinds pass through)."""
+        kind = fault.kind
+        if kind == "throttle":
+            self._bump(self._counters, "throttled")
+            raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=fault.retry_after)
+        if kind == "unavailable":
+            raise GraphError(503, "serviceNotAvailable", "Service unavailable.", retry_after=fault.retry_after)
+        if kind == "gateway_timeout":
+            raise GraphError(504, "gatewayTimeout", "Gateway timeout.", retry_after=fault.retry_after)
+        if kind == "expire_token":
+            self.revoke_tokens()
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+
+    def _page(self, config: EmulatorConfig, calls: CallLog, request: DataRequest, fault: Fault | None) -> bytes:
+        from_text, to_text = parse_arguments(request.args)
+        start, end = parse_moment(from_text), parse_moment(to_text)
+        if start >= end:
+            raise GraphError(400, "BadRequest", "fromDateTime must be earlier than toDateTime.")
+        if end - start > MAX_RANGE:
+            raise GraphError(406, "NotAcceptable", "The requested date range exceeds the maximum of 90 days.")
+        skip_text = request.params.get("$skip", "0")
+        if not skip_text.isdigit():
+            raise GraphError(400, "BadRequest", f"Invalid value '{skip_text}' for $skip query option.")
+        skip, beta, version = int(skip_text), request.version == "beta", request.version
+        kind = fault.kind if fault else None
+        extra = ',"futureField":"x"' if kind == "extra_field" else ""
+        if self.retained(start):
+            start_ms, end_ms = to_ms(start), to_ms(end)
+            total = calls.count(start_ms, end_ms)
+            rows = calls.rows(start_ms, end_ms, skip, config.page_size, beta=beta, extra=extra)
+            if kind == "duplicate_rows" and skip:
+                repeat = min(fault.rows, skip, config.page_size)
+                rows = calls.rows(start_ms, end_ms, skip - repeat, repeat, beta=beta, extra=extra) + rows
+                served = len(rows) - repeat
+            else:
+                served = len(rows)
+        else:
+            total, rows, served = 0, [], 0
+        parts = [
+            '{"@odata.context":',
+            json.dumps(f"{request.root}/{version}/$metadata#Collection({ROW_TYPE})"),
+            ',"@odata.count":',
+            str(len(rows)),
+            ',"value":[',
+            ",".join(rows),
+            "]",
+        ]
+        if skip + served < total:
+            base = fault.target.rstrip("/") if kind == "foreign_next_link" else request.root
+            link = (
+                f"{base}/{version}/communications/callRecords/getDirectRoutingCalls"
+                f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
+            )
+            parts += [',"@odata.nextLink":', json.dumps(link)]
+        parts.append("}")
+        return "".join(parts).encode()
+
+    # --- AAD -------------------------------------------------------------------------------------------
+    def grant_token(self, tenant: str, body: bytes, *, root: str) -> Answer:
+        """Answer a client-credentials request to ``{root}/{tenant}/oauth2/v2.0/token``."""
+        self._bump(self._counters, "token_requests")
+        try:
+            answer = grant(
+                self._config,
+                self._tokens,
+                tenant=tenant,
+                body=body,
+                token_url=f"{root}/{tenant}/oauth2/v2.0/token",
+                graph_root=root,
+            )
+        except TokenError as error:
+            return Answer.json(error.status, error.body)
+        return Answer.json(200, answer, NO_CACHE)
+
+    def discovery(self, tenant: str, *, root: str) -> Answer:
+        """The tenant's OpenID configuration (what MSAL reads before its first token request)."""
+        if tenant not in (self._config.tenant_id, "common", "organizations"):
+            error = unknown_tenant(tenant)
+            return Answer.json(error.status, error.body)
+        return Answer.json(200, discovery_document(root, tenant))
+
+    def instance_discovery(self, authorization_endpoint: str, *, root: str) -> Answer:
+        """AAD's instance discovery, for MSAL callers that leave it enabled."""
+        host = root.split("://", 1)[-1]
+        tenant = urlsplit(authorization_endpoint).path.strip("/").split("/")[0] or "common"
+        return Answer.json(
+            200,
+            {
+                "tenant_discovery_endpoint": f"{root}/{tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+            },
+        )
+
+    # --- admin -----------------------------------------------------------------------------------------
+    def configure(self, **changes: Any) -> None:
+        """Change settings while serving (faults, latency, budget, permission, token lifetime...)."""
+        with self._lock:
+            self._config = self._config.replace(**changes)
+            if _DATA_FIELDS & changes.keys():
+                self._calls = self._make_calls(self._config)
+        if "faults" in changes:
+            self._faults.rearm()
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every token issued so far (the next data request gets 401)."""
+        self._tokens.revoke_all()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out since start, for tests that prove none leaked."""
+        return list(self._tokens.ever_issued)
+
+    def reset_stats(self) -> None:
+        """Zero the counters, the request log (so fault numbers count from 1 again) and the budget."""
+        with self._lock:
+            self._counters.clear()
+            self._hosts.clear()
+        self._requests.clear()
+        self._budget.clear()
+        self._faults.rearm()
+        self._faults.served.clear()
+
+    def stats(self) -> dict:
+        with self._lock:
+            counters, hosts = dict(self._counters), dict(self._hosts)
+        return {
+            "data_requests": len(self._requests),
+            "token_requests": counters.get("token_requests", 0),
+            "throttled": counters.get("throttled", 0),
+            "faults_served": dict(self._faults.served),
+            "max_in_window": self._requests.max_in_any(self._config.budget_window_s),
+            "hosts": hosts,
+        }
+
+    def max_requests_in_any(self, window_s: float) -> int:
+        """Most data requests received (429s included) within any rolling ``window_s`` seconds."""
+        return self._requests.max_in_any(window_s)
+
+    def _bump(self, counter: Counter[str], name: str) -> None:
+        with self._lock:
+            counter[name] += 1
+
+    # --- ground truth ----------------------------------------------------------------------------------
+    def retained(self, start: datetime) -> bool:
+        """False when a window starting at ``start`` is past retention (Graph then answers zero rows)."""
+        days = self._config.retention_days
+        if days is None:
+            return True
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return (start if start.tzinfo else start.replace(tzinfo=UTC)) >= today - timedelta(days=days)
+
+    def expected_rows_json(self, start: datetime, end: datetime, api_version: str = "v1.0") -> str:
+        """The JSON array of every row served for ``[start, end)``, in served order."""
+        if not self.retained(start) or start >= end:
+            return "[]"
+        start_ms, end_ms = to_ms(start), to_ms(end)
+        calls = self._calls
+        rows = calls.rows(start_ms, end_ms, 0, calls.count(start_ms, end_ms), beta=api_version == "beta")
+        return "[" + ",".join(rows) + "]"
+
+    def expected_rows(self, start: datetime, end: datetime, api_version: str = "v1.0") -> list[dict]:
+        """Exactly the rows (as served, sentinels included) whose startDateTime is in ``[start, end)``."""
+        return json.loads(self.expected_rows_json(start, end, api_version))
+
+    def expected_count(self, start: datetime, end: datetime) -> int:
+        if not self.retained(start) or start >= end:
+            return 0
+        return self._calls.count(to_ms(start), to_ms(end))
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
