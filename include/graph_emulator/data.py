@@ -1,4 +1,4 @@
-"""Synthetic ``directRoutingLogRow`` rows, computed lazily from (seed, day, index).
+"""Synthetic call-log rows (``directRoutingLogRow``, ``pstnCallLogRow``), computed lazily from (seed, day, index).
 
 Each day holds a fixed number of calls. Call ``i`` of a day starts at the inverse of an hour-of-day CDF taken
 at ``(i + jitter_i) / n``, so start times never decrease with the index: a time window maps to an index range
@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 SENTINEL = "0001-01-01T00:00:00Z"
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 EPOCH = date(1970, 1, 1)
 
 # Share of a weekday's calls on each UTC hour: quiet nights, a morning and an afternoon peak.
@@ -150,19 +148,30 @@ def _users(seed: int, count: int = 400) -> tuple[_User, ...]:
 _BOT_USER = _User('"userId":null,"userPrincipalName":null,"userDisplayName":null', "4255550100", "US", "[]")
 
 
-class CallLog:
-    """The emulated tenant's call log: row counts per day, index ranges for windows, rows as JSON text."""
+class DailyLog:
+    """One report's call log: row counts per day, index ranges for windows, rows as JSON text.
+
+    Times are integers in the subclass's unit (``UNITS_PER_SECOND``): milliseconds for direct routing, 100 ns
+    ticks for PSTN (Graph's 7 fractional digits). Subclasses build one row from its digest (``row``).
+    """
+
+    UNITS_PER_SECOND = 1000
+    SALT = ""  # mixed into the digest key, so two reports of one seed never share rows
+    JITTER_BYTES = 2  # bytes 32.. of the digest that place a call inside its slot
 
     def __init__(self, seed: int, rows_per_day: int, weekday_profile: bool):
         self.seed = seed
         self.rows_per_day = rows_per_day
         self.weekday_profile = weekday_profile
-        person = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
+        person = hashlib.blake2b(f"{self.SALT}{seed}".encode(), digest_size=16).digest()
         self._hasher = hashlib.blake2b(digest_size=64, person=person)
         self._users = _users(seed)
         total = sum(HOUR_WEIGHTS)
         self._weights = [w / total for w in HOUR_WEIGHTS]
         self._cdf = [sum(self._weights[:h]) for h in range(24)]
+        self._day_units = 86_400 * self.UNITS_PER_SECOND
+        self._hour_units = 3_600 * self.UNITS_PER_SECOND
+        self._jitter_scale = float(1 << (8 * self.JITTER_BYTES))
         self._prefix: dict[int, str] = {}
 
     # --- layout: how many calls a day has, and when each starts -------------------------------------------
@@ -177,43 +186,52 @@ class CallLog:
         return hasher.digest()
 
     def _start(self, day: int, n: int, index: int, digest: bytes) -> int:
-        u = (index + int.from_bytes(digest[32:34], "little") / 65536) / n
+        jitter = int.from_bytes(digest[32 : 32 + self.JITTER_BYTES], "little") / self._jitter_scale
+        u = (index + jitter) / n
         hour = bisect.bisect_right(self._cdf, u) - 1
         frac = min((u - self._cdf[hour]) / self._weights[hour], 0.999999)
-        return day * DAY_MS + int((hour + frac) * HOUR_MS)
+        return day * self._day_units + int((hour + frac) * self._hour_units)
 
-    def start_ms(self, day: int, index: int) -> int:
-        """Start of call ``index`` of ``day``, in epoch milliseconds."""
+    def start_at(self, day: int, index: int) -> int:
+        """Start of call ``index`` of ``day``, in this log's units since the epoch."""
         return self._start(day, self.rows_on(day), index, self._digest(day, index))
 
-    def _first_at_or_after(self, day: int, n: int, t_ms: int) -> int:
+    def bounds(self, start: datetime, end: datetime, *, end_inclusive: bool = False) -> tuple[int, int]:
+        """``[lo, hi)`` in this log's units holding the calls that start in ``[start, end)`` (or ``[start, end]``)."""
+        lo = -(-_micros(start) * self.UNITS_PER_SECOND // 1_000_000)
+        scaled_end = _micros(end) * self.UNITS_PER_SECOND
+        hi = scaled_end // 1_000_000 + 1 if end_inclusive else -(-scaled_end // 1_000_000)
+        return lo, hi
+
+    def _first_at_or_after(self, day: int, n: int, t: int) -> int:
         lo, hi = 0, n
         while lo < hi:
             mid = (lo + hi) // 2
-            if self._start(day, n, mid, self._digest(day, mid)) < t_ms:
+            if self._start(day, n, mid, self._digest(day, mid)) < t:
                 lo = mid + 1
             else:
                 hi = mid
         return lo
 
-    def segments(self, start_ms: int, end_ms: int) -> list[tuple[int, int, int]]:
-        """``(day, first, stop)`` index ranges of the calls starting in ``[start_ms, end_ms)``, in order."""
+    def segments(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """``(day, first, stop)`` index ranges of the calls starting in ``[lo, hi)``, in order."""
         out = []
-        for day in range(start_ms // DAY_MS, (end_ms - 1) // DAY_MS + 1):
+        day_units = self._day_units
+        for day in range(lo // day_units, (hi - 1) // day_units + 1):
             n = self.rows_on(day)
-            first = self._first_at_or_after(day, n, start_ms) if start_ms > day * DAY_MS else 0
-            stop = self._first_at_or_after(day, n, end_ms) if end_ms < (day + 1) * DAY_MS else n
+            first = self._first_at_or_after(day, n, lo) if lo > day * day_units else 0
+            stop = self._first_at_or_after(day, n, hi) if hi < (day + 1) * day_units else n
             if stop > first:
                 out.append((day, first, stop))
         return out
 
-    def count(self, start_ms: int, end_ms: int) -> int:
-        return sum(stop - first for _, first, stop in self.segments(start_ms, end_ms))
+    def count(self, lo: int, hi: int) -> int:
+        return sum(stop - first for _, first, stop in self.segments(lo, hi))
 
-    def rows(self, start_ms: int, end_ms: int, skip: int, limit: int, *, beta: bool, extra: str = "") -> list[str]:
-        """Rows ``skip .. skip+limit`` of the window, as JSON object texts; ``extra`` is appended to each."""
+    def rows(self, lo: int, hi: int, skip: int, limit: int, *, beta: bool, extra: str = "") -> list[str]:
+        """Rows ``skip .. skip+limit`` of the window ``[lo, hi)``, as JSON object texts; ``extra`` ends each."""
         out: list[str] = []
-        for day, first, stop in self.segments(start_ms, end_ms):
+        for day, first, stop in self.segments(lo, hi):
             size = stop - first
             if skip >= size:
                 skip -= size
@@ -226,17 +244,27 @@ class CallLog:
                 break
         return out
 
+    def _day_prefix(self, day: int) -> str:
+        prefix = self._prefix.get(day)
+        if prefix is None:
+            prefix = self._prefix[day] = (EPOCH + timedelta(days=day)).isoformat() + "T"
+        return prefix
+
+    def row(self, day: int, n: int, index: int, *, beta: bool, extra: str = "") -> str:
+        """Call ``index`` of ``day`` (which holds ``n`` calls) as the JSON text Graph would send."""
+        raise NotImplementedError
+
+
+class DirectRoutingLog(DailyLog):
+    """``directRoutingLogRow`` rows, timestamps in milliseconds."""
+
     # --- one row ---------------------------------------------------------------------------------------
     def _ts(self, ms: int) -> str:
         seconds, milli = divmod(ms, 1000)
         day, second = divmod(seconds, 86_400)
-        prefix = self._prefix.get(day)
-        if prefix is None:
-            prefix = self._prefix[day] = (EPOCH + timedelta(days=day)).isoformat() + "T"
-        return prefix + _CLOCK[second] + _MILLIS[milli]
+        return self._day_prefix(day) + _CLOCK[second] + _MILLIS[milli]
 
     def row(self, day: int, n: int, index: int, *, beta: bool, extra: str = "") -> str:
-        """Call ``index`` of ``day`` (which holds ``n`` calls) as the JSON text Graph would send."""
         d = self._digest(day, index)
         start = self._start(day, n, index, d)
         h = d[:32].hex()
@@ -295,10 +323,14 @@ class CallLog:
         return text + extra + "}"
 
 
-def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of a tz-aware datetime (naive means UTC), rounded up to the next millisecond."""
+def _micros(moment: datetime) -> int:
+    """Epoch microseconds of a tz-aware datetime (naive means UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    micro = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return -(-micro // 1000)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a tz-aware datetime (naive means UTC), rounded up to the next millisecond."""
+    return -(-_micros(moment) // 1000)

@@ -17,6 +17,7 @@ from typing import Any
 import trustme
 
 from graph_emulator.config import EmulatorConfig
+from graph_emulator.reports import DIRECT_ROUTING_CALLS
 from graph_emulator.server import TLSServer
 from graph_emulator.state import EmulatorState
 
@@ -110,13 +111,18 @@ class GraphEmulator:
         """False when a window starting at ``start`` is past retention (Graph then answers zero rows)."""
         return self.state.retained(start)
 
-    def expected_rows_json(self, start: datetime, end: datetime, api_version: str = "v1.0") -> str:
-        """The JSON array of every row served for ``[start, end)``, in served order."""
-        return self.state.expected_rows_json(start, end, api_version)
+    def expected_rows_json(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> str:
+        """The JSON array of every ``report`` row whose startDateTime is in ``[start, end)``, in served order."""
+        return self.state.expected_rows_json(start, end, api_version, report=report)
 
-    def expected_rows(self, start: datetime, end: datetime, api_version: str = "v1.0") -> list[dict]:
-        """Exactly the rows (as served, sentinels included) whose startDateTime is in ``[start, end)``."""
-        return self.state.expected_rows(start, end, api_version)
+    def expected_rows(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> list[dict]:
+        """Exactly the ``report`` rows (as served) whose startDateTime is in ``[start, end)`` (half-open always)."""
+        return self.state.expected_rows(start, end, api_version, report=report)
 
-    def expected_count(self, start: datetime, end: datetime) -> int:
-        return self.state.expected_count(start, end)
+    def expected_count(self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS) -> int:
+        """How many ``report`` calls start in ``[start, end)``."""
+        return self.state.expected_count(start, end, report=report)

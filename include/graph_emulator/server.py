@@ -19,10 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
 
 from graph_emulator.protocol import RESET, TRUNCATE, Answer, DataRequest, GraphError, parse_moment
+from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, report_named
 from graph_emulator.state import EmulatorState
 
 DATA_PATH = re.compile(
-    r"^/(v1\.0|beta)/communications/callRecords/(?:microsoft\.graph\.callRecords\.)?(getDirectRoutingCalls)"
+    r"^/(v1\.0|beta)/communications/callRecords/(?:microsoft\.graph\.callRecords\.)?"
+    rf"({'|'.join(map(re.escape, REPORTS))})"
     r"(?:\((.*)\))?/?$"
 )
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
@@ -155,11 +157,14 @@ class Handler(BaseHTTPRequestHandler):
                 # A "+" offset arrives as a space when the caller did not percent-encode the query.
                 start = parse_moment(params.get("from", "").replace(" ", "+"))
                 end = parse_moment(params.get("to", "").replace(" ", "+"))
+                report = report_named(params.get("report", DIRECT_ROUTING_CALLS)).function
             except GraphError as error:
                 return Answer.json(400, {"error": error.message})
+            except ValueError as error:
+                return Answer.json(400, {"error": str(error)})
             if path == "/_emulator/count":
-                return Answer.json(200, {"count": self.state.expected_count(start, end)})
-            text = self.state.expected_rows_json(start, end, params.get("api_version", "v1.0"))
+                return Answer.json(200, {"count": self.state.expected_count(start, end, report=report)})
+            text = self.state.expected_rows_json(start, end, params.get("api_version", "v1.0"), report=report)
             return Answer(200, text.encode())
         return Answer.json(404, {"error": f"no admin endpoint {path}"})
 

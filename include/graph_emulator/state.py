@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from graph_emulator.config import EmulatorConfig, Fault
-from graph_emulator.data import CallLog, to_ms
+from graph_emulator.data import DailyLog
 from graph_emulator.faults import FaultPlan
 from graph_emulator.protocol import (
     ODATA_JSON,
@@ -32,12 +32,12 @@ from graph_emulator.protocol import (
     parse_arguments,
     parse_moment,
 )
+from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, Report, report_named
 from graph_emulator.throttle import RequestLog, RollingBudget
 from graph_emulator.tokens import TokenError, TokenStore, discovery_document, grant, unknown_tenant
 
 _DATA_FIELDS = frozenset({"seed", "rows_per_day", "weekday_profile"})
 MAX_RANGE = timedelta(days=90)
-ROW_TYPE = "microsoft.graph.callRecords.directRoutingLogRow"
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
 
@@ -47,7 +47,7 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig | None = None):
         self._config = config or EmulatorConfig()
         self._lock = threading.Lock()
-        self._calls = self._make_calls(self._config)
+        self._logs = self._make_logs(self._config)
         self._tokens = TokenStore()
         self._budget = RollingBudget()
         self._requests = RequestLog()
@@ -56,25 +56,31 @@ class EmulatorState:
         self._hosts: Counter[str] = Counter()
 
     @staticmethod
-    def _make_calls(config: EmulatorConfig) -> CallLog:
-        return CallLog(config.seed, config.rows_per_day, config.weekday_profile)
+    def _make_logs(config: EmulatorConfig) -> dict[str, DailyLog]:
+        """One lazy row generator per report, all from the same seed and volume."""
+        return {
+            name: report.log(config.seed, config.rows_per_day, config.weekday_profile)
+            for name, report in REPORTS.items()
+        }
 
     @property
     def config(self) -> EmulatorConfig:
         return self._config
 
-    def log(self, report: str = "getDirectRoutingCalls") -> CallLog:
+    def log(self, report: str = DIRECT_ROUTING_CALLS) -> DailyLog:
         """The row generator behind ``report`` (for benchmarks of page generation)."""
-        if report != "getDirectRoutingCalls":
-            raise ValueError(f"unknown report {report!r}")
-        return self._calls
+        return self._logs[report_named(report).function]
 
     # --- Graph -----------------------------------------------------------------------------------------
     def answer_data(self, request: DataRequest) -> Answer:
         """Answer one report request: a page, an OData error, or an injected fault."""
+        report = REPORTS.get(request.function)
+        if report is None:
+            error = GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{request.function}'.")
+            return error.answer(request.client_request_id)
         number = self._requests.record()
         self._bump(self._hosts, request.host)
-        config, calls = self._config, self._calls
+        config, log = self._config, self._logs[report.function]
         fault = self._faults.pick(config.faults, number)
         delay = 0.0
         try:
@@ -92,7 +98,7 @@ class EmulatorState:
             if (wait := self._budget.try_accept(config.budget_requests, config.budget_window_s)) is not None:
                 self._bump(self._counters, "throttled")
                 raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=wait)
-            body = self._page(config, calls, request, fault)
+            body = self._page(config, report, log, request, fault)
         except GraphError as error:
             return error.answer(request.client_request_id, delay)
         kind = fault.kind if fault else None
@@ -122,7 +128,9 @@ class EmulatorState:
             self.revoke_tokens()
             raise GraphError(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
 
-    def _page(self, config: EmulatorConfig, calls: CallLog, request: DataRequest, fault: Fault | None) -> bytes:
+    def _page(
+        self, config: EmulatorConfig, report: Report, log: DailyLog, request: DataRequest, fault: Fault | None
+    ) -> bytes:
         from_text, to_text = parse_arguments(request.args)
         start, end = parse_moment(from_text), parse_moment(to_text)
         if start >= end:
@@ -136,12 +144,12 @@ class EmulatorState:
         kind = fault.kind if fault else None
         extra = ',"futureField":"x"' if kind == "extra_field" else ""
         if self.retained(start):
-            start_ms, end_ms = to_ms(start), to_ms(end)
-            total = calls.count(start_ms, end_ms)
-            rows = calls.rows(start_ms, end_ms, skip, config.page_size, beta=beta, extra=extra)
+            lo, hi = log.bounds(start, end, end_inclusive=report.end_inclusive)
+            total = log.count(lo, hi)
+            rows = log.rows(lo, hi, skip, config.page_size, beta=beta, extra=extra)
             if kind == "duplicate_rows" and skip:
                 repeat = min(fault.rows, skip, config.page_size)
-                rows = calls.rows(start_ms, end_ms, skip - repeat, repeat, beta=beta, extra=extra) + rows
+                rows = log.rows(lo, hi, skip - repeat, repeat, beta=beta, extra=extra) + rows
                 served = len(rows) - repeat
             else:
                 served = len(rows)
@@ -149,7 +157,7 @@ class EmulatorState:
             total, rows, served = 0, [], 0
         parts = [
             '{"@odata.context":',
-            json.dumps(f"{request.root}/{version}/$metadata#Collection({ROW_TYPE})"),
+            json.dumps(f"{request.root}/{version}/$metadata#Collection({report.row_type})"),
             ',"@odata.count":',
             str(len(rows)),
             ',"value":[',
@@ -159,7 +167,7 @@ class EmulatorState:
         if skip + served < total:
             base = fault.target.rstrip("/") if kind == "foreign_next_link" else request.root
             link = (
-                f"{base}/{version}/communications/callRecords/getDirectRoutingCalls"
+                f"{base}/{version}/communications/callRecords/{report.function}"
                 f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
             )
             parts += [',"@odata.nextLink":', json.dumps(link)]
@@ -209,7 +217,7 @@ class EmulatorState:
         with self._lock:
             self._config = self._config.replace(**changes)
             if _DATA_FIELDS & changes.keys():
-                self._calls = self._make_calls(self._config)
+                self._logs = self._make_logs(self._config)
         if "faults" in changes:
             self._faults.rearm()
 
@@ -260,23 +268,33 @@ class EmulatorState:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return (start if start.tzinfo else start.replace(tzinfo=UTC)) >= today - timedelta(days=days)
 
-    def expected_rows_json(self, start: datetime, end: datetime, api_version: str = "v1.0") -> str:
-        """The JSON array of every row served for ``[start, end)``, in served order."""
+    def expected_rows_json(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> str:
+        """The JSON array of every ``report`` row whose startDateTime is in ``[start, end)``, in served order."""
         if not self.retained(start) or start >= end:
             return "[]"
-        start_ms, end_ms = to_ms(start), to_ms(end)
-        calls = self._calls
-        rows = calls.rows(start_ms, end_ms, 0, calls.count(start_ms, end_ms), beta=api_version == "beta")
+        log = self.log(report)
+        lo, hi = log.bounds(start, end)
+        rows = log.rows(lo, hi, 0, log.count(lo, hi), beta=api_version == "beta")
         return "[" + ",".join(rows) + "]"
 
-    def expected_rows(self, start: datetime, end: datetime, api_version: str = "v1.0") -> list[dict]:
-        """Exactly the rows (as served, sentinels included) whose startDateTime is in ``[start, end)``."""
-        return json.loads(self.expected_rows_json(start, end, api_version))
+    def expected_rows(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> list[dict]:
+        """Exactly the rows (as served, sentinels included) whose startDateTime is in ``[start, end)``.
 
-    def expected_count(self, start: datetime, end: datetime) -> int:
+        Always half-open, whichever report: for ``getPstnCalls`` (inclusive ``toDateTime``) a request for
+        ``[D, D+1]`` returns these rows plus the calls starting exactly at D+1.
+        """
+        return json.loads(self.expected_rows_json(start, end, api_version, report=report))
+
+    def expected_count(self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS) -> int:
+        """How many ``report`` calls start in ``[start, end)``."""
         if not self.retained(start) or start >= end:
             return 0
-        return self._calls.count(to_ms(start), to_ms(end))
+        log = self.log(report)
+        return log.count(*log.bounds(start, end))
 
 
 def _new_id() -> str:
