@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 SENTINEL = "0001-01-01T00:00:00Z"
 EPOCH = date(1970, 1, 1)
+TICKS_PER_SECOND = 10_000_000  # .NET's DateTimeOffset resolution: Graph's 7 fractional digits
 
 # Share of a weekday's calls on each UTC hour: quiet nights, a morning and an afternoon peak.
 HOUR_WEIGHTS = (1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.5, 4, 8, 10, 10, 9, 7, 9, 10, 9, 7, 4, 2.5, 2, 1.5, 1.2, 1, 0.8)
@@ -100,6 +101,40 @@ LAST = (
     "Silva",
 )
 COUNTRIES = ("US", "US", "US", "GB", "DE", "FR", "AU", "JP")
+
+# --- pstnCallLogRow (getPstnCalls) -----------------------------------------------------------------------
+# callType shares (out of 100). ucap_* are calls of bots (auto attendants, call queues): no user on the row.
+PSTN_CALL_TYPES = tuple(
+    name
+    for name, weight in (
+        ("user_in", 38),
+        ("user_out", 34),
+        ("user_out_transfer", 3),
+        ("user_out_forwarding", 3),
+        ("conf_in", 6),
+        ("conf_out", 5),
+        ("ucap_in", 8),
+        ("ucap_out", 3),
+    )
+    for _ in range(weight)
+)
+PSTN_INBOUND = frozenset({"user_in", "conf_in", "ucap_in"})
+COUNTRY_NAMES = {
+    "US": "United States",
+    "CA": "Canada",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "AU": "Australia",
+    "JP": "Japan",
+}
+COUNTRY_PREFIXES = {"US": "+1", "CA": "+1", "GB": "+44", "DE": "+49", "FR": "+33", "AU": "+61", "JP": "+81"}
+CURRENCIES = {"US": "USD", "CA": "CAD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "AU": "AUD", "JP": "USD"}
+MASKED_COUNTRIES = frozenset({"GB", "DE", "FR"})  # tenants there see external numbers with the last digits hidden
+TENANT_COUNTRY = "US"
+# Calling Plan licences (operator Microsoft, duration measured by Microsoft) and Operator Connect operators.
+CALLING_PLANS = ("MCOPSTNU",) * 5 + ("MCOPSTN1",) * 4 + ("MCOPSTN5",)
+OPERATORS = ("Vodafone Business", "BT", "Orange Business", "Telefónica", "Colt", "NTT Communications")
 
 
 # "HH:MM:SS." for every second of a day and ".mmmZ" endings: timestamps are two lookups, not a format call.
@@ -196,12 +231,16 @@ class DailyLog:
         """Start of call ``index`` of ``day``, in this log's units since the epoch."""
         return self._start(day, self.rows_on(day), index, self._digest(day, index))
 
-    def bounds(self, start: datetime, end: datetime, *, end_inclusive: bool = False) -> tuple[int, int]:
-        """``[lo, hi)`` in this log's units holding the calls that start in ``[start, end)`` (or ``[start, end]``)."""
-        lo = -(-_micros(start) * self.UNITS_PER_SECOND // 1_000_000)
-        scaled_end = _micros(end) * self.UNITS_PER_SECOND
-        hi = scaled_end // 1_000_000 + 1 if end_inclusive else -(-scaled_end // 1_000_000)
-        return lo, hi
+    def bounds(self, start: int, end: int, *, end_inclusive: bool = False) -> tuple[int, int]:
+        """``[lo, hi)`` in this log's units holding the calls that start in ``[start, end)`` (or ``[start, end]``).
+
+        ``start`` and ``end`` are 100 ns ticks since the epoch (``to_ticks``), Graph's own precision.
+        """
+        per_second = self.UNITS_PER_SECOND
+        lo = -(-start * per_second // TICKS_PER_SECOND)
+        if end_inclusive:
+            return lo, end * per_second // TICKS_PER_SECOND + 1
+        return lo, -(-end * per_second // TICKS_PER_SECOND)
 
     def _first_at_or_after(self, day: int, n: int, t: int) -> int:
         lo, hi = 0, n
@@ -323,6 +362,162 @@ class DirectRoutingLog(DailyLog):
         return text + extra + "}"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How a user reaches the PSTN: the row's licenseCapability, operator and callDurationSource (JSON)."""
+
+    json_fields: str
+    bundled: bool  # a Calling Plan with included domestic minutes
+
+
+def _plans(seed: int, count: int) -> tuple[_Plan, ...]:
+    rng = random.Random(f"pstn-plans:{seed}")
+    plans = []
+    for _ in range(count):
+        if rng.random() < 0.6:
+            licence, operator, source, bundled = rng.choice(CALLING_PLANS), "Microsoft", "microsoft", True
+        else:
+            licence, operator, source, bundled = "MCOEV", rng.choice(OPERATORS), "operator", False
+        plans.append(_Plan(_plan_json(licence, "Subscriber", operator, source), bundled))
+    return tuple(plans)
+
+
+def _plan_json(licence: str, inventory: str, operator: str, source: str) -> str:
+    return (
+        f'"licenseCapability":"{licence}","inventoryType":"{inventory}","operator":{json.dumps(operator)},'
+        f'"callDurationSource":"{source}"'
+    )
+
+
+_BOT_PLANS = {  # resource accounts: service and toll-free numbers on Microsoft's network
+    False: _plan_json("MCOEV_VIRTUALUSER", "Service", "Microsoft", "microsoft"),
+    True: _plan_json("MCOEV_VIRTUALUSER", "Toll free", "Microsoft", "microsoft"),
+}
+_CONFERENCE_PLAN = _plan_json("MCOMEETADV", "Service", "Microsoft", "microsoft")
+
+
+def money(e4: int, decimals: int, zero_style: int) -> str:
+    """A non-negative amount given in 1/10,000 as a JSON number with ``decimals`` (2-4) decimal places."""
+    if e4 <= 0:
+        return "0.0" if zero_style else "0.00"
+    step = 10 ** (4 - decimals)
+    value = (e4 + step // 2) // step
+    whole, fraction = divmod(value, 10**decimals)
+    return f"{whole}.{fraction:0{decimals}d}"
+
+
+class PstnLog(DailyLog):
+    """``pstnCallLogRow`` rows (Calling Plans and Operator Connect), timestamps in 100 ns ticks.
+
+    Call 0 of every day with calls starts exactly at midnight (``00:00:00.0000000Z``), so a test can prove that
+    the inclusive ``toDateTime`` of getPstnCalls returns it for the day before as well.
+    """
+
+    UNITS_PER_SECOND = 10_000_000
+    SALT = "getPstnCalls:"
+    JITTER_BYTES = 4
+
+    def __init__(self, seed: int, rows_per_day: int, weekday_profile: bool):
+        super().__init__(seed, rows_per_day, weekday_profile)
+        self._plans = _plans(seed, len(self._users))
+
+    def _start(self, day: int, n: int, index: int, digest: bytes) -> int:
+        if index == 0:
+            return day * self._day_units
+        return super()._start(day, n, index, digest)
+
+    def _ts(self, ticks: int) -> str:
+        seconds, fraction = divmod(ticks, 10_000_000)
+        day, second = divmod(seconds, 86_400)
+        return f"{self._day_prefix(day)}{_CLOCK[second]}{fraction:07d}Z"
+
+    @staticmethod
+    def _call_id(d: bytes) -> str:
+        first = int.from_bytes(d[16:20], "little")
+        second = int.from_bytes(d[20:24], "little") % 1_000_000_000
+        return f"{first}_{second}@{d[24] % 223 + 1}.{d[25]}.{d[26]}.{d[27] % 254 + 1}"
+
+    def row(self, day: int, n: int, index: int, *, beta: bool, extra: str = "") -> str:
+        d = self._digest(day, index)
+        start = self._start(day, n, index, d)
+        # Independent draws from the digest's bytes (0-15 id, 16-27 callId, 32-35 start-time jitter).
+        p_user = (d[36] << 8 | d[37]) % len(self._users)
+        call_type = PSTN_CALL_TYPES[d[38] % len(PSTN_CALL_TYPES)]
+        p_len = int.from_bytes(d[39:42], "little") % 1_000_000
+        p_ext = int.from_bytes(d[42:46], "little") % 900_000_000 + 100_000_000  # no leading 0 after the prefix
+        p_pref = d[46] % 100
+        p_rate = d[47] << 8 | d[48]
+        decimals = 2 + d[50] % 3
+        p_reuse = d[51]
+        p_connection = d[52] << 8 | d[53]
+        zero_style = d[54] & 1
+        p_conference = int.from_bytes(d[55:59], "little")
+        p_misc = d[59] % 100
+
+        # callId is not unique: about one row in thirteen is another leg of the call before it.
+        call_id = self._call_id(d)
+        if p_reuse < 20 and index > 0:
+            previous = self._digest(day, index - 1)
+            if previous[51] >= 20:
+                call_id = self._call_id(previous)
+
+        inbound = call_type in PSTN_INBOUND
+        conference_id = "null"
+        if call_type.startswith("ucap"):
+            user, usage = _BOT_USER, TENANT_COUNTRY
+            toll_free = inbound and p_misc < 40
+            own = f"+1{'800' if toll_free else '425'}555{p_misc % 50 + 100:04d}"
+            plan, bundled = _BOT_PLANS[toll_free], False
+        else:
+            user, usage, toll_free = self._users[p_user], self._users[p_user].country, False
+            if call_type.startswith("conf"):
+                own = f"{COUNTRY_PREFIXES[usage]}4255550199"
+                plan, bundled = _CONFERENCE_PLAN, False
+                conference_id = f'"{p_conference % 900_000_000 + 100_000_000}"'
+            else:
+                own = f"{COUNTRY_PREFIXES[usage]}{user.number}"
+                plan_of_user = self._plans[p_user]
+                plan, bundled = plan_of_user.json_fields, plan_of_user.bundled
+        # Most calls stay in the user's country; the rest go anywhere in PREFIXES.
+        other_country = usage if p_pref < 65 else PREFIXES[p_pref % len(PREFIXES)][1]
+        external = f"{COUNTRY_PREFIXES[other_country]}{p_ext}"
+        if usage in MASKED_COUNTRIES:
+            external = external[:-3] + "***"
+        caller, callee = (external, own) if inbound else (own, external)
+        domestic = other_country == usage
+        context = "null" if inbound else '"Domestic"' if domestic else '"International"'
+
+        # Mostly minutes, with a tail of long calls; end - start is exactly ``duration`` seconds.
+        duration = 1 + (p_len % 300 if p_len < 750_000 else p_len % 3600 if p_len < 980_000 else p_len % 7200)
+        minutes = -(-duration // 60)
+        # Per-minute rates in 1/10,000 of the currency: incoming is free (toll-free numbers excepted); bundled
+        # domestic minutes are free most of the time; international costs most.
+        if inbound:
+            rate = 150 + p_rate % 300 if toll_free else 0
+        elif not domestic:
+            rate = 200 + p_rate % 4800
+        elif bundled and p_rate % 10 < 8:
+            rate = 0
+        else:
+            rate = 50 + p_rate % 350
+        connection_fee = not inbound and (call_type == "conf_out" or not domestic) and p_misc < 30
+        connection = 10 + p_connection % 2490 if connection_fee else 0
+
+        text = (
+            f'{{"id":"{_uuid(d[:16].hex(), d[8])}","callId":"{call_id}",{user.json_fields},'
+            f'"startDateTime":"{self._ts(start)}","endDateTime":"{self._ts(start + duration * 10_000_000)}",'
+            f'"duration":{duration},"charge":{money(minutes * rate, decimals, zero_style)},'
+            f'"callType":"{call_type}","currency":"{CURRENCIES[usage]}","calleeNumber":"{callee}",'
+            f'"usageCountryCode":"{usage}","tenantCountryCode":"{TENANT_COUNTRY}",'
+            f'"connectionCharge":{money(connection, decimals, zero_style)},"callerNumber":"{caller}",'
+            f'"destinationContext":{context},"destinationName":"{COUNTRY_NAMES[other_country]}",'
+            f'"conferenceId":{conference_id},{plan}'
+        )
+        if beta:
+            text += f',"otherPartyCountryCode":"{other_country}","administrativeUnitInfos":{user.units}'
+        return text + extra + "}"
+
+
 def _micros(moment: datetime) -> int:
     """Epoch microseconds of a tz-aware datetime (naive means UTC)."""
     if moment.tzinfo is None:
@@ -331,6 +526,6 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of a tz-aware datetime (naive means UTC), rounded up to the next millisecond."""
-    return -(-_micros(moment) // 1000)
+def to_ticks(moment: datetime) -> int:
+    """Epoch 100 ns ticks of a tz-aware datetime (naive means UTC)."""
+    return _micros(moment) * 10

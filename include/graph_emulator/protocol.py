@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from graph_emulator.data import to_ticks
 from graph_emulator.throttle import format_retry_after
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SEVENTH_DIGIT = re.compile(r"T\d{2}:\d{2}:\d{2}\.\d{6}(\d)")
 JSON = "application/json; charset=utf-8"
 ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
@@ -100,6 +102,17 @@ def parse_moment(text: str) -> datetime:
             "field value is within valid range.",
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_instant(text: str) -> tuple[datetime, int]:
+    """``parse_moment``, plus the instant in 100 ns ticks since the epoch, 7th fractional digit included.
+
+    Python's datetime stops at microseconds; Graph (.NET) reads ``...:56.1234567Z`` to the tick, which matters
+    for an inclusive ``toDateTime`` that names a call's exact start.
+    """
+    moment = parse_moment(text)
+    seventh = SEVENTH_DIGIT.search(text)
+    return moment, to_ticks(moment) + (int(seventh.group(1)) if seventh else 0)
 
 
 def parse_arguments(args: str | None) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graph_emulator.data import DailyLog, DirectRoutingLog
+from graph_emulator.data import DailyLog, DirectRoutingLog, PstnLog
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Report:
 
 
 DIRECT_ROUTING_CALLS = "getDirectRoutingCalls"
+PSTN_CALLS = "getPstnCalls"
 
 REPORTS: dict[str, Report] = {
     report.function: report
@@ -30,6 +31,12 @@ REPORTS: dict[str, Report] = {
             "microsoft.graph.callRecords.directRoutingLogRow",
             DirectRoutingLog,
             end_inclusive=False,  # "UTC, exclusive" since Microsoft's 2022 doc fix
+        ),
+        Report(
+            PSTN_CALLS,
+            "microsoft.graph.callRecords.pstnCallLogRow",
+            PstnLog,
+            end_inclusive=True,  # "UTC, inclusive": a call starting exactly at toDateTime is returned
         ),
     )
 }

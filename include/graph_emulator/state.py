@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from graph_emulator.config import EmulatorConfig, Fault
-from graph_emulator.data import DailyLog
+from graph_emulator.data import DailyLog, to_ticks
 from graph_emulator.faults import FaultPlan
 from graph_emulator.protocol import (
     ODATA_JSON,
@@ -30,7 +30,7 @@ from graph_emulator.protocol import (
     DataRequest,
     GraphError,
     parse_arguments,
-    parse_moment,
+    parse_instant,
 )
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, Report, report_named
 from graph_emulator.throttle import RequestLog, RollingBudget
@@ -132,8 +132,8 @@ class EmulatorState:
         self, config: EmulatorConfig, report: Report, log: DailyLog, request: DataRequest, fault: Fault | None
     ) -> bytes:
         from_text, to_text = parse_arguments(request.args)
-        start, end = parse_moment(from_text), parse_moment(to_text)
-        if start >= end:
+        (start, start_ticks), (end, end_ticks) = parse_instant(from_text), parse_instant(to_text)
+        if start_ticks >= end_ticks:
             raise GraphError(400, "BadRequest", "fromDateTime must be earlier than toDateTime.")
         if end - start > MAX_RANGE:
             raise GraphError(406, "NotAcceptable", "The requested date range exceeds the maximum of 90 days.")
@@ -144,7 +144,7 @@ class EmulatorState:
         kind = fault.kind if fault else None
         extra = ',"futureField":"x"' if kind == "extra_field" else ""
         if self.retained(start):
-            lo, hi = log.bounds(start, end, end_inclusive=report.end_inclusive)
+            lo, hi = log.bounds(start_ticks, end_ticks, end_inclusive=report.end_inclusive)
             total = log.count(lo, hi)
             rows = log.rows(lo, hi, skip, config.page_size, beta=beta, extra=extra)
             if kind == "duplicate_rows" and skip:
@@ -275,7 +275,7 @@ class EmulatorState:
         if not self.retained(start) or start >= end:
             return "[]"
         log = self.log(report)
-        lo, hi = log.bounds(start, end)
+        lo, hi = log.bounds(to_ticks(start), to_ticks(end))
         rows = log.rows(lo, hi, 0, log.count(lo, hi), beta=api_version == "beta")
         return "[" + ",".join(rows) + "]"
 
@@ -294,7 +294,7 @@ class EmulatorState:
         if not self.retained(start) or start >= end:
             return 0
         log = self.log(report)
-        return log.count(*log.bounds(start, end))
+        return log.count(*log.bounds(to_ticks(start), to_ticks(end)))
 
 
 def _new_id() -> str:

@@ -217,8 +217,10 @@ def test_page_timing(emu):
     """A 1,000-row page of a million-row day: generation + serialization, printed for the record."""
     big = GraphEmulator(EmulatorConfig(rows_per_day=1_000_000, weekday_profile=False, budget_requests=None))
     start, end = at(DAY), at("2024-03-05")
+    from graph_emulator.data import to_ticks
+
     log = big.state.log("getDirectRoutingCalls")
-    lo, hi = log.bounds(start, end)
+    lo, hi = log.bounds(to_ticks(start), to_ticks(end))
     log.count(lo, hi)
 
     started = time.perf_counter()
