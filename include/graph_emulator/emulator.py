@@ -102,9 +102,9 @@ class GraphEmulator:
     def stats(self) -> dict:
         return self.state.stats()
 
-    def max_requests_in_any(self, window_s: float) -> int:
-        """Most data requests received (429s included) within any rolling ``window_s`` seconds."""
-        return self.state.max_requests_in_any(window_s)
+    def max_requests_in_any(self, window_s: float, collection: str | None = None) -> int:
+        """Most data requests received (429s included) within any rolling ``window_s`` seconds (of ``collection``)."""
+        return self.state.max_requests_in_any(window_s, collection)
 
     # --- ground truth (see EmulatorState) --------------------------------------------------------------
     def retained(self, start: datetime) -> bool:

@@ -6,6 +6,8 @@ the ``Answer`` it gets. The public API, grouped as the handler and the tests use
 * Graph: ``answer_data(DataRequest)``;
 * AAD: ``grant_token``, ``discovery``, ``instance_discovery``;
 * admin: ``configure``, ``reset_stats``, ``stats``, ``revoke_tokens``, ``issued_tokens``, ``max_requests_in_any``;
+* throttling: every report is its own "collection" (``collection_of``) with ``budget_requests`` per window, and
+  all of them share the app's ``app_budget_requests``;
 * ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``.
 """
 
@@ -33,12 +35,21 @@ from graph_emulator.protocol import (
     parse_instant,
 )
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, Report, report_named
-from graph_emulator.throttle import RequestLog, RollingBudget
+from graph_emulator.throttle import RequestLog, Throttle
 from graph_emulator.tokens import TokenError, TokenStore, discovery_document, grant, unknown_tenant
 
 _DATA_FIELDS = frozenset({"seed", "rows_per_day", "weekday_profile"})
 MAX_RANGE = timedelta(days=90)
 NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+SHARED_COLLECTION = "callRecords"  # the one throttling bucket of every report when config.shared_collection
+
+
+def collection_of(function: str, config: EmulatorConfig) -> str:
+    """The throttling "collection" a report's requests count against: its own, unless configured as shared.
+
+    No Microsoft doc defines "collection"; one per report function is the natural reading.
+    """
+    return SHARED_COLLECTION if config.shared_collection else function
 
 
 class EmulatorState:
@@ -49,8 +60,10 @@ class EmulatorState:
         self._lock = threading.Lock()
         self._logs = self._make_logs(self._config)
         self._tokens = TokenStore()
-        self._budget = RollingBudget()
-        self._requests = RequestLog()
+        self._throttle = Throttle()
+        self._requests = RequestLog()  # every data request: numbers them for faults, the app's view
+        self._collection_requests: dict[str, RequestLog] = {}
+        self._throttled_by: Counter[tuple[str, str]] = Counter()  # ("collection", name) or ("app", "")
         self._faults = FaultPlan(self._config.seed)
         self._counters: Counter[str] = Counter()
         self._hosts: Counter[str] = Counter()
@@ -78,9 +91,11 @@ class EmulatorState:
         if report is None:
             error = GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{request.function}'.")
             return error.answer(request.client_request_id)
-        number = self._requests.record()
-        self._bump(self._hosts, request.host)
         config, log = self._config, self._logs[report.function]
+        collection = collection_of(report.function, config)
+        number = self._requests.record()
+        self._requests_of(collection).record()
+        self._bump(self._hosts, request.host)
         fault = self._faults.pick(config.faults, number)
         delay = 0.0
         try:
@@ -95,9 +110,13 @@ class EmulatorState:
                 raise GraphError(401, "InvalidAuthenticationToken", problem)
             if not config.grant_permission:
                 raise GraphError(403, "Forbidden", "")
-            if (wait := self._budget.try_accept(config.budget_requests, config.budget_window_s)) is not None:
+            refusal = self._throttle.admit(
+                collection, config.budget_requests, config.app_budget_requests, config.budget_window_s
+            )
+            if refusal is not None:
                 self._bump(self._counters, "throttled")
-                raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=wait)
+                self._bump(self._throttled_by, (refusal.scope, collection if refusal.scope == "collection" else ""))
+                raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=refusal.retry_after)
             body = self._page(config, report, log, request, fault)
         except GraphError as error:
             return error.answer(request.client_request_id, delay)
@@ -230,32 +249,74 @@ class EmulatorState:
         return list(self._tokens.ever_issued)
 
     def reset_stats(self) -> None:
-        """Zero the counters, the request log (so fault numbers count from 1 again) and the budget."""
+        """Zero the counters, the request logs (so fault numbers count from 1 again) and the budgets."""
         with self._lock:
             self._counters.clear()
             self._hosts.clear()
+            self._throttled_by.clear()
+            self._collection_requests.clear()
         self._requests.clear()
-        self._budget.clear()
+        self._throttle.clear()
         self._faults.rearm()
         self._faults.served.clear()
 
     def stats(self) -> dict:
+        """Counters since start or the last reset; JSON-ready (the admin ``/_emulator/stats`` answer).
+
+        ``max_in_window`` (every data request) and each ``max_in_window`` below count requests *received*,
+        429s included, within any rolling ``window_s``: at most the scope's ``limit`` proves a client kept to
+        that budget. ``throttled`` counts every 429 (injected ones too); ``collections[name].throttled`` and
+        ``app.throttled`` the 429s that budget answered. A ``limit`` of None means that budget is off.
+        """
+        config = self._config
+        window = config.budget_window_s
         with self._lock:
-            counters, hosts = dict(self._counters), dict(self._hosts)
+            counters, hosts, throttled_by = dict(self._counters), dict(self._hosts), Counter(self._throttled_by)
+            logs = dict(self._collection_requests)
+        names = sorted(set(logs) | {collection_of(function, config) for function in REPORTS})
+        everything = self._requests.max_in_any(window)
         return {
             "data_requests": len(self._requests),
             "token_requests": counters.get("token_requests", 0),
             "throttled": counters.get("throttled", 0),
             "faults_served": dict(self._faults.served),
-            "max_in_window": self._requests.max_in_any(self._config.budget_window_s),
+            "max_in_window": everything,
             "hosts": hosts,
+            "window_s": window,
+            "collections": {
+                name: {
+                    "requests": len(logs[name]) if name in logs else 0,
+                    "max_in_window": logs[name].max_in_any(window) if name in logs else 0,
+                    "throttled": throttled_by[("collection", name)],
+                    "limit": config.budget_requests,
+                }
+                for name in names
+            },
+            "app": {
+                "requests": len(self._requests),
+                "max_in_window": everything,
+                "throttled": throttled_by[("app", "")],
+                "limit": config.app_budget_requests if config.budget_requests is not None else None,
+            },
         }
 
-    def max_requests_in_any(self, window_s: float) -> int:
-        """Most data requests received (429s included) within any rolling ``window_s`` seconds."""
-        return self._requests.max_in_any(window_s)
+    def max_requests_in_any(self, window_s: float, collection: str | None = None) -> int:
+        """Most data requests received (429s included) within any rolling ``window_s`` seconds.
 
-    def _bump(self, counter: Counter[str], name: str) -> None:
+        Over every report, or only those counted against ``collection`` (a report name, or "callRecords"
+        when the collection is shared).
+        """
+        if collection is None:
+            return self._requests.max_in_any(window_s)
+        with self._lock:
+            log = self._collection_requests.get(collection)
+        return log.max_in_any(window_s) if log is not None else 0
+
+    def _requests_of(self, collection: str) -> RequestLog:
+        with self._lock:
+            return self._collection_requests.setdefault(collection, RequestLog())
+
+    def _bump(self, counter: Counter, name: object) -> None:
         with self._lock:
             counter[name] += 1
 
