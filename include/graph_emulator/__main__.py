@@ -20,6 +20,11 @@ def _budget(text: str) -> tuple[int | None, float]:
     return int(requests), float(window or 60)
 
 
+def _count_or_none(text: str) -> int | None:
+    """``200`` -> 200; ``none`` -> None."""
+    return None if text.lower() == "none" else int(text)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m graph_emulator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -29,7 +34,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--rows-per-day", type=int, default=5000)
     serve.add_argument("--seed", type=int, default=7)
     serve.add_argument("--page-size", type=int, default=1000)
-    serve.add_argument("--budget", type=_budget, default=(50, 60.0), help="REQUESTS/SECONDS, or 'none'")
+    serve.add_argument(
+        "--budget",
+        type=_budget,
+        default=(50, 60.0),
+        help="per-collection budget REQUESTS/SECONDS (the window applies to every budget), or 'none': no throttling",
+    )
+    serve.add_argument(
+        "--app-budget",
+        type=_count_or_none,
+        default=200,
+        help="requests per window over all reports (Graph's per-app limit), or 'none'",
+    )
+    serve.add_argument(
+        "--shared-collection", action="store_true", help="count every report against one collection budget"
+    )
     serve.add_argument("--latency", type=float, default=0.0, help="seconds before each data answer")
     serve.add_argument("--no-weekday-profile", action="store_true")
     serve.add_argument("--retention-days", type=int)
@@ -40,22 +59,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     budget_requests, budget_window_s = args.budget
-    config = EmulatorConfig(
+    return EmulatorConfig(
         rows_per_day=args.rows_per_day,
         seed=args.seed,
         weekday_profile=not args.no_weekday_profile,
         page_size=args.page_size,
         budget_requests=budget_requests,
         budget_window_s=budget_window_s,
+        app_budget_requests=args.app_budget,
+        shared_collection=args.shared_collection,
         latency_s=args.latency,
         faults=[Fault.coerce(f) for f in json.loads(args.faults)],
         retention_days=args.retention_days,
         host=args.host,
         port=args.port,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    config = config_from_args(args)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

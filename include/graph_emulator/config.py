@@ -67,8 +67,14 @@ class EmulatorConfig:
     client_certificate_pem: bytes | None = None
     grant_permission: bool = True
     token_lifetime_s: int = 3599
+    # Graph's throttling, over a rolling window of budget_window_s (60 s on Graph; tests scale it down):
+    # budget_requests per collection (50 on Graph; each report is its own collection unless
+    # shared_collection), app_budget_requests over all reports (200 on Graph). budget_requests=None turns
+    # throttling off altogether; app_budget_requests=None only the app budget.
     budget_requests: int | None = 50
     budget_window_s: float = 60.0
+    app_budget_requests: int | None = 200
+    shared_collection: bool = False
     latency_s: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     retention_days: int | None = None

@@ -1,6 +1,6 @@
-"""Graph's per-collection request budget, and the log of every data request received.
+"""Graph's request budgets (per collection, per app), and the log of every data request received.
 
-The budget is a rolling window over the requests it *accepted*; requests it refuses (429) do not use a slot,
+A budget is a rolling window over the requests it *accepted*; requests it refuses (429) do not use a slot,
 but every request received is logged with its time so tests can check how hard a client pushed.
 """
 
@@ -9,32 +9,73 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 
-class RollingBudget:
-    """At most ``limit`` accepted requests in any ``window_s``; thread-safe."""
+class _Window:
+    """Times of the requests one budget accepted within the rolling window (not thread-safe on its own)."""
+
+    def __init__(self) -> None:
+        self.accepted: deque[float] = deque()
+
+    def wait(self, now: float, limit: int, window_s: float) -> float | None:
+        """None if a slot is free now, else the seconds until one frees."""
+        accepted = self.accepted
+        while accepted and accepted[0] <= now - window_s:
+            accepted.popleft()
+        if len(accepted) < limit:
+            return None
+        if limit <= 0:
+            return window_s
+        return max(accepted[len(accepted) - limit] + window_s - now, 0.001)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was throttled: which budget was full (``collection`` or ``app``) and the wait."""
+
+    scope: str
+    retry_after: float
+
+
+class Throttle:
+    """Graph's nested request budgets: one per collection, and the app's over every collection; thread-safe.
+
+    A request is accepted only if both its collection and the app have a free slot, and then takes one in
+    each; a refused request (429) takes none. Limits come with each call, so a new config applies at once.
+    """
 
     def __init__(self, clock=time.monotonic) -> None:
-        self._accepted: deque[float] = deque()
+        self._collections: dict[str, _Window] = {}
+        self._app = _Window()
         self._lock = threading.Lock()
         self._clock = clock
 
-    def try_accept(self, limit: int | None, window_s: float) -> float | None:
-        """None if the request may go ahead (it takes a slot), else the seconds until a slot frees."""
-        if limit is None:
+    def admit(
+        self, collection: str, collection_limit: int | None, app_limit: int | None, window_s: float
+    ) -> Refusal | None:
+        """None if the request may go ahead (it takes its slots), else the ``Refusal``.
+
+        ``collection_limit=None`` turns throttling off altogether; ``app_limit=None`` only the app budget.
+        """
+        if collection_limit is None:
             return None
         with self._lock:
             now = self._clock()
-            while self._accepted and self._accepted[0] <= now - window_s:
-                self._accepted.popleft()
-            if len(self._accepted) >= limit:
-                return max(self._accepted[len(self._accepted) - limit] + window_s - now, 0.001)
-            self._accepted.append(now)
+            bucket = self._collections.setdefault(collection, _Window())
+            collection_wait = bucket.wait(now, collection_limit, window_s)
+            app_wait = self._app.wait(now, app_limit, window_s) if app_limit is not None else None
+            if collection_wait is not None or app_wait is not None:
+                scope = "collection" if collection_wait is not None else "app"
+                return Refusal(scope, max(w for w in (collection_wait, app_wait) if w is not None))
+            bucket.accepted.append(now)
+            self._app.accepted.append(now)
             return None
 
     def clear(self) -> None:
         with self._lock:
-            self._accepted.clear()
+            self._collections.clear()
+            self._app = _Window()
 
 
 class RequestLog:

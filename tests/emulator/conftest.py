@@ -11,6 +11,8 @@ from graph_emulator import EmulatorConfig, GraphEmulator
 
 DAY = "2024-03-04"  # a Monday
 DATA = "/v1.0/communications/callRecords/getDirectRoutingCalls"
+DIRECT_ROUTING = "getDirectRoutingCalls"
+PSTN = "getPstnCalls"
 
 
 def at(text: str) -> datetime:
@@ -52,12 +54,12 @@ class Client:
         )
 
     @staticmethod
-    def window(start: str, end: str, version: str = "v1.0") -> str:
-        return f"/{version}/communications/callRecords/getDirectRoutingCalls(fromDateTime={start},toDateTime={end})"
+    def window(start: str, end: str, version: str = "v1.0", report: str = DIRECT_ROUTING) -> str:
+        return f"/{version}/communications/callRecords/{report}(fromDateTime={start},toDateTime={end})"
 
-    def pull(self, start: str, end: str, version: str = "v1.0") -> tuple[list[dict], int]:
+    def pull(self, start: str, end: str, version: str = "v1.0", report: str = DIRECT_ROUTING) -> tuple[list[dict], int]:
         """All rows of a window by following nextLink; (rows, pages)."""
-        url, rows, pages = self.window(start, end, version), [], 0
+        url, rows, pages = self.window(start, end, version, report), [], 0
         while url:
             response = self.get(url)
             assert response.status_code == 200, response.text

@@ -1,0 +1,362 @@
+"""``EmulatorState``: everything the emulated Graph and its token authority know, and how they answer.
+
+No sockets here: the HTTP handler (server.py) parses a request, calls one method of this class and writes out
+the ``Answer`` it gets. The public API, grouped as the handler and the tests use it:
+
+* Graph: ``answer_data(DataRequest)``;
+* AAD: ``grant_token``, ``discovery``, ``instance_discovery``;
+* admin: ``configure``, ``reset_stats``, ``stats``, ``revoke_tokens``, ``issued_tokens``, ``max_requests_in_any``;
+* throttling: every report is its own "collection" (``collection_of``) with ``budget_requests`` per window, and
+  all of them share the app's ``app_budget_requests``;
+* ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from graph_emulator.config import EmulatorConfig, Fault
+from graph_emulator.data import DailyLog, to_ticks
+from graph_emulator.faults import FaultPlan
+from graph_emulator.protocol import (
+    ODATA_JSON,
+    RESET,
+    TRUNCATE,
+    Answer,
+    DataRequest,
+    GraphError,
+    parse_arguments,
+    parse_instant,
+)
+from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, Report, report_named
+from graph_emulator.throttle import RequestLog, Throttle
+from graph_emulator.tokens import TokenError, TokenStore, discovery_document, grant, unknown_tenant
+
+_DATA_FIELDS = frozenset({"seed", "rows_per_day", "weekday_profile"})
+MAX_RANGE = timedelta(days=90)
+NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+SHARED_COLLECTION = "callRecords"  # the one throttling bucket of every report when config.shared_collection
+
+
+def collection_of(function: str, config: EmulatorConfig) -> str:
+    """The throttling "collection" a report's requests count against: its own, unless configured as shared.
+
+    No Microsoft doc defines "collection"; one per report function is the natural reading.
+    """
+    return SHARED_COLLECTION if config.shared_collection else function
+
+
+class EmulatorState:
+    """The emulated tenant (call logs, tokens, budgets, faults, counters) behind one immutable config at a time."""
+
+    def __init__(self, config: EmulatorConfig | None = None):
+        self._config = config or EmulatorConfig()
+        self._lock = threading.Lock()
+        self._logs = self._make_logs(self._config)
+        self._tokens = TokenStore()
+        self._throttle = Throttle()
+        self._requests = RequestLog()  # every data request: numbers them for faults, the app's view
+        self._collection_requests: dict[str, RequestLog] = {}
+        self._throttled_by: Counter[tuple[str, str]] = Counter()  # ("collection", name) or ("app", "")
+        self._faults = FaultPlan(self._config.seed)
+        self._counters: Counter[str] = Counter()
+        self._hosts: Counter[str] = Counter()
+
+    @staticmethod
+    def _make_logs(config: EmulatorConfig) -> dict[str, DailyLog]:
+        """One lazy row generator per report, all from the same seed and volume."""
+        return {
+            name: report.log(config.seed, config.rows_per_day, config.weekday_profile)
+            for name, report in REPORTS.items()
+        }
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    def log(self, report: str = DIRECT_ROUTING_CALLS) -> DailyLog:
+        """The row generator behind ``report`` (for benchmarks of page generation)."""
+        return self._logs[report_named(report).function]
+
+    # --- Graph -----------------------------------------------------------------------------------------
+    def answer_data(self, request: DataRequest) -> Answer:
+        """Answer one report request: a page, an OData error, or an injected fault."""
+        report = REPORTS.get(request.function)
+        if report is None:
+            error = GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{request.function}'.")
+            return error.answer(request.client_request_id)
+        config, log = self._config, self._logs[report.function]
+        collection = collection_of(report.function, config)
+        number = self._requests.record()
+        self._requests_of(collection).record()
+        self._bump(self._hosts, request.host)
+        fault = self._faults.pick(config.faults, number)
+        delay = 0.0
+        try:
+            if fault is not None:
+                if fault.kind == "reset":
+                    return Answer(0, transport=RESET)
+                if fault.kind == "latency":
+                    delay += fault.seconds if fault.seconds is not None else fault.retry_after or 0.0
+                else:
+                    self._raise_error_fault(fault)
+            if problem := self._tokens.problem(request.authorization):
+                raise GraphError(401, "InvalidAuthenticationToken", problem)
+            if not config.grant_permission:
+                raise GraphError(403, "Forbidden", "")
+            refusal = self._throttle.admit(
+                collection, config.budget_requests, config.app_budget_requests, config.budget_window_s
+            )
+            if refusal is not None:
+                self._bump(self._counters, "throttled")
+                self._bump(self._throttled_by, (refusal.scope, collection if refusal.scope == "collection" else ""))
+                raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=refusal.retry_after)
+            body = self._page(config, report, log, request, fault)
+        except GraphError as error:
+            return error.answer(request.client_request_id, delay)
+        kind = fault.kind if fault else None
+        if kind == "invalid_json":
+            body = body[: max(len(body) - 7, 1)]
+        headers = {"request-id": _new_id(), "client-request-id": request.client_request_id or _new_id()}
+        return Answer(
+            200,
+            body,
+            ODATA_JSON,
+            headers,
+            delay_s=delay + config.latency_s,
+            transport=TRUNCATE if kind == "truncate" else None,
+        )
+
+    def _raise_error_fault(self, fault: Fault) -> None:
+        """Raise the answer of a fault that replaces the page with an error (other kinds pass through)."""
+        kind = fault.kind
+        if kind == "throttle":
+            self._bump(self._counters, "throttled")
+            raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=fault.retry_after)
+        if kind == "unavailable":
+            raise GraphError(503, "serviceNotAvailable", "Service unavailable.", retry_after=fault.retry_after)
+        if kind == "gateway_timeout":
+            raise GraphError(504, "gatewayTimeout", "Gateway timeout.", retry_after=fault.retry_after)
+        if kind == "expire_token":
+            self.revoke_tokens()
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+
+    def _page(
+        self, config: EmulatorConfig, report: Report, log: DailyLog, request: DataRequest, fault: Fault | None
+    ) -> bytes:
+        from_text, to_text = parse_arguments(request.args)
+        (start, start_ticks), (end, end_ticks) = parse_instant(from_text), parse_instant(to_text)
+        if start_ticks >= end_ticks:
+            raise GraphError(400, "BadRequest", "fromDateTime must be earlier than toDateTime.")
+        if end - start > MAX_RANGE:
+            raise GraphError(406, "NotAcceptable", "The requested date range exceeds the maximum of 90 days.")
+        skip_text = request.params.get("$skip", "0")
+        if not skip_text.isdigit():
+            raise GraphError(400, "BadRequest", f"Invalid value '{skip_text}' for $skip query option.")
+        skip, beta, version = int(skip_text), request.version == "beta", request.version
+        kind = fault.kind if fault else None
+        extra = ',"futureField":"x"' if kind == "extra_field" else ""
+        if self.retained(start):
+            lo, hi = log.bounds(start_ticks, end_ticks, end_inclusive=report.end_inclusive)
+            total = log.count(lo, hi)
+            rows = log.rows(lo, hi, skip, config.page_size, beta=beta, extra=extra)
+            if kind == "duplicate_rows" and skip:
+                repeat = min(fault.rows, skip, config.page_size)
+                rows = log.rows(lo, hi, skip - repeat, repeat, beta=beta, extra=extra) + rows
+                served = len(rows) - repeat
+            else:
+                served = len(rows)
+        else:
+            total, rows, served = 0, [], 0
+        parts = [
+            '{"@odata.context":',
+            json.dumps(f"{request.root}/{version}/$metadata#Collection({report.row_type})"),
+            ',"@odata.count":',
+            str(len(rows)),
+            ',"value":[',
+            ",".join(rows),
+            "]",
+        ]
+        if skip + served < total:
+            base = fault.target.rstrip("/") if kind == "foreign_next_link" else request.root
+            link = (
+                f"{base}/{version}/communications/callRecords/{report.function}"
+                f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
+            )
+            parts += [',"@odata.nextLink":', json.dumps(link)]
+        parts.append("}")
+        return "".join(parts).encode()
+
+    # --- AAD -------------------------------------------------------------------------------------------
+    def grant_token(self, tenant: str, body: bytes, *, root: str) -> Answer:
+        """Answer a client-credentials request to ``{root}/{tenant}/oauth2/v2.0/token``."""
+        self._bump(self._counters, "token_requests")
+        try:
+            answer = grant(
+                self._config,
+                self._tokens,
+                tenant=tenant,
+                body=body,
+                token_url=f"{root}/{tenant}/oauth2/v2.0/token",
+                graph_root=root,
+            )
+        except TokenError as error:
+            return Answer.json(error.status, error.body)
+        return Answer.json(200, answer, NO_CACHE)
+
+    def discovery(self, tenant: str, *, root: str) -> Answer:
+        """The tenant's OpenID configuration (what MSAL reads before its first token request)."""
+        if tenant not in (self._config.tenant_id, "common", "organizations"):
+            error = unknown_tenant(tenant)
+            return Answer.json(error.status, error.body)
+        return Answer.json(200, discovery_document(root, tenant))
+
+    def instance_discovery(self, authorization_endpoint: str, *, root: str) -> Answer:
+        """AAD's instance discovery, for MSAL callers that leave it enabled."""
+        host = root.split("://", 1)[-1]
+        tenant = urlsplit(authorization_endpoint).path.strip("/").split("/")[0] or "common"
+        return Answer.json(
+            200,
+            {
+                "tenant_discovery_endpoint": f"{root}/{tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+            },
+        )
+
+    # --- admin -----------------------------------------------------------------------------------------
+    def configure(self, **changes: Any) -> None:
+        """Change settings while serving (faults, latency, budget, permission, token lifetime...)."""
+        with self._lock:
+            self._config = self._config.replace(**changes)
+            if _DATA_FIELDS & changes.keys():
+                self._logs = self._make_logs(self._config)
+        if "faults" in changes:
+            self._faults.rearm()
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every token issued so far (the next data request gets 401)."""
+        self._tokens.revoke_all()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out since start, for tests that prove none leaked."""
+        return list(self._tokens.ever_issued)
+
+    def reset_stats(self) -> None:
+        """Zero the counters, the request logs (so fault numbers count from 1 again) and the budgets."""
+        with self._lock:
+            self._counters.clear()
+            self._hosts.clear()
+            self._throttled_by.clear()
+            self._collection_requests.clear()
+        self._requests.clear()
+        self._throttle.clear()
+        self._faults.rearm()
+        self._faults.served.clear()
+
+    def stats(self) -> dict:
+        """Counters since start or the last reset; JSON-ready (the admin ``/_emulator/stats`` answer).
+
+        ``max_in_window`` (every data request) and each ``max_in_window`` below count requests *received*,
+        429s included, within any rolling ``window_s``: at most the scope's ``limit`` proves a client kept to
+        that budget. ``throttled`` counts every 429 (injected ones too); ``collections[name].throttled`` and
+        ``app.throttled`` the 429s that budget answered. A ``limit`` of None means that budget is off.
+        """
+        config = self._config
+        window = config.budget_window_s
+        with self._lock:
+            counters, hosts, throttled_by = dict(self._counters), dict(self._hosts), Counter(self._throttled_by)
+            logs = dict(self._collection_requests)
+        names = sorted(set(logs) | {collection_of(function, config) for function in REPORTS})
+        everything = self._requests.max_in_any(window)
+        return {
+            "data_requests": len(self._requests),
+            "token_requests": counters.get("token_requests", 0),
+            "throttled": counters.get("throttled", 0),
+            "faults_served": dict(self._faults.served),
+            "max_in_window": everything,
+            "hosts": hosts,
+            "window_s": window,
+            "collections": {
+                name: {
+                    "requests": len(logs[name]) if name in logs else 0,
+                    "max_in_window": logs[name].max_in_any(window) if name in logs else 0,
+                    "throttled": throttled_by[("collection", name)],
+                    "limit": config.budget_requests,
+                }
+                for name in names
+            },
+            "app": {
+                "requests": len(self._requests),
+                "max_in_window": everything,
+                "throttled": throttled_by[("app", "")],
+                "limit": config.app_budget_requests if config.budget_requests is not None else None,
+            },
+        }
+
+    def max_requests_in_any(self, window_s: float, collection: str | None = None) -> int:
+        """Most data requests received (429s included) within any rolling ``window_s`` seconds.
+
+        Over every report, or only those counted against ``collection`` (a report name, or "callRecords"
+        when the collection is shared).
+        """
+        if collection is None:
+            return self._requests.max_in_any(window_s)
+        with self._lock:
+            log = self._collection_requests.get(collection)
+        return log.max_in_any(window_s) if log is not None else 0
+
+    def _requests_of(self, collection: str) -> RequestLog:
+        with self._lock:
+            return self._collection_requests.setdefault(collection, RequestLog())
+
+    def _bump(self, counter: Counter, name: object) -> None:
+        with self._lock:
+            counter[name] += 1
+
+    # --- ground truth ----------------------------------------------------------------------------------
+    def retained(self, start: datetime) -> bool:
+        """False when a window starting at ``start`` is past retention (Graph then answers zero rows)."""
+        days = self._config.retention_days
+        if days is None:
+            return True
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return (start if start.tzinfo else start.replace(tzinfo=UTC)) >= today - timedelta(days=days)
+
+    def expected_rows_json(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> str:
+        """The JSON array of every ``report`` row whose startDateTime is in ``[start, end)``, in served order."""
+        if not self.retained(start) or start >= end:
+            return "[]"
+        log = self.log(report)
+        lo, hi = log.bounds(to_ticks(start), to_ticks(end))
+        rows = log.rows(lo, hi, 0, log.count(lo, hi), beta=api_version == "beta")
+        return "[" + ",".join(rows) + "]"
+
+    def expected_rows(
+        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+    ) -> list[dict]:
+        """Exactly the rows (as served, sentinels included) whose startDateTime is in ``[start, end)``.
+
+        Always half-open, whichever report: for ``getPstnCalls`` (inclusive ``toDateTime``) a request for
+        ``[D, D+1]`` returns these rows plus the calls starting exactly at D+1.
+        """
+        return json.loads(self.expected_rows_json(start, end, api_version, report=report))
+
+    def expected_count(self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS) -> int:
+        """How many ``report`` calls start in ``[start, end)``."""
+        if not self.retained(start) or start >= end:
+            return 0
+        log = self.log(report)
+        return log.count(*log.bounds(to_ticks(start), to_ticks(end)))
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
