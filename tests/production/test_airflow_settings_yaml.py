@@ -13,9 +13,9 @@ import re
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 from tests.production.conftest import wall_time
-from tests.production.harness import DAG_ID, ROOT, AirflowStack
+from tests.production.stack import DAG_ID, AirflowStack
 
 pytestmark = pytest.mark.slow
 
@@ -78,13 +78,13 @@ def rendered_fields(text: str) -> dict[str, str]:
 
 
 @pytest.mark.timeout(300)
-def test_airflow_settings_yaml(tmp_path):
+def test_airflow_settings_yaml(tmp_path, postgres_server):
     from call_logs.config import POOL, VARIABLES
 
     with wall_time("4. airflow_settings.yaml into PostgreSQL"):
         text = SETTINGS.read_text()
         files = astro_settings_as_import_files(yaml.safe_load(text), tmp_path)
-        stack = AirflowStack(tmp_path / "home", "LocalExecutor", free_port)
+        stack = AirflowStack(tmp_path / "home", "LocalExecutor", free_port, postgres_server)
         try:
             stack.cli("db", "migrate")
             stack.cli("connections", "import", files["connections"])
