@@ -1,6 +1,8 @@
 """Fixtures of the production tests: PostgreSQL and Redis, the Graph emulator process, Azurite containers.
 
-Each scenario prints its wall time; the session's terminal summary lists them all (the lead quotes them).
+PostgreSQL and Redis are the servers already running when they answer, else throwaway ones for the session
+(``services.py`` says where it looks and what it starts). Each scenario prints its wall time; the session's
+terminal summary lists them all (the lead quotes them).
 """
 
 from __future__ import annotations
