@@ -4,7 +4,7 @@ Run ``make bench`` (full sizes) or ``make bench-smoke`` (``--smoke``: tiny sizes
 
 Every figure comes from this run on this machine:
 
-* The Graph emulator runs in its OWN process (``python -m graph_emulator serve``), so its CPU is not counted;
+* The Graph emulator runs in its OWN process (``graph_emulator.process``), so its CPU is not counted;
   it is reconfigured between cases through its admin endpoint (``/_emulator/config``).
 * Every pull runs in its OWN child process (this file with ``--child``), so its CPU (``getrusage``) and peak
   RSS (``ru_maxrss``) belong to that pull alone. CPU is counted from just before the pull to just after it
@@ -28,6 +28,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graph_emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2025, 1, 15)  # a Wednesday; with weekday_profile off every day holds exactly rows_per_day rows
@@ -53,16 +57,9 @@ def _child_ours(spec: dict) -> dict:
     from call_logs.reports.direct_routing import DIRECT_ROUTING
     from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
-    info = spec["info"]
-    extras = {
-        "tenant_id": info["tenant_id"],
-        "authority": info["authority"],
-        "verify": info["ca_path"],
-        "requests_per_minute": spec["requests_per_window"],
-        "rate_limit_window_s": spec["window_s"],
-    }
+    conn = spec["connection"]  # built by the parent: this process imports only what a task would
     settings = GraphSettings.from_connection(
-        login=info["client_id"], password=info["client_secret"], host=info["graph_root"], extras=extras
+        login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
     )
     client = settings.build_client(DIRECT_ROUTING.function_path)
     fs = fsspec.filesystem("file")
@@ -75,8 +72,8 @@ def _child_ours(spec: dict) -> dict:
     client.tokens.token()
     token_wall, token_cpu = time.perf_counter() - tok_t0, _usage()[0] - tok_cpu0
     # As the operator does: slice by the previous day's hourly volume (its manifest's rows_per_hour); here the
-    # emulator's ground truth for that day stands in for the manifest. None = a first run.
-    rows_per_hour = previous_day_profile(info, day) if spec["steady_state"] else None
+    # emulator's ground truth for that day (asked by the parent) stands in for the manifest. None = a first run.
+    rows_per_hour = spec["rows_per_hour"]
     profiler = None
     if spec.get("profile"):
         import cProfile
@@ -183,80 +180,6 @@ def child_main(spec_json: str) -> int:
 # =====================================================================================================
 # parent side: the emulator process, the cases, the table
 # =====================================================================================================
-class Emulator:
-    """``python -m graph_emulator serve`` in its own process, reconfigured between cases."""
-
-    def __init__(self) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="bench-emulator-")
-        info_file = Path(self.tmp) / "info.json"
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "include"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "graph_emulator",
-                "serve",
-                "--port",
-                "0",
-                "--budget",
-                "none",
-                "--no-weekday-profile",
-                "--page-size",
-                str(PAGE_SIZE),
-                "--info-file",
-                str(info_file),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while not info_file.exists() or not info_file.read_text().strip().endswith("}"):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the emulator exited: {self.process.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the emulator did not start within 60 s")
-            time.sleep(0.05)
-        self.info = json.loads(info_file.read_text())
-        import psutil
-        import requests
-
-        self._ps = psutil.Process(self.process.pid)
-        self._http = requests.Session()
-        self._verify = self.info["ca_path"]  # per request: REQUESTS_CA_BUNDLE would override a session default
-
-    def configure(self, **changes) -> None:
-        answer = self._http.post(
-            f"{self.info['graph_root']}/_emulator/config", json=changes, timeout=30, verify=self._verify
-        )
-        answer.raise_for_status()
-        self._http.post(
-            f"{self.info['graph_root']}/_emulator/reset_stats", timeout=30, verify=self._verify
-        ).raise_for_status()
-
-    def stats(self) -> dict:
-        answer = self._http.get(f"{self.info['graph_root']}/_emulator/stats", timeout=30, verify=self._verify)
-        answer.raise_for_status()
-        return answer.json()
-
-    def cpu_s(self) -> float:
-        times = self._ps.cpu_times()
-        return times.user + times.system
-
-    def close(self) -> None:
-        self._http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 @dataclass
 class Case:
     key: str
@@ -274,26 +197,22 @@ class Case:
 UNLIMITED_CLIENT = (1_000_000, 1.0)  # no emulator budget: take the client limiter out of the way too
 
 
-def previous_day_profile(info: dict, day: date) -> list[int]:
+def previous_day_profile(emulator: EmulatorProcess, day: date) -> list[int]:
     """Rows per hour of the day before ``day``, from the emulator's ground truth (what a manifest records)."""
-    import requests
-
     start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    counts = []
-    for hour in range(24):
-        lo, hi = start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
-        answer = requests.get(
-            f"{info['graph_root']}/_emulator/count",
-            params={"from": lo.isoformat(), "to": hi.isoformat()},
-            verify=info["ca_path"],
-            timeout=30,
-        )
-        answer.raise_for_status()
-        counts.append(int(answer.json()["count"]))
-    return counts
+    return [emulator.count(start + timedelta(hours=h), start + timedelta(hours=h + 1)) for h in range(24)]
 
 
-def run_case(emulator: Emulator, case: Case, profile: str | None = None) -> dict:
+def emulator_cpu_s(emulator: EmulatorProcess) -> float:
+    import psutil
+
+    times = psutil.Process(emulator.pid).cpu_times()
+    return times.user + times.system
+
+
+def run_case(emulator: EmulatorProcess, case: Case, profile: str | None = None) -> dict:
+    from graph_emulator.connection import msgraph_connection
+
     budget_requests, budget_window = case.budget if case.budget else (None, 60.0)
     emulator.configure(
         rows_per_day=case.rows,
@@ -303,20 +222,22 @@ def run_case(emulator: Emulator, case: Case, profile: str | None = None) -> dict
         page_size=PAGE_SIZE,
         faults=[],
     )
+    emulator.reset_stats()
     client_requests, client_window = case.budget or UNLIMITED_CLIENT
     workdir = tempfile.mkdtemp(prefix="bench-lake-")
     spec = {
         "kind": case.kind,
         "info": emulator.info,
+        "connection": msgraph_connection(
+            emulator, requests_per_minute=client_requests, rate_limit_window_s=client_window
+        ),
         "day": DAY.isoformat(),
         "workdir": workdir,
         "concurrency": case.concurrency,
-        "steady_state": case.steady_state,
-        "requests_per_window": client_requests,
-        "window_s": client_window,
+        "rows_per_hour": previous_day_profile(emulator, DAY) if case.steady_state else None,
         "profile": profile,
     }
-    server_cpu0 = emulator.cpu_s()
+    server_cpu0 = emulator_cpu_s(emulator)
     try:
         child = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
@@ -327,7 +248,7 @@ def run_case(emulator: Emulator, case: Case, profile: str | None = None) -> dict
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    server_cpu = emulator.cpu_s() - server_cpu0
+    server_cpu = emulator_cpu_s(emulator) - server_cpu0
     line = next((ln for ln in child.stdout.splitlines() if ln.startswith("BENCH-RESULT ")), None)
     if child.returncode != 0 or line is None:
         raise RuntimeError(f"pull {case.key} failed (exit {child.returncode}):\n{child.stderr[-4000:]}")
@@ -573,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include")]
     from call_logs.defaults import GRAPH_CONCURRENCY as PRODUCT_DEFAULT
+    from graph_emulator.process import EmulatorProcess
 
     if PRODUCT_DEFAULT != DEFAULT_CONCURRENCY:
         print(f"note: product default concurrency is {PRODUCT_DEFAULT}, bench uses {DEFAULT_CONCURRENCY}")
@@ -580,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     global LOAD_AT_START
     LOAD_AT_START = os.getloadavg()[0]
     started = time.perf_counter()
-    emulator = Emulator()
+    emulator = EmulatorProcess(budget=None, weekday_profile=False, page_size=PAGE_SIZE).start()
     try:
         if args.profile:
             rows = 5_000 if args.smoke else 100_000
@@ -602,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     finally:
-        emulator.close()
+        emulator.stop()
     if args.only:
         for case in cases:
             print(case.key, json.dumps(case.result))

@@ -122,13 +122,9 @@ def emulator():
 
 def emulator_connection(emu, **extras) -> dict:
     """The ``msgraph`` connection (as Airflow would hold it) that points at an emulator."""
-    return {
-        "conn_type": "msgraph",
-        "login": emu.config.client_id,
-        "password": emu.config.client_secret,
-        "host": emu.graph_root,
-        "extra": {"tenant_id": emu.config.tenant_id, "authority": emu.authority, "verify": emu.ca_path, **extras},
-    }
+    from graph_emulator.connection import msgraph_connection
+
+    return msgraph_connection(emu, **extras)
 
 
 def emulator_client(emu, *, limiter=None, retry=None, **extras):

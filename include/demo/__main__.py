@@ -40,15 +40,9 @@ def airflow_environment() -> None:
 
 def connect_to(emu) -> None:
     """The msgraph connection, as a user would define it, aimed at the emulator (env, never a file)."""
-    os.environ["AIRFLOW_CONN_MSGRAPH_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "msgraph",
-            "login": emu.config.client_id,
-            "password": emu.config.client_secret,
-            "host": emu.graph_root,
-            "extra": {"tenant_id": emu.config.tenant_id, "authority": emu.authority, "verify": emu.ca_path},
-        }
-    )
+    from graph_emulator.connection import msgraph_connection_env
+
+    os.environ.update(msgraph_connection_env(emu))
 
 
 def run_day(dag, day: date) -> str:

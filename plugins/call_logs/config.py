@@ -52,15 +52,20 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
 
 
 VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()}
+# Variable -> the lake-wide Variable it falls back to when unset.
+FALLBACKS = {
+    spec.variable(setting): LAKE_WIDE.variable(setting)
+    for spec in REPORTS.values()
+    if spec is not LAKE_WIDE
+    for setting in SHARED
+}
 
 
 def variable_expression(name: str) -> str:
     """Jinja expression for Variable ``name``, falling back to the lake-wide Variable (if shared), then its default."""
     default = f"'{VARIABLES[name][0]}'"
-    for setting in SHARED:
-        lake_wide = LAKE_WIDE.variable(setting)
-        if name.endswith(f"_{setting}") and name != lake_wide:
-            default = f"var.value.get('{lake_wide}', {default})"
+    if name in FALLBACKS:
+        default = f"var.value.get('{FALLBACKS[name]}', {default})"
     return f"var.value.get('{name}', {default})"
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import emulator_connection
+from graph_emulator.connection import msgraph_connection_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +33,8 @@ def pipeline_env(monkeypatch):
     """Point the DAG at an emulator and a lake through the same env overrides a user would use."""
 
     def configure(emu, lake_root: str, *, conn_extras: dict | None = None, **variables):
-        monkeypatch.setenv("AIRFLOW_CONN_MSGRAPH_DEFAULT", json.dumps(emulator_connection(emu, **(conn_extras or {}))))
+        for name, value in msgraph_connection_env(emu, **(conn_extras or {})).items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT", lake_root)
         monkeypatch.setenv("AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS", "0")
         for name, value in variables.items():

@@ -1,6 +1,8 @@
-"""Fixtures of the production tests: the Graph emulator process, Azurite containers, a stack per executor.
+"""Fixtures of the production tests: PostgreSQL and Redis, the Graph emulator process, Azurite containers.
 
-Each scenario prints its wall time; the session's terminal summary lists them all (the lead quotes them).
+PostgreSQL and Redis are the servers already running when they answer, else throwaway ones for the session
+(``services.py`` says where it looks and what it starts). Each scenario prints its wall time; the session's
+terminal summary lists them all (the lead quotes them).
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import free_port
-from tests.production.harness import AirflowStack, EmulatorProcess, lake_fs, log
+from tests.production import services
+from tests.production.lake import lake_fs
+from tests.production.processes import log
+from tests.production.scenario import start_graph_emulator
+from tests.production.stack import AirflowStack
 
 WALL_TIMES: dict[str, float] = {}
 
@@ -53,9 +58,23 @@ def lake_results() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """PostgreSQL for the session's metadata databases (one per stack)."""
+    with services.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """Redis for the Celery brokers (an empty database number per stack)."""
+    with services.redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def graph_emulator_process(tmp_path_factory):
     """One throttled, faulty Graph emulator (a real subprocess) for every production scenario."""
-    emulator = EmulatorProcess(tmp_path_factory.mktemp("graph-emulator"), free_port())
+    emulator = start_graph_emulator(tmp_path_factory.mktemp("graph-emulator"))
     try:
         yield emulator
     finally:

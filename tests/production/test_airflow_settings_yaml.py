@@ -13,9 +13,9 @@ import re
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 from tests.production.conftest import wall_time
-from tests.production.harness import DAG_ID, ROOT, AirflowStack
+from tests.production.stack import DAG_ID, AirflowStack
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +52,12 @@ def astro_settings_as_import_files(settings: dict, folder) -> dict[str, str]:
 
 
 def names_the_dag_uses() -> tuple[set[str], set[str]]:
-    """(Variables its templates read, pools its tasks use), from the parsed DAG object."""
-    from direct_routing_calls import dag
+    """(Variables their templates read, pools their tasks use), from the parsed DAG objects."""
+    import direct_routing_calls
+    import pstn_calls
 
     variables, pools = set(), set()
-    for task in dag.tasks:
+    for task in direct_routing_calls.dag.tasks + pstn_calls.dag.tasks:
         pools.add(task.pool)
         for attr in task.template_fields:
             value = getattr(task, attr)
@@ -78,13 +79,13 @@ def rendered_fields(text: str) -> dict[str, str]:
 
 
 @pytest.mark.timeout(300)
-def test_airflow_settings_yaml(tmp_path):
-    from call_logs.config import POOL, VARIABLES
+def test_airflow_settings_yaml(tmp_path, postgres_server):
+    from call_logs.config import FALLBACKS, POOLS, VARIABLES
 
     with wall_time("4. airflow_settings.yaml into PostgreSQL"):
         text = SETTINGS.read_text()
         files = astro_settings_as_import_files(yaml.safe_load(text), tmp_path)
-        stack = AirflowStack(tmp_path / "home", "LocalExecutor", free_port)
+        stack = AirflowStack(tmp_path / "home", "LocalExecutor", free_port, postgres_server)
         try:
             stack.cli("db", "migrate")
             stack.cli("connections", "import", files["connections"])
@@ -119,15 +120,15 @@ def test_airflow_settings_yaml(tmp_path):
         assert read <= set(VARIABLES), (
             f"templates read Variables that config.VARIABLES does not document: {read - set(VARIABLES)}"
         )
-        missing = sorted(set(VARIABLES) - set(variables))
+        missing = sorted(set(VARIABLES) - set(FALLBACKS) - set(variables))
         assert not missing, f"airflow_settings.yaml lacks Variables the DAG reads: {missing}"
         for name, (default, _meaning) in VARIABLES.items():
-            if name != "direct_routing_lake_root":  # a deployment path; the default is the repo's ./lake
+            if name != "direct_routing_lake_root" and name not in FALLBACKS:  # a deployment path; the default is the repo's ./lake
                 assert variables[name] == default, (
                     f"{name}: settings {variables[name]!r} != documented default {default!r}"
                 )
 
-        assert POOL in used_pools
+        assert set(POOLS) <= used_pools
         for pool in used_pools - {"default_pool"}:
             assert pool in pools, f"pool {pool} is not in airflow_settings.yaml"
             assert int(pools[pool]["slots"]) == 1, "one Graph pull at a time shares the per-collection budget"

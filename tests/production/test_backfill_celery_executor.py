@@ -11,18 +11,12 @@ import re
 import pytest
 
 from tests.conftest import free_port
+from tests.production.backfill import backfill_days, create_backfill, non_backfill_runs, task_states, wait_backfill
 from tests.production.conftest import wall_time
-from tests.production.harness import (
-    EMULATOR_BUDGET,
-    backfill_days,
-    check_lake,
-    lake_env,
-    log,
-    read_lake,
-    snapshot,
-    start_stack,
-    stop_stack,
-)
+from tests.production.lake import check_lake, read_lake, snapshot
+from tests.production.processes import log
+from tests.production.scenario import EMULATOR_BUDGET, lake_env
+from tests.production.stack import start_stack, stop_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 
@@ -33,12 +27,18 @@ WALL = "3. backfill, CeleryExecutor (incl. start/stop)"
 
 
 @pytest.fixture(scope="module")
-def celery_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite):
+def celery_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite, postgres_server, redis_server):
     fs, container = lake_container
     env = lake_env(graph_emulator_process, azurite, container)
     with wall_time(WALL):
         stack = start_stack(
-            tmp_path_factory.mktemp("airflow-celery"), "CeleryExecutor", free_port, env, celery_workers=2
+            tmp_path_factory.mktemp("airflow-celery"),
+            "CeleryExecutor",
+            free_port,
+            env,
+            postgres=postgres_server,
+            redis=redis_server,
+            celery_workers=2,
         )
     try:
         yield stack
@@ -57,12 +57,12 @@ def test_backfill_celery_executor(celery_stack, graph_emulator_process, lake_con
     fs, container = lake_container
     with wall_time(WALL):
         emulator.reset_stats()
-        backfill_id = stack.backfill(DAYS[0], DAYS[-1], max_active_runs=4)
-        states = stack.wait_backfill(backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
+        backfill_id = create_backfill(stack, DAYS[0], DAYS[-1], max_active_runs=4)
+        states = wait_backfill(stack, backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
         stats = emulator.stats()
         log(f"emulator after the backfill: {stats}")
         lake = read_lake(fs, container)
-        counts = {day: emulator.count(day) for day in DAYS}
+        counts = {day: emulator.count_day(day) for day in DAYS}
         lake_results[SCENARIO] = {"snapshot": snapshot(lake), "lake": lake, "counts": counts}
         received = {
             p.name: tasks_received(p.log_path.read_text(errors="replace"))
@@ -72,9 +72,9 @@ def test_backfill_celery_executor(celery_stack, graph_emulator_process, lake_con
         log(f"task workloads received per Celery worker: {received}")
 
         assert sorted(states.values()) == ["success"] * len(DAYS), states
-        not_success = [t for t in stack.task_states(backfill_id) if t[2] != "success"]
+        not_success = [t for t in task_states(stack, backfill_id) if t[2] != "success"]
         assert not not_success, not_success
-        assert stack.non_backfill_runs() == [], "only backfill runs may exist (no scheduled run, no 15th day)"
+        assert non_backfill_runs(stack) == [], "only backfill runs may exist (no scheduled run, no 15th day)"
         assert sum(received.values()) == 3 * len(DAYS), received
         assert all(count > 0 for count in received.values()), f"both workers should have run tasks: {received}"
         assert check_lake(lake, DAYS, counts) == []

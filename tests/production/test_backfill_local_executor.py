@@ -11,20 +11,19 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import free_port
-from tests.production.conftest import wall_time
-from tests.production.harness import (
-    EMULATOR_BUDGET,
-    LakeReader,
+from tests.production.backfill import (
     backfill_days,
-    check_lake,
-    lake_env,
-    log,
-    query,
-    read_lake,
-    snapshot,
-    start_stack,
-    stop_stack,
+    create_backfill,
+    non_backfill_runs,
+    task_states,
+    wait_backfill,
+    wait_backfill_completed,
 )
+from tests.production.conftest import wall_time
+from tests.production.lake import LakeReader, check_lake, read_lake, snapshot
+from tests.production.processes import log
+from tests.production.scenario import EMULATOR_BUDGET, lake_env
+from tests.production.stack import start_stack, stop_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 
@@ -34,11 +33,13 @@ SCENARIO = "LocalExecutor"
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite):
+def local_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite, postgres_server):
     fs, container = lake_container
     env = lake_env(graph_emulator_process, azurite, container)
     with wall_time("1. backfill, LocalExecutor (incl. start/stop)"):
-        stack = start_stack(tmp_path_factory.mktemp("airflow-local"), "LocalExecutor", free_port, env)
+        stack = start_stack(
+            tmp_path_factory.mktemp("airflow-local"), "LocalExecutor", free_port, env, postgres=postgres_server
+        )
     try:
         yield stack
     finally:
@@ -63,18 +64,18 @@ def test_backfill_local_executor(local_stack, graph_emulator_process, lake_conta
     fs, container = lake_container
     with wall_time("1. backfill, LocalExecutor (incl. start/stop)"):
         emulator.reset_stats()
-        backfill_id = stack.backfill(DAYS[0], DAYS[-1], max_active_runs=4)
-        states = stack.wait_backfill(backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
+        backfill_id = create_backfill(stack, DAYS[0], DAYS[-1], max_active_runs=4)
+        states = wait_backfill(stack, backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
         stats = emulator.stats()
         log(f"emulator after the backfill: {stats}")
         lake = read_lake(fs, container)
-        counts = {day: emulator.count(day) for day in DAYS}
+        counts = {day: emulator.count_day(day) for day in DAYS}
         lake_results[SCENARIO] = {"snapshot": snapshot(lake), "lake": lake, "counts": counts}
 
         assert sorted(states.values()) == ["success"] * len(DAYS), states
-        not_success = [t for t in stack.task_states(backfill_id) if t[2] != "success"]
+        not_success = [t for t in task_states(stack, backfill_id) if t[2] != "success"]
         assert not not_success, not_success
-        assert stack.non_backfill_runs() == [], "only backfill runs may exist (no scheduled run, no 15th day)"
+        assert non_backfill_runs(stack) == [], "only backfill runs may exist (no scheduled run, no 15th day)"
         assert check_lake(lake, DAYS, counts) == []
         assert sum(stats["faults_served"].values()) > 0, "the emulator was configured to inject faults"
         for other, result in lake_results.items():  # same emulator seed and config: the very same bytes
@@ -82,7 +83,7 @@ def test_backfill_local_executor(local_stack, graph_emulator_process, lake_conta
                 assert snapshot(lake) == result["snapshot"], f"lake differs from the {other} run's"
         problem = budget_problem(stats)
         assert problem is None, problem
-        secret = emulator.msgraph_connection()["password"]
+        secret = emulator.info["client_secret"]
         leaks = [str(p) for p in stack.home.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")]
         assert leaks == [], f"the client secret appears in {leaks}"
 
@@ -95,15 +96,15 @@ def test_reprocess_completed_is_atomic_for_readers(local_stack, graph_emulator_p
     stack, emulator = local_stack, graph_emulator_process
     fs, container = lake_container
     with wall_time("2. reprocess completed + concurrent reader"):
-        previous = query(stack.database, "SELECT max(id) FROM backfill")[0][0]
-        stack.wait_backfill_completed(previous)
+        previous = stack.query("SELECT max(id) FROM backfill")[0][0]
+        wait_backfill_completed(stack, previous)
         emulator.reset_stats()
         expected = {day: part["rows"] for day, part in first["snapshot"].items()}
         reader = LakeReader(fs, container, expected)
         reader.start()
         try:
-            backfill_id = stack.backfill(DAYS[0], DAYS[-1], reprocess="completed", max_active_runs=4)
-            states = stack.wait_backfill(backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
+            backfill_id = create_backfill(stack, DAYS[0], DAYS[-1], reprocess="completed", max_active_runs=4)
+            states = wait_backfill(stack, backfill_id, len(DAYS), BACKFILL_TIMEOUT_S)
         finally:
             reader.stop()
         stats = emulator.stats()

@@ -1,0 +1,56 @@
+"""The ``msgraph`` Airflow connection that points at a Graph emulator: built here, and only here.
+
+Tests, the demo and the benchmarks reach the emulator the way a deployment reaches Graph, through the azure
+provider's ``msgraph`` connection (README, "Pointing the hook at real Graph"): the app's client id and secret,
+the Graph host, and the extras ``tenant_id``, ``authority`` and ``verify`` (the emulator's CA bundle).
+
+    os.environ.update(msgraph_connection_env(emu))                     # AIRFLOW_CONN_MSGRAPH_DEFAULT
+    msgraph_connection(emu, requests_per_minute=18, rate_limit_window_s=5)   # the dict, extras added
+
+``emu`` is an in-process ``GraphEmulator``, an ``EmulatorProcess``, or the JSON that ``python -m graph_emulator
+serve --info-file`` writes (as a dict).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+INFO_KEYS = ("graph_root", "authority", "ca_path", "tenant_id", "client_id", "client_secret")
+
+
+def emulator_info(emu: Any) -> dict[str, str]:
+    """Where an emulator listens and the credentials it accepts, whatever kind of emulator it is."""
+    if isinstance(emu, Mapping):
+        info = emu
+    elif isinstance(getattr(emu, "info", None), Mapping):  # EmulatorProcess
+        info = emu.info
+    else:  # GraphEmulator
+        config = emu.config
+        info = {
+            "graph_root": emu.graph_root,
+            "authority": emu.authority,
+            "ca_path": emu.ca_path,
+            "tenant_id": config.tenant_id,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+        }
+    return {key: info[key] for key in INFO_KEYS}
+
+
+def msgraph_connection(emu: Any, **extras: Any) -> dict[str, Any]:
+    """The connection as Airflow holds it (``conn_type``, ``login``, ``password``, ``host``, ``extra``)."""
+    info = emulator_info(emu)
+    return {
+        "conn_type": "msgraph",
+        "login": info["client_id"],
+        "password": info["client_secret"],
+        "host": info["graph_root"],
+        "extra": {"tenant_id": info["tenant_id"], "authority": info["authority"], "verify": info["ca_path"], **extras},
+    }
+
+
+def msgraph_connection_env(emu: Any, conn_id: str = "msgraph_default", **extras: Any) -> dict[str, str]:
+    """``{"AIRFLOW_CONN_<CONN_ID>": <the connection as JSON>}``, the way a deployment sets it in the environment."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(msgraph_connection(emu, **extras))}
