@@ -123,7 +123,9 @@ def test_airflow_settings_yaml(tmp_path, postgres_server):
         missing = sorted(set(VARIABLES) - set(FALLBACKS) - set(variables))
         assert not missing, f"airflow_settings.yaml lacks Variables the DAG reads: {missing}"
         for name, (default, _meaning) in VARIABLES.items():
-            if name != "direct_routing_lake_root" and name not in FALLBACKS:  # a deployment path; the default is the repo's ./lake
+            if (
+                name != "direct_routing_lake_root" and name not in FALLBACKS
+            ):  # a deployment path; the default is the repo's ./lake
                 assert variables[name] == default, (
                     f"{name}: settings {variables[name]!r} != documented default {default!r}"
                 )
