@@ -265,3 +265,17 @@ def test_the_acceptance_day_with_every_fault_at_once(emulator):
     rows, stats = pull(emulator_client(emu))
     assert rows == emu.expected_rows(WINDOW.start, WINDOW.end)
     assert stats.throttled == 2 and stats.retries == 5
+
+
+def test_an_unreachable_token_authority_is_a_network_error_not_a_credentials_one():
+    from call_logs.graph.errors import GraphConfigError
+
+    from tests.conftest import free_port
+
+    root = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = GraphSettings.from_connection(
+        login="app", password="secret", host=root, extras={"tenant_id": "t", "authority": root}
+    )
+    with pytest.raises(GraphUnavailableError, match="Could not reach the token authority") as caught:
+        settings.token_provider().token()
+    assert not isinstance(caught.value, GraphConfigError)  # a later try may reach it
