@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from call_logs.operators._context import lake_location, quiet_azure_sdk, run_day
 
@@ -47,11 +47,10 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from call_logs.extract import extract_day
-        from call_logs.graph.errors import GraphConfigError, GraphError
+        from call_logs.failures import to_airflow
         from call_logs.graph.ledger import budget_handover
         from call_logs.hooks.budget_ledger import VariableLedgerStore
         from call_logs.hooks.graph_calls import DirectRoutingCallsHook
-        from call_logs.lake.convert import SchemaViolation
         from call_logs.lake.layout import partition_path
         from call_logs.lake.partition import read_manifest
 
@@ -85,10 +84,8 @@ class DirectRoutingCallsToLakeOperator(BaseOperator):
                     concurrency=int(self.concurrency),
                     expected_rows_per_hour=previous.get("source", {}).get("rows_per_hour"),
                 )
-        except (GraphConfigError, SchemaViolation) as error:
-            raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
-        except GraphError as error:
-            raise RuntimeError(str(error)) from None  # transient: Airflow's retries take the whole day again
+        except Exception as error:
+            raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
         return {
             "call_date": day.isoformat(),
             "partition": f"{self.lake_root.rstrip('/')}/{partition_path('', day).lstrip('/')}",
