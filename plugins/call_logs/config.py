@@ -16,7 +16,9 @@ VARIABLES = {
         "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
     ),
     "direct_routing_msgraph_conn_id": ("msgraph_default", "the azure provider msgraph connection to read Graph with"),
-    "direct_routing_api_version": ("v1.0", "Graph API version: v1.0, or beta for four extra columns"),
+    # Empty by default, so that the connection's api_version extra applies: a Variable set explicitly wins,
+    # else the connection's extra, else v1.0 (the one precedence rule, see GraphSettings.from_connection).
+    "direct_routing_api_version": ("", "Graph API version v1.0 or beta (four extra columns); empty: the connection's"),
     "direct_routing_graph_concurrency": ("4", "hour-long sub-windows paged side by side under one request budget"),
     "direct_routing_settle_hours": ("48", "hours after a day ends before it is pulled (Graph's reports lag 24-48 h)"),
     "direct_routing_retention_days": ("150", "days of history Graph keeps; older days are skipped, never written"),
