@@ -32,7 +32,9 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
             "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
         ),
         "msgraph_conn_id": (defaults.MSGRAPH_CONN_ID, "the azure provider msgraph connection to read Graph with"),
-        "api_version": ("v1.0", "Graph API version: v1.0, or beta for the beta-only columns"),
+        # Empty by default, so that the connection's api_version extra applies: a Variable set explicitly wins,
+        # else the connection's extra, else v1.0 (the one precedence rule, see GraphSettings.from_connection).
+        "api_version": ("", "Graph API version v1.0 or beta (the beta-only columns); empty: the connection's"),
         "graph_concurrency": (
             str(defaults.GRAPH_CONCURRENCY),
             "sub-windows paged side by side under one request budget",

@@ -9,8 +9,10 @@ import pytest
 from call_logs.graph.client import PullStats
 from call_logs.graph.errors import (
     GraphAuthError,
+    GraphDeadlineError,
     GraphPermissionError,
     GraphRequestError,
+    GraphRetryAfterTooLongError,
     GraphUnavailableError,
     UnsafeNextLinkError,
 )
@@ -98,6 +100,29 @@ def test_giving_up_after_bounded_retries_says_so(emulator):
     with pytest.raises(GraphUnavailableError, match="after 3 attempts"):
         pull(client)
     assert emu.stats()["data_requests"] == 3
+
+
+def test_a_huge_retry_after_fails_the_try_at_once_instead_of_holding_the_worker(emulator):
+    import time
+
+    emu = emulator(rows_per_day=1500, seed=6, faults=[Fault("throttle", on_request=2, retry_after=86400)])
+    started = time.monotonic()
+    with pytest.raises(GraphRetryAfterTooLongError, match=r"Retry-After 86400 s, longer than the 120 s"):
+        pull(emulator_client(emu))
+    assert time.monotonic() - started < 10
+    assert emu.stats()["data_requests"] == 2
+
+
+def test_retries_stop_before_the_tasks_deadline(emulator):
+    import time
+
+    emu = emulator(rows_per_day=1500, seed=6, faults=[Fault("unavailable", rate=1.0, retry_after=0.4)])
+    deadline = time.time() + 1.0
+    client = emulator_client(emu, retry=RetryPolicy(deadline=deadline))
+    with pytest.raises(GraphDeadlineError, match=r"would outlast the task's execution_timeout"):
+        pull(client)
+    assert time.time() <= deadline  # gave up before the deadline, not after it
+    assert 2 <= emu.stats()["data_requests"] <= 3
 
 
 def test_tokens_are_renewed_across_a_pull_longer_than_their_lifetime(emulator):
@@ -243,3 +268,17 @@ def test_the_acceptance_day_with_every_fault_at_once(emulator):
     rows, stats = pull(emulator_client(emu))
     assert rows == emu.expected_rows(WINDOW.start, WINDOW.end)
     assert stats.throttled == 2 and stats.retries == 5
+
+
+def test_an_unreachable_token_authority_is_a_network_error_not_a_credentials_one():
+    from call_logs.graph.errors import GraphConfigError
+
+    from tests.conftest import free_port
+
+    root = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = GraphSettings.from_connection(
+        login="app", password="secret", host=root, extras={"tenant_id": "t", "authority": root}
+    )
+    with pytest.raises(GraphUnavailableError, match="Could not reach the token authority") as caught:
+        settings.token_provider().token()
+    assert not isinstance(caught.value, GraphConfigError)  # a later try may reach it

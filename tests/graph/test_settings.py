@@ -118,11 +118,13 @@ def test_connection_extras_are_read_like_the_provider_does():
     assert "s3cret-value" not in repr(settings)
 
 
-def test_verify_may_be_a_ca_bundle_path():
-    settings = GraphSettings.from_connection(
-        login="a", password="b", extras={"tenant_id": "t", "verify": "/etc/ca.pem"}
-    )
-    assert settings.verify == "/etc/ca.pem"
+def test_verify_may_be_a_ca_bundle_path(tmp_path):
+    import trustme
+
+    bundle = str(tmp_path / "ca.pem")
+    trustme.CA().cert_pem.write_to_path(bundle)
+    settings = GraphSettings.from_connection(login="a", password="b", extras={"tenant_id": "t", "verify": bundle})
+    assert settings.verify == bundle
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from call_logs.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
+from call_logs.graph.errors import GraphDeadlineError, GraphRetryAfterTooLongError, GraphUnavailableError
+from call_logs.graph.throttle import MAX_RETRY_AFTER_S, RateLimiter, RetryPolicy, parse_retry_after
 
 
 class FakeClock:
@@ -48,6 +49,9 @@ def test_pause_holds_back_every_caller():
         ("", None),
         ("Wed, 21 Oct 2015 07:28:00 GMT", None),
         ("-1", None),
+        ("nan", None),
+        ("86400", 86400.0),  # parsed as sent: RetryPolicy decides it is too long
+        ("inf", float("inf")),
     ],
 )
 def test_retry_after_parsing(header, seconds):
@@ -60,6 +64,55 @@ def test_retry_after_wins_over_backoff_and_backoff_is_capped_with_jitter():
     delays = [policy.delay(attempt, None) for attempt in range(1, 8)]
     assert all(0.5 * min(8.0, 2 ** (a - 1)) <= d <= min(8.0, 2 ** (a - 1)) for a, d in enumerate(delays, start=1))
     assert max(delays) <= 8.0
+
+
+def test_a_retry_after_above_the_cap_fails_the_try_instead_of_waiting():
+    policy = RetryPolicy()
+    assert MAX_RETRY_AFTER_S == 120.0
+    assert policy.wait_before_retry(1, MAX_RETRY_AFTER_S, 0.0, "HTTP 429") == MAX_RETRY_AFTER_S
+    for bogus in (MAX_RETRY_AFTER_S + 0.001, 86400.0, float("inf")):
+        with pytest.raises(GraphRetryAfterTooLongError, match=r"longer than the 120 s one pull waits") as caught:
+            policy.wait_before_retry(1, bogus, 0.0, "HTTP 429")
+        message = str(caught.value)
+        assert message.endswith(".") and ". " not in message and "Airflow retries the task later" in message
+        assert isinstance(caught.value, GraphUnavailableError)  # a later try may pass
+
+
+def test_giving_up_on_attempts_or_total_wait():
+    policy = RetryPolicy(max_attempts=3, max_total_wait_s=10.0)
+    assert policy.wait_before_retry(2, 4.0, 5.0, "HTTP 503") == 4.0
+    with pytest.raises(GraphUnavailableError, match=r"after 3 attempts"):
+        policy.wait_before_retry(3, 0.1, 0.0, "HTTP 503")
+    with pytest.raises(GraphUnavailableError, match=r"after 2 attempts and 8 s of waiting"):
+        policy.wait_before_retry(2, 4.0, 8.0, "HTTP 503")
+
+
+def test_no_retry_wait_may_end_after_the_deadline():
+    clock = FakeClock()
+    clock.now = 1000.0
+    policy = RetryPolicy(deadline=1010.0, clock=clock)
+    assert policy.wait_before_retry(1, 9.5, 0.0, "HTTP 503") == 9.5
+    with pytest.raises(GraphDeadlineError, match=r"Waiting 10\.5 s more for Graph \(HTTP 503\).*\(10\.0 s left\)"):
+        policy.wait_before_retry(1, 10.5, 0.0, "HTTP 503")
+    clock.now = 1009.0  # backoff (no Retry-After) is bounded the same way
+    with pytest.raises(GraphDeadlineError, match="execution_timeout"):
+        RetryPolicy(deadline=1010.0, clock=clock, backoff_base_s=4.0, backoff_cap_s=4.0).wait_before_retry(
+            1, None, 0.0, "ConnectionError"
+        )
+
+
+def test_the_limiter_never_waits_past_the_deadline():
+    clock = FakeClock()
+    limiter = RateLimiter(2, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire(deadline=30.0)
+    limiter.acquire(deadline=30.0)
+    with pytest.raises(GraphDeadlineError, match="request budget"):
+        limiter.acquire(deadline=30.0)  # the next slot frees at 61.2 s
+    assert clock.now == 0.0  # refused before sleeping
+    limiter.pause_for(5.0)  # a 429's Retry-After holds everyone: bounded the same way
+    with pytest.raises(GraphDeadlineError):
+        limiter.acquire(deadline=4.0)
+    assert limiter.acquire(deadline=100.0) == pytest.approx(61.2)  # 60 s + the jitter guard
 
 
 class MemoryStore:

@@ -11,8 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from call_logs.graph.errors import GraphAuthError, GraphConfigError
+from call_logs.graph.errors import GraphAuthError, GraphConfigError, GraphUnavailableError
 
 # Renew this long before expiry so a page request never leaves with a token about to lapse.
 REFRESH_MARGIN_S = 120.0
@@ -42,6 +43,89 @@ class AppCredentials:
                 f"The msgraph connection lacks {', '.join(missing)}; set login = client id, password = client "
                 "secret and the tenant_id extra."
             )
+
+
+def certificate_problem(data: bytes, password: str | None, where: str, *, now: datetime | None = None) -> str | None:
+    """Why azure-identity could not sign with this certificate, as one sentence; None if it can.
+
+    ``data`` is a PEM file (private key and certificate) or a PKCS12/PFX file, as azure-identity reads them;
+    ``where`` names it for the message (``"The certificate at /etc/app.pem"``). The password is never shown.
+    The connection's password must be set exactly when the private key is encrypted: azure-identity (and the
+    azure provider's own msgraph hook, which may share the connection) refuse an unneeded password.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    secret = password.encode() if password else None
+    unneeded_password = (
+        f"{where} has a private key that is not encrypted, but the connection's password field is set (a client "
+        "secret left from before?); clear the password field, or encrypt the key with that password."
+    )
+    if b"-----BEGIN" in data:
+        if not re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----", data):
+            return f"{where} has no private key; give one PEM file holding the private key and the certificate."
+        try:
+            key = serialization.load_pem_private_key(data, None)
+        except TypeError:  # "Password was not given but private key is encrypted"
+            if not secret:
+                return (
+                    f"{where} has an encrypted private key but the connection has no password; put the key's "
+                    "password in the connection's password field."
+                )
+            try:
+                key = serialization.load_pem_private_key(data, secret)
+            except ValueError:
+                return (
+                    f"{where} has an encrypted private key that the connection's password does not decrypt; put "
+                    "the key's password in the connection's password field."
+                )
+        except ValueError:
+            return f"{where} holds a PEM private key that cannot be read; export the key and certificate again."
+        else:
+            if secret:
+                return unneeded_password
+        try:
+            certificate = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            return (
+                f"{where} has a private key but no certificate; append the PEM certificate to the same file "
+                "(or to certificate_data)."
+            )
+    else:
+        try:
+            key, certificate, _ = pkcs12.load_key_and_certificates(data, secret)
+        except ValueError:
+            if secret:
+                try:
+                    pkcs12.load_key_and_certificates(data, None)
+                except ValueError:
+                    return (
+                        f"{where} is neither PEM nor a PKCS12 (PFX) file the connection's password opens; check the "
+                        "file and put its password in the connection's password field."
+                    )
+                return unneeded_password
+            return (
+                f"{where} is neither PEM nor a PKCS12 (PFX) file without a password; check the file, and put its "
+                "password in the connection's password field if it has one."
+            )
+        if key is None or certificate is None:
+            return f"{where} must hold both the private key and the certificate; export it again with the key."
+    if not isinstance(key, RSAPrivateKey):
+        return (
+            f"{where} has a private key that is not RSA; Entra ID signs client assertions with RS256, so create an "
+            "RSA certificate."
+        )
+    if key.public_key().public_numbers() != certificate.public_key().public_numbers():
+        return f"{where} has a private key that does not belong to its certificate; pair the key with its certificate."
+    expires = certificate.not_valid_after_utc
+    if expires <= (now or datetime.now(UTC)):
+        return (
+            f"{where} expired on {expires:%Y-%m-%d}; create a new certificate and upload its public part to the app "
+            "registration."
+        )
+    return None
 
 
 def build_credential(creds: AppCredentials, *, authority: str, verify: bool | str, proxies: dict | None):
@@ -128,13 +212,33 @@ class TokenProvider:
             self._credential = None
 
     def _fetch(self) -> None:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 
         try:
             if self._credential is None:
                 self._credential = self._factory()
             access = self._credential.get_token(self._scope)
-        except (AzureError, ValueError) as error:
+        except AzureError as error:
+            # azure-identity wraps a network failure in ClientAuthenticationError; its cause tells them apart.
+            network = next(
+                (e for e in (error, error.__cause__) if isinstance(e, ServiceRequestError | ServiceResponseError)),
+                None,
+            )
+            if network is None:
+                raise GraphAuthError(explain_token_error(error, self._authority)) from None
+            text = str(network)
+            if "CERTIFICATE_VERIFY_FAILED" in text or "CA certificate bundle" in text:
+                raise GraphConfigError(
+                    f"The TLS certificate of {self._authority} could not be verified; set the connection's 'verify' "
+                    "extra to the path of a CA bundle that signs it."
+                ) from None
+            first_line = text.strip().splitlines()[0][:300] if text.strip() else type(network).__name__
+            raise GraphUnavailableError(
+                f"Could not reach the token authority {self._authority} ({first_line}); the window was not written, "
+                "Airflow retries the task later."
+            ) from None
+        except (ValueError, TypeError, OSError) as error:
+            # The connection is validated before any request (settings.py); this is the safety net.
             raise GraphAuthError(explain_token_error(error, self._authority)) from None
         if self._on_new_token:
             self._on_new_token(access.token)

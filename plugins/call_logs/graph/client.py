@@ -27,7 +27,6 @@ from call_logs.graph.errors import (
     GraphError,
     GraphPermissionError,
     GraphRequestError,
-    GraphUnavailableError,
     UnsafeNextLinkError,
 )
 from call_logs.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
@@ -169,7 +168,7 @@ class GraphReportClient:
         while True:
             attempt += 1
             if self.limiter:
-                stats.add(throttle_wait_s=self.limiter.acquire())
+                stats.add(throttle_wait_s=self.limiter.acquire(deadline=self.retry.deadline))
             stats.add(requests=1)
             try:
                 return self._request(url)
@@ -181,12 +180,8 @@ class GraphReportClient:
                 attempt -= 1
                 continue
             except _Transient as failure:
-                delay = self.retry.delay(attempt, failure.retry_after)
-                if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait_s:
-                    raise GraphUnavailableError(
-                        f"Graph kept failing ({failure}) after {attempt} attempts and {waited:.0f} s of waiting; "
-                        "the window was not written, retry the task later."
-                    ) from None
+                # Raises when giving up: attempts or total wait spent, Retry-After too long, task deadline.
+                delay = self.retry.wait_before_retry(attempt, failure.retry_after, waited, failure)
                 log.warning("Graph request failed (%s); retry %d in %.2f s", failure, attempt, delay)
                 waited += delay
                 stats.add(retries=1)

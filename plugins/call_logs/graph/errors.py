@@ -1,6 +1,7 @@
 """Errors a Graph pull can end in, each with a message a user can act on.
 
-``GraphConfigError`` and its subclasses mean "retrying will not help": Airflow tasks fail without retries.
+Which of them a retry can fix is decided in one place, ``call_logs.failures`` (``is_retryable``); the class
+names here say what happened, not what Airflow should do about it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ class GraphRequestError(GraphConfigError):
 
 class GraphUnavailableError(GraphError):
     """Graph kept failing (throttling, 5xx, network) after every retry: a later retry may succeed."""
+
+
+class GraphRetryAfterTooLongError(GraphUnavailableError):
+    """Graph asked for a longer wait than one pull may spend on a retry; a later task try may succeed."""
+
+
+class GraphDeadlineError(GraphUnavailableError):
+    """The next wait would outlast the task's execution_timeout; this try stops, a later one may succeed."""
 
 
 class UnsafeNextLinkError(GraphError):

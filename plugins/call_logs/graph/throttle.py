@@ -7,14 +7,30 @@ retries count against the same budget.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from call_logs.graph.errors import GraphDeadlineError, GraphRetryAfterTooLongError, GraphUnavailableError
 
 JITTER_GUARD_MIN_S = 0.25
 JITTER_GUARD_FRACTION = 0.02
+# The longest single Retry-After a pull honours. Graph's budget is a rolling 60-second window, so a genuine
+# throttling wait fits in two of them; anything longer is a bogus header or an outage, and the task is better
+# failed and retried by Airflow later (its pool slot and worker freed) than parked for hours.
+MAX_RETRY_AFTER_S = 120.0
+
+
+def _deadline_error(delay: float, what: str, deadline: float, now: float) -> GraphDeadlineError:
+    return GraphDeadlineError(
+        f"Waiting {delay:.1f} s more for {what} would outlast the task's execution_timeout "
+        f"({max(0.0, deadline - now):.1f} s left), so this try stops now without writing the window and Airflow "
+        "retries the task."
+    )
 
 
 class RateLimiter:
@@ -37,8 +53,11 @@ class RateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Block until a request may be sent; return the seconds spent waiting."""
+    def acquire(self, deadline: float | None = None) -> float:
+        """Block until a request may be sent; return the seconds spent waiting.
+
+        ``deadline`` (wall-clock seconds, like the clock): raise ``GraphDeadlineError`` instead of waiting past it.
+        """
         waited = 0.0
         while True:
             with self._lock:
@@ -51,6 +70,8 @@ class RateLimiter:
                 if delay <= 0:
                     self._sent.append(now)
                     return waited
+            if deadline is not None and now + delay > deadline:
+                raise _deadline_error(delay, "the request budget", deadline, now)
             self._sleep(delay)
             waited += delay
 
@@ -81,15 +102,20 @@ class RateLimiter:
 class RetryPolicy:
     """How long to keep trying one request before the pull fails.
 
-    ``Retry-After`` from Graph is honoured as given (fractional seconds included); without it the wait is
-    exponential with full jitter, capped. Both the attempt count and the total wait are bounded.
+    ``Retry-After`` from Graph is honoured as given (fractional seconds included) up to ``max_retry_after_s``;
+    without it the wait is exponential with full jitter, capped. The attempt count and the total wait are
+    bounded, and no wait may end after ``deadline`` (wall-clock seconds: the task's execution_timeout), so a
+    pull never holds a worker longer than its task may run.
     """
 
     max_attempts: int = 8
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
     max_total_wait_s: float = 900.0
+    max_retry_after_s: float = MAX_RETRY_AFTER_S
+    deadline: float | None = None
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -97,6 +123,35 @@ class RetryPolicy:
             return max(0.0, retry_after)
         ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
         return self.rng.uniform(ceiling / 2, ceiling)
+
+    def wait_before_retry(self, attempt: int, retry_after: float | None, waited: float, failure: object) -> float:
+        """The wait before retrying after ``failure`` (attempt ``attempt``, ``waited`` s so far), or raise.
+
+        Raises ``GraphRetryAfterTooLongError`` for a Retry-After above the cap, ``GraphUnavailableError`` when
+        attempts or total wait run out, ``GraphDeadlineError`` when the wait would end after the deadline.
+        """
+        if retry_after is not None and retry_after > self.max_retry_after_s:
+            raise GraphRetryAfterTooLongError(
+                f"Graph answered {failure} with Retry-After {retry_after:g} s, longer than the "
+                f"{self.max_retry_after_s:g} s one pull waits for a retry, so this try stops now without writing "
+                "the window and Airflow retries the task later."
+            ) from None  # called while the client handles the failure: its context is noise
+        delay = self.delay(attempt, retry_after)
+        if attempt >= self.max_attempts or waited + delay > self.max_total_wait_s:
+            raise GraphUnavailableError(
+                f"Graph kept failing ({failure}) after {attempt} attempts and {waited:.0f} s of waiting; "
+                "the window was not written, retry the task later."
+            ) from None
+        self.check_deadline(delay, f"Graph ({failure})")
+        return delay
+
+    def check_deadline(self, delay: float, what: str) -> None:
+        """Raise ``GraphDeadlineError`` if waiting ``delay`` s from now would end after the deadline."""
+        if self.deadline is None:
+            return
+        now = self.clock()
+        if now + delay > self.deadline:
+            raise _deadline_error(delay, what, self.deadline, now) from None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -107,4 +162,6 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None  # an HTTP-date: Graph does not send these; fall back to backoff
-    return seconds if seconds >= 0 else None
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return seconds  # may be huge or infinite: RetryPolicy refuses to wait that long

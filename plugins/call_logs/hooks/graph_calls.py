@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -14,6 +15,25 @@ from call_logs.graph.settings import GraphSettings
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
 from call_logs.graph.window import Window
 from call_logs.reports.spec import ReportSpec
+
+
+def _task_deadline() -> float | None:
+    """When the running task's execution_timeout runs out (wall-clock seconds); None outside a task or without one.
+
+    Counted from the try's start, which is a little before Airflow starts its own timer: the client gives up
+    with its own message just before Airflow would kill the task.
+    """
+    try:
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+    except Exception:  # not in a running task (a test, the CLI, test_connection)
+        return None
+    timeout = getattr(getattr(ti, "task", None), "execution_timeout", None)
+    started = getattr(ti, "start_date", None)
+    if not timeout or started is None:
+        return None
+    return started.timestamp() + timeout.total_seconds()
 
 
 def _mask(value: str | None) -> None:
@@ -27,6 +47,15 @@ def _mask(value: str | None) -> None:
     mask_secret(value)
 
 
+def _proxy_password(url: object) -> str | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
 class CallLogsHook(BaseHook):
     """Pull Teams call-log reports through an ``msgraph`` connection (``msgraph_default``).
 
@@ -36,7 +65,9 @@ class CallLogsHook(BaseHook):
     ``requests_per_minute``. The host (or ``base_url``) picks the national cloud.
 
     :param msgraph_conn_id: the Airflow connection id.
-    :param api_version: overrides the connection's ``api_version`` (``v1.0`` or ``beta``).
+    :param api_version: set (not empty), wins over the connection's ``api_version`` extra and ``base_url``
+        (``v1.0`` or ``beta``); empty or None leaves the choice to the connection, else ``v1.0``.
+    :param api_version_origin: where ``api_version`` comes from, for messages and the settings log.
     """
 
     conn_name_attr = "msgraph_conn_id"
@@ -44,10 +75,17 @@ class CallLogsHook(BaseHook):
     conn_type = "msgraph"
     hook_name = "Microsoft Graph (call-log reports)"
 
-    def __init__(self, msgraph_conn_id: str = default_conn_name, *, api_version: str | None = None) -> None:
+    def __init__(
+        self,
+        msgraph_conn_id: str = default_conn_name,
+        *,
+        api_version: str | None = None,
+        api_version_origin: str = "the task's api_version (Variable direct_routing_api_version)",
+    ) -> None:
         super().__init__()
         self.msgraph_conn_id = msgraph_conn_id
         self.api_version = api_version
+        self.api_version_origin = api_version_origin
 
     def get_settings(self) -> GraphSettings:
         from airflow.sdk.exceptions import AirflowNotFoundException
@@ -62,6 +100,9 @@ class CallLogsHook(BaseHook):
         extras: dict[str, Any] = conn.extra_dejson
         _mask(conn.password)
         _mask(extras.get("certificate_data"))
+        proxies = extras.get("proxies")
+        for url in proxies.values() if isinstance(proxies, dict) else ():
+            _mask(_proxy_password(url))
         return GraphSettings.from_connection(
             login=conn.login,
             password=conn.password,
@@ -69,22 +110,39 @@ class CallLogsHook(BaseHook):
             schema=conn.schema,
             extras=extras,
             api_version=self.api_version,
+            api_version_origin=self.api_version_origin,
+            conn_id=self.msgraph_conn_id,
         )
 
     def client_for(
-        self, report: ReportSpec, *, limiter: RateLimiter | None = None, retry: RetryPolicy | None = None
+        self,
+        report: ReportSpec,
+        *,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> GraphReportClient:
-        """A client of ``report``'s Graph function through this connection."""
+        """A client of ``report``'s Graph function through this connection, checked and logged first.
+
+        :param deadline: wall-clock seconds no retry or budget wait may pass; by default the running task's
+            execution_timeout (none outside a task, or without one).
+        """
         settings = self.get_settings()
-        self.log.info(
-            "Graph: %s cloud, %s, %s, up to %d requests per %g s",
-            settings.cloud.name,
-            settings.cloud.graph_root,
-            settings.api_version,
-            settings.requests_per_minute,
-            settings.rate_limit_window_s,
+        self.log_settings(settings)
+        deadline = deadline if deadline is not None else _task_deadline()
+        if deadline is not None:
+            self.log.info("Graph: every wait of this pull ends before the task's execution_timeout")
+        return settings.build_client(
+            report.function_path, on_new_token=_mask, limiter=limiter, retry=retry, deadline=deadline
         )
-        return settings.build_client(report.function_path, on_new_token=_mask, limiter=limiter, retry=retry)
+
+    def log_settings(self, settings: GraphSettings) -> None:
+        """The effective settings and where each came from (never a secret), then any warning."""
+        self.log.info("Graph settings of connection '%s' (setting = value  [from]):", self.msgraph_conn_id)
+        for name, value, origin in settings.describe():
+            self.log.info("  %s = %s  [%s]", name, value, origin)
+        for warning in settings.warnings:
+            self.log.warning("%s", warning)
 
     def iter_pages(
         self, report: ReportSpec, start: datetime, end: datetime, stats: PullStats | None = None
@@ -93,9 +151,13 @@ class CallLogsHook(BaseHook):
         return self.client_for(report).iter_pages(Window(start, end), stats)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Get a token; that proves the credentials, tenant and cloud without spending the call budget."""
+        """Check the connection as a pull would, then get a token: credentials, tenant and cloud, no call budget.
+
+        The message is the sentence a task would fail with; on success, any warning follows.
+        """
         try:
-            self.get_settings().token_provider(on_new_token=_mask).token()
+            settings = self.get_settings()
+            settings.token_provider(on_new_token=_mask).token()
         except Exception as error:  # the UI shows the message
             return False, str(error)
-        return True, "Got a Graph token for this connection."
+        return True, " ".join(["Got a Graph token for this connection.", *settings.warnings])

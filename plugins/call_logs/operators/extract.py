@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from call_logs import defaults
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day, run_info
@@ -61,11 +61,10 @@ class CallLogToLakeOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from call_logs.extract import extract_day, retention_skip_reason
-        from call_logs.graph.errors import GraphConfigError, GraphError
+        from call_logs.failures import to_airflow
         from call_logs.graph.ledger import budget_handover
         from call_logs.hooks.budget_ledger import VariableLedgerStore
         from call_logs.hooks.graph_calls import CallLogsHook
-        from call_logs.lake.convert import SchemaViolation
 
         quiet_azure_sdk()
         day = run_day(context)
@@ -81,10 +80,8 @@ class CallLogToLakeOperator(BaseOperator):
             assert client.limiter is not None  # the hook always gives its clients the connection's budget
             with budget_handover(client.limiter, ledger, str(run["run_id"])):
                 manifest = extract_day(client, sink, day, run=run, concurrency=int(self.concurrency))
-        except (GraphConfigError, SchemaViolation) as error:
-            raise AirflowFailException(str(error)) from None  # retrying cannot fix configuration or bad data
-        except GraphError as error:
-            raise RuntimeError(str(error)) from None  # transient: Airflow's retries take the whole day again
+        except Exception as error:
+            raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
         return {
             "call_date": day.isoformat(),
             "partition": f"{self.lake_root.rstrip('/')}/{sink.spec.table}/{sink.spec.partition_column}={day}",
