@@ -146,8 +146,9 @@ def replace_day(
                 raise batches.error from None
             if isinstance(error, CommitFailedError):
                 raise DayCommitConflict(
-                    f"Another writer changed {partition_column}={day.isoformat()} of {uri} while this run wrote it, "
-                    "so this run committed nothing: run the day again once the other run has finished."
+                    f"A concurrent commit to {uri} conflicted with this run's {partition_column}={day.isoformat()} "
+                    "(most likely another run of the same day), so this run committed nothing: run the day again "
+                    "once the other run has finished."
                 ) from error
             raise
         version = table.version()
