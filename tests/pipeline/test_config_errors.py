@@ -191,9 +191,10 @@ def test_what_no_retry_can_fix_fails_at_once(dag, emulator, pipeline_env, tmp_pa
         )
     else:
         emu = emulator(rows_per_day=3000)
-        row = emu.calls.row
+        calls = emu.state.log()
+        row = calls.row
         # Graph sends "duration" as text in every row (the later key wins when decoding).
-        monkeypatch.setattr(emu.calls, "row", lambda *a, **k: row(*a, **k)[:-1] + ',"duration":"long"}')
+        monkeypatch.setattr(calls, "row", lambda *a, **k: row(*a, **k)[:-1] + ',"duration":"long"}')
     configure(pipeline_env, emu, tmp_path, monkeypatch, None, direct_routing_graph_concurrency=1)
     outcome = run_extract(dag)
     assert (outcome.state, outcome.tries, outcome.retries) == ("failed", 1, []), outcome
