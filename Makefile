@@ -7,7 +7,7 @@ AZURITE := node_modules/.bin/azurite-blob
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/include:$(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: demo test bench bench-smoke lint typecheck report install clean
+.PHONY: demo test test-fast bench bench-smoke lint typecheck report install clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ demo: $(INSTALLED)
 ## test: every test, with the Graph emulator, Azurite and Airflow started and stopped by the tests.
 test: $(INSTALLED) $(AZURITE)
 	$(PY) -m pytest
+
+## test-fast: the unit tests only (no Airflow DAG run, no Azurite, no PostgreSQL/Redis; tests/conftest.py says which).
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -m "not integration"
 
 ## bench: the performance harness (prints a table; never fails on a timing).
 bench: $(INSTALLED)

@@ -1,4 +1,7 @@
-"""Shared fixtures: the Graph emulator over TLS, Azurite as a real Blob endpoint, an isolated Airflow home."""
+"""Shared fixtures: the Graph emulator over TLS, Azurite as a real Blob endpoint, an isolated Airflow home.
+
+Also the one declaration of which tests are ``integration`` tests (``make test-fast`` leaves them out).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,43 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/
 # Azurite's well-known development account (public, documented by Microsoft; not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# --- which tests are integration tests: declared here and nowhere else ---------------------------------------
+# `make test-fast` runs `pytest -m "not integration"`: no Airflow DAG run, no Azurite, no PostgreSQL or Redis
+# (the Graph emulator in process is fast and stays in). `make test` runs everything.
+INTEGRATION_FOLDERS = {
+    "pipeline": "runs the DAG through Airflow (dag.test on a migrated metadata database)",
+    "production": "real Airflow stacks on PostgreSQL and Redis",
+}
+INTEGRATION_FILES = {"test_bench_smoke.py": "runs the benchmark's processes"}
+INTEGRATION_FIXTURE = "azurite"  # the Blob emulator: a Node.js server installed by npm
+_RUNNING = pytest.StashKey[pytest.Item]()
+
+
+def integration_reason(item: pytest.Item) -> str | None:
+    """Why ``item`` is an integration test (None: it is a unit test)."""
+    parts = item.path.relative_to(ROOT / "tests").parts
+    if len(parts) > 1 and parts[0] in INTEGRATION_FOLDERS:
+        return INTEGRATION_FOLDERS[parts[0]]
+    if parts[-1] in INTEGRATION_FILES:
+        return INTEGRATION_FILES[parts[-1]]
+    if INTEGRATION_FIXTURE in getattr(item, "fixturenames", ()):
+        return "uses Azurite"
+    callspec = getattr(item, "callspec", None)  # e.g. a `lake` fixture whose "azurite" param asks for it at run time
+    if callspec is not None and INTEGRATION_FIXTURE in callspec.params.values():
+        return "uses Azurite"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if integration_reason(item):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.config.stash[_RUNNING] = item
 
 
 def free_port() -> int:
@@ -55,8 +95,11 @@ def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def azurite():
+def azurite(request):
     """A real Azure Blob endpoint (Azurite) for the session; yields its connection string."""
+    running = request.config.stash.get(_RUNNING, None)
+    if running is not None and running.get_closest_marker("integration") is None:
+        pytest.fail(f"{running.nodeid} uses Azurite but is not an integration test: see integration_reason()")
     binary = ROOT / "node_modules" / ".bin" / "azurite-blob"
     if not binary.exists():
         pytest.fail("Azurite is not installed: run the tests through `make test`, which installs it with npm.")

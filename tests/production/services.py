@@ -235,7 +235,8 @@ def throwaway_postgres() -> Iterator[Postgres]:
             if not process.running() or time.monotonic() > deadline:
                 raise RuntimeError(f"the throwaway PostgreSQL did not start ({problem}):\n{tail(process.log_path)}")
             time.sleep(0.2)
-        log(f"PostgreSQL: throwaway server (pid {process.popen.pid}) on {server.host}:{server.port}, in {folder}")
+        user = f"as {UNPRIVILEGED_USER}" if account else "as this user"
+        log(f"PostgreSQL: throwaway server, pid {process.popen.pid} {user}, on {server.host}:{server.port} in {folder}")
         yield server
     finally:
         if process is not None:
