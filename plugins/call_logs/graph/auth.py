@@ -12,11 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from call_logs.graph.errors import GraphAuthError, GraphConfigError, GraphUnavailableError
 
 # Renew this long before expiry so a page request never leaves with a token about to lapse.
 REFRESH_MARGIN_S = 120.0
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 
 @dataclass(frozen=True, repr=False)
@@ -55,7 +60,7 @@ def certificate_problem(data: bytes, password: str | None, where: str, *, now: d
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     secret = password.encode() if password else None
@@ -63,6 +68,9 @@ def certificate_problem(data: bytes, password: str | None, where: str, *, now: d
         f"{where} has a private key that is not encrypted, but the connection's password field is set (a client "
         "secret left from before?); clear the password field, or encrypt the key with that password."
     )
+    # Optional because a PKCS12 file may lack either; both are checked before use below.
+    key: PrivateKeyTypes | None
+    certificate: x509.Certificate | None
     if b"-----BEGIN" in data:
         if not re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----", data):
             return f"{where} has no private key; give one PEM file holding the private key and the certificate."
@@ -117,7 +125,12 @@ def certificate_problem(data: bytes, password: str | None, where: str, *, now: d
             f"{where} has a private key that is not RSA; Entra ID signs client assertions with RS256, so create an "
             "RSA certificate."
         )
-    if key.public_key().public_numbers() != certificate.public_key().public_numbers():
+    certificate_key = certificate.public_key()
+    # A certificate whose key is not RSA cannot belong to an RSA private key.
+    if (
+        not isinstance(certificate_key, RSAPublicKey)
+        or key.public_key().public_numbers() != certificate_key.public_numbers()
+    ):
         return f"{where} has a private key that does not belong to its certificate; pair the key with its certificate."
     expires = certificate.not_valid_after_utc
     if expires <= (now or datetime.now(UTC)):
@@ -132,7 +145,7 @@ def build_credential(creds: AppCredentials, *, authority: str, verify: bool | st
     """An azure-identity credential for ``creds`` against ``authority`` (any cloud, or a local emulator)."""
     from azure.identity import CertificateCredential, ClientSecretCredential
 
-    options = {
+    options: dict[str, Any] = {
         "authority": authority,
         "connection_verify": verify,
         # Instance discovery only knows Microsoft's public hosts; the authority here is already explicit.
@@ -149,7 +162,9 @@ def build_credential(creds: AppCredentials, *, authority: str, verify: bool | st
             password=creds.certificate_password,
             **options,
         )
-    return ClientSecretCredential(creds.tenant_id, creds.client_id, creds.client_secret, **options)
+    # validate() ran before; a missing secret still meets azure-identity's own "secret should be ..." ValueError,
+    # as None did before ("" is just as falsy to its check).
+    return ClientSecretCredential(creds.tenant_id, creds.client_id, creds.client_secret or "", **options)
 
 
 _AADSTS_ADVICE = {
@@ -181,7 +196,7 @@ class TokenProvider:
 
     def __init__(
         self,
-        credential_factory: Callable[[], object],
+        credential_factory: Callable[[], TokenCredential],
         scope: str,
         *,
         authority: str,
@@ -193,7 +208,7 @@ class TokenProvider:
         self._authority = authority
         self._on_new_token = on_new_token
         self._clock = clock
-        self._credential = None
+        self._credential: TokenCredential | None = None
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = threading.Lock()
@@ -201,9 +216,10 @@ class TokenProvider:
 
     def token(self) -> str:
         with self._lock:
-            if self._token is None or self._expires_on - self._clock() < REFRESH_MARGIN_S:
-                self._fetch()
-            return self._token
+            token = self._token
+            if token is None or self._expires_on - self._clock() < REFRESH_MARGIN_S:
+                token = self._fetch()
+            return token
 
     def invalidate(self) -> None:
         """Forget the token and the credential (its cache too): the next call asks the authority anew."""
@@ -211,7 +227,8 @@ class TokenProvider:
             self._token = None
             self._credential = None
 
-    def _fetch(self) -> None:
+    def _fetch(self) -> str:
+        """Ask the authority for a new token, keep it (with its expiry) and return it."""
         from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 
         try:
@@ -245,3 +262,4 @@ class TokenProvider:
         self._token = access.token
         self._expires_on = float(access.expires_on)
         self.refreshes += 1
+        return access.token
