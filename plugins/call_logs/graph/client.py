@@ -232,8 +232,10 @@ class GraphReportClient:
             raise _Transient(type(error).__name__) from None
         if status in TRANSIENT_STATUSES:
             raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")), status)
-        error = self._error_for(response)
-        raise _Unauthorized(error) if status == 401 else error
+        graph_error = self._error_for(response)
+        if status == 401 and isinstance(graph_error, GraphAuthError):  # _error_for gives 401 a GraphAuthError
+            raise _Unauthorized(graph_error)
+        raise graph_error
 
     @staticmethod
     def _decode(payload: bytes) -> dict:
