@@ -87,7 +87,7 @@ def resolve_cloud(host: str | None = None, authority: str | None = None) -> Clou
             return known
         base = known or Cloud("Custom", _root_of(host), GLOBAL.authority)
         return Cloud(base.name, base.graph_root, _root_of(authority) if authority else base.authority)
-    if authority_host:
+    if authority and authority_host:  # authority_host is only set from an authority
         known = _BY_LOGIN_HOST.get(authority_host)
         if known:
             return known
