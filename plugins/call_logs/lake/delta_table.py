@@ -45,7 +45,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -401,7 +401,7 @@ def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, column
     return table
 
 
-def _schema_mode(table: DeltaTable, schema: pa.Schema) -> str | None:
+def _schema_mode(table: DeltaTable, schema: pa.Schema) -> Literal["merge"] | None:
     """None when ``schema`` is the table's, "merge" when it only adds columns; refuses anything else."""
     from deltalake import Schema
 
