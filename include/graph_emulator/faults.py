@@ -33,7 +33,10 @@ class FaultPlan:
                     if hit:
                         self._fired.add(position)
                 else:
-                    hit = self._rng.random() < fault.rate
+                    draw = self._rng.random()
+                    if fault.rate is None:  # Fault refuses this; comparing with None raised TypeError here before
+                        raise TypeError(f"fault {fault.kind!r} has neither on_request nor rate")
+                    hit = draw < fault.rate
                 if hit:
                     self.served[fault.kind] += 1
                     return fault

@@ -166,7 +166,7 @@ class EmulatorState:
             lo, hi = log.bounds(start_ticks, end_ticks, end_inclusive=report.end_inclusive)
             total = log.count(lo, hi)
             rows = log.rows(lo, hi, skip, config.page_size, beta=beta, extra=extra)
-            if kind == "duplicate_rows" and skip:
+            if fault is not None and kind == "duplicate_rows" and skip:
                 repeat = min(fault.rows, skip, config.page_size)
                 rows = log.rows(lo, hi, skip - repeat, repeat, beta=beta, extra=extra) + rows
                 served = len(rows) - repeat
@@ -184,7 +184,11 @@ class EmulatorState:
             "]",
         ]
         if skip + served < total:
-            base = fault.target.rstrip("/") if kind == "foreign_next_link" else request.root
+            base = request.root
+            if fault is not None and kind == "foreign_next_link":
+                if fault.target is None:  # Fault refuses this; reading .rstrip of None raised AttributeError before
+                    raise AttributeError("fault 'foreign_next_link' has no target base URL")
+                base = fault.target.rstrip("/")
             link = (
                 f"{base}/{version}/communications/callRecords/{report.function}"
                 f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
