@@ -62,7 +62,8 @@ class GraphEmulator:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._thread.join(timeout=5)
+            if self._thread is not None:  # start() sets it right after the server
+                self._thread.join(timeout=5)
             self._server = None
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)

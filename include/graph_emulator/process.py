@@ -107,17 +107,17 @@ class EmulatorProcess:
                 start_new_session=True,
             )
         try:
-            self._wait_ready()
+            self._wait_ready(self.popen)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, popen: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while True:
             if not self.running():
-                raise RuntimeError(f"the Graph emulator exited with {self.popen.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"the Graph emulator exited with {popen.returncode}:\n{self.log_tail()}")
             with contextlib.suppress(OSError, ValueError):  # not written yet, or half written
                 self.info = json.loads(self.info_path.read_text())
                 self._ssl = ssl.create_default_context(cafile=self.info["ca_path"])
@@ -160,6 +160,8 @@ class EmulatorProcess:
     # --- where it is ----------------------------------------------------------------------------------
     @property
     def pid(self) -> int:
+        if self.popen is None:  # as reading .pid of None did before
+            raise AttributeError("the Graph emulator process has not been started")
         return self.popen.pid
 
     @property
@@ -215,14 +217,14 @@ class EmulatorProcess:
 
     def count(self, start: datetime, end: datetime) -> int:
         """How many rows Graph holds with ``start <= startDateTime < end`` (the ground truth)."""
-        return self.admin("count", **{"from": _moment(start), "to": _moment(end)})["count"]
+        return self.admin("count", None, **{"from": _moment(start), "to": _moment(end)})["count"]
 
     def count_day(self, day: date) -> int:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return self.count(start, start + timedelta(days=1))
 
     def rows(self, start: datetime, end: datetime, api_version: str = "v1.0") -> list[dict]:
-        return self.admin("rows", **{"from": _moment(start), "to": _moment(end), "api_version": api_version})
+        return self.admin("rows", None, **{"from": _moment(start), "to": _moment(end), "api_version": api_version})
 
 
 def _moment(value: datetime) -> str:
