@@ -16,6 +16,7 @@ import ssl
 import struct
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from graph_emulator.protocol import RESET, TRUNCATE, Answer, DataRequest, GraphError, parse_moment
@@ -49,14 +50,17 @@ class TLSServer(ThreadingHTTPServer):
         """``https://host:port``: the Graph root and token authority clients reach this server at."""
         return f"https://{self.public_host}:{self.server_address[1]}"
 
-    def finish_request(self, request: socket.socket, client_address) -> None:
+    # A TCP server's request is always a socket (TCPServer.get_request); typeshed types finish_request on
+    # BaseServer with UDP's (bytes, socket) pair as well, so this narrower override needs the ignore.
+    def finish_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         request.settimeout(30)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            # mypy leaves the stub's Self unbound on this Callable-typed attribute, so even self does not match it.
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         except (OSError, ssl.SSLError):
             pass
         finally:
