@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from graph_emulator.config import EmulatorConfig
 
@@ -214,6 +215,9 @@ def _check_assertion(config: EmulatorConfig, form: dict[str, str], token_url: st
             "Client assertion failed signature validation. No certificate is registered for this app.",
         )
     key = x509.load_pem_x509_certificate(config.client_certificate_pem).public_key()
+    if not isinstance(key, RSAPublicKey):
+        # RS256/PS256 verify only with an RSA key: PyJWT raised a TypeError for any other key object too.
+        raise TypeError(f"the registered client certificate holds a {type(key).__name__}, not an RSA key")
     try:
         claims = jwt.decode(
             form["client_assertion"],
