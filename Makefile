@@ -44,13 +44,16 @@ bench-smoke: $(INSTALLED)
 report: $(INSTALLED)
 	$(PY) -m call_logs report --lake-root $(or $(LAKE),lake) --chart lake_report.html
 
-## typecheck: mypy over plugins/, dags/ and include/ (not yet part of lint: see the README).
+## typecheck: mypy over plugins/, dags/ and include/ (pyproject.toml [tool.mypy]); lint runs it too.
+MYPY := $(PY) -m mypy plugins dags include
 typecheck: $(INSTALLED)
-	$(PY) -m mypy plugins dags include
+	$(MYPY)
 
+## lint: ruff (lint and format check), then the type check.
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MYPY)
 
 clean:
 	rm -rf $(VENV) node_modules lake .airflow .run
