@@ -27,7 +27,7 @@ def check_data_file_present(p: CommittedPartition, t: QualityThresholds) -> Outc
     if p.stored.data is None:
         problem = p.stored.data_problem
         return Outcome(False, problem, expected, f"The data file cannot be used: {problem}.")
-    return Outcome(True, "readable", expected, "The data file is present and readable.")
+    return Outcome(True, "readable Parquet", expected, "The data file is present and readable.")
 
 
 @check("manifest_present", "error", needs=())
