@@ -44,7 +44,8 @@ def _exists(sink: Sink) -> bool:
     if isinstance(sink, DeltaTableSink):
         return table_version(sink.delta.uri, sink.delta.storage_options) is not None
     assert isinstance(sink, ParquetPartitionSink)
-    return bool(sink.fs.exists(sink.layout.table_path))
+    path = sink.layout.table_path
+    return bool(sink.fs.exists(path)) and not sink.fs.exists(f"{path}/_delta_log")  # a Delta table is not one
 
 
 def _where(sink: Sink) -> str:
