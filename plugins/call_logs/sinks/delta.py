@@ -242,6 +242,20 @@ class DeltaTableSink:
             return pa.schema(fields).empty_table()
         return pa.Table.from_batches(batches)
 
+    # --- maintenance (its own DAG, never inside a day's run) ----------------------------------------------------
+
+    def maintain(self, retention_hours: int = delta_table.DEFAULT_VACUUM_RETENTION_HOURS) -> dict[str, Any] | None:
+        """Vacuum files older than ``retention_hours`` that no snapshot since needs, then checkpoint.
+
+        Returns what was done, or None when the table does not exist yet. Vacuum adds its own commits (no data
+        change); the checkpoint, taken after it, adds none. Quality reports in ``_dq/`` are not table files and stay.
+        """
+        if delta_table.table_version(self._uri, self._options) is None:
+            return None
+        deleted = delta_table.vacuum(self._uri, self._options, retention_hours)
+        version = delta_table.checkpoint(self._uri, self._options)
+        return {"table": self._uri, "vacuumed_files": len(deleted), "checkpoint_version": version}
+
     # --- quality reports ---------------------------------------------------------------------------------------
 
     def write_quality(self, day: date, document: dict[str, Any]) -> str:
