@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from call_logs.lake import delta_table
-from call_logs.lake.delta_storage import DeltaLocation, secrets_redacted
+from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
 from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
 from call_logs.lake.prepare import PreparedDay
 from call_logs.lake.storage import publish_json, read_json, stream_digest
@@ -222,7 +222,10 @@ class DeltaTableSink:
         observed: dict[str, Any] = {"sha256": None, "bytes": None}
         if commit is None or manifest is None or commit["version"] is None or commit["version"] > table.version():
             return observed
-        committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
+        try:
+            committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
+        except Exception as error:  # that version's log cannot be read (cleaned up, say): nothing proves the files
+            return observed | {"committed_version_unreadable": redact(f"{type(error).__name__}: {error}", self._options)}
         committed = _day_files(committed_table, self.spec.partition_column, day)
         if current == committed:
             return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
