@@ -225,7 +225,8 @@ class DeltaTableSink:
         try:
             committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
         except Exception as error:  # that version's log cannot be read (cleaned up, say): nothing proves the files
-            return observed | {"committed_version_unreadable": redact(f"{type(error).__name__}: {error}", self._options)}
+            reason = redact(f"{type(error).__name__}: {error}", self._options)
+            return observed | {"committed_version_unreadable": reason}
         committed = _day_files(committed_table, self.spec.partition_column, day)
         if current == committed:
             return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
