@@ -2,6 +2,10 @@
 
 Nothing here needs a cloud account: the emulator serves Graph (and its token endpoint) over TLS on
 127.0.0.1, Airflow keeps its metadata in ./.airflow, and the lake is the project's ./lake folder.
+
+``DEMO_TABLE_FORMAT=delta make demo`` writes Delta tables instead (Variable ``direct_routing_table_format``),
+under ./lake/delta so that they never share a folder with the Parquet partitions, and reads them back
+through delta-rs (DuckDB's own delta extension downloads at run time; here DuckDB queries delta-rs's snapshot).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = PROJECT / ".airflow"
-LAKE = PROJECT / "lake"
+TABLE_FORMAT = os.environ.get("DEMO_TABLE_FORMAT", "parquet").strip().lower() or "parquet"
+LAKE = PROJECT / "lake" / "delta" if TABLE_FORMAT == "delta" else PROJECT / "lake"
 DAYS = 3
 
 
@@ -31,6 +36,7 @@ def airflow_environment() -> None:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
         AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT=LAKE.as_uri(),
         AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS="0",
+        AIRFLOW_VAR_DIRECT_ROUTING_TABLE_FORMAT=TABLE_FORMAT,
         # Task logs go to ./.airflow/logs; the terminal gets one line per day.
         AIRFLOW__LOGGING__LOGGING_LEVEL=os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
     )
@@ -58,27 +64,56 @@ def run_day(dag, day: date) -> str:
 
 
 def summary(day: date, state: str) -> str:
-    partition = LAKE / "direct_routing_calls" / f"call_date={day.isoformat()}"
-    manifest = json.loads((partition / "_manifest.json").read_text()) if (partition / "_manifest.json").exists() else {}
-    quality = json.loads((partition / "_dq.json").read_text()) if (partition / "_dq.json").exists() else {}
+    if TABLE_FORMAT == "delta":
+        manifest, quality, version = delta_day(day)
+    else:
+        partition = LAKE / "direct_routing_calls" / f"call_date={day.isoformat()}"
+        manifest = read_json(partition / "_manifest.json")
+        quality = read_json(partition / "_dq.json")
+        version = ""
     graph = manifest.get("graph", {})
     return (
         f"{day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={graph.get('pages', '-'):>3}"
-        f"  requests={graph.get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}"
+        f"  requests={graph.get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}{version}"
     )
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def delta_day(day: date) -> tuple[dict, dict, str]:
+    """The day's manifest (its Delta commit's metadata), its quality report (in _dq/) and the commit's version."""
+    from call_logs.lake.delta_table import day_commit
+
+    table = LAKE / "direct_routing_calls"
+    commit = day_commit(str(table), None, day) if (table / "_delta_log").exists() else None
+    quality = read_json(table / "_dq" / f"call_date={day.isoformat()}.json")
+    if commit is None:
+        return {}, quality, ""
+    return commit["metadata"] or {}, quality, f"  delta_version={commit['version']}"
 
 
 def duckdb_report() -> None:
     import duckdb
 
+    if TABLE_FORMAT == "delta":
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(LAKE / "direct_routing_calls"))
+        calls = table.to_pyarrow_dataset()  # noqa: F841 - DuckDB finds it by name: the current snapshot's files
+        source, title = "calls", f"DuckDB over the Delta table (delta-rs snapshot, version {table.version()}):"
+    else:
+        source = f"read_parquet('{LAKE}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
+        title = "DuckDB over the lake:"
     query = f"""
         SELECT call_date, count(*) AS calls,
                round(100 * avg(CASE WHEN successfulCall THEN 0 ELSE 1 END), 1) AS failed_pct,
                round(avg(duration) FILTER (WHERE successfulCall), 1) AS avg_duration_s
-        FROM read_parquet('{LAKE}/direct_routing_calls/*/*.parquet', hive_partitioning = true)
+        FROM {source}
         GROUP BY call_date ORDER BY call_date
     """
-    print("\nDuckDB over the lake:")
+    print(f"\n{title}")
     print(duckdb.sql(query))
 
 
@@ -90,7 +125,7 @@ def main() -> int:
     days = [today - timedelta(days=DAYS + 2 - i) for i in range(DAYS)]
     started = time.monotonic()
     with GraphEmulator(EmulatorConfig(rows_per_day=5000, seed=42)) as emu:
-        print(f"Graph emulator at {emu.graph_root} (token authority {emu.authority})")
+        print(f"Graph emulator at {emu.graph_root} (token authority {emu.authority}); table format {TABLE_FORMAT}")
         connect_to(emu)
         from airflow.dag_processing.dagbag import DagBag
 

@@ -1,8 +1,11 @@
-"""Command line: ``python -m call_logs report --lake-root URL_OR_PATH [--table NAME] [--chart lake_report.html]``.
+"""Command line: ``python -m call_logs report --lake-root URL_OR_PATH [--table NAME] [--table-format parquet|delta]
+[--chart lake_report.html]``.
 
 Plain Python (no Airflow): a data engineer can inspect a lake from a laptop. ``--lake-root`` is a local path or
 any fsspec URL (``file:///…``; ``abfs://container/path`` with the ``AZURE_STORAGE_*`` variables). Every report
-table found under the root is reported unless ``--table`` names one.
+table found under the root is reported unless ``--table`` names one. ``--table-format delta`` reads Delta tables
+through their current snapshot (a local folder, or ``abfs://<conn_id>@<container>/…`` where the Airflow
+connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>`` variable).
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ from pathlib import Path
 
 from fsspec.core import url_to_fs
 
+from call_logs.lake.delta_table import table_version
 from call_logs.quality.report import CHART_SUFFIXES, format_table, lake_report, write_chart
 from call_logs.reports import REPORTS
+from call_logs.sinks import TABLE_FORMATS, open_sink
+from call_logs.sinks.base import Sink
+from call_logs.sinks.delta import DeltaTableSink
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 EXIT_USAGE = 2
@@ -26,22 +33,44 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one line per committed day, and a chart of volume and a rate")
     report.add_argument("--lake-root", required=True, help="local path or fsspec URL of the lake root")
     report.add_argument("--table", choices=sorted(REPORTS), help="one table only (default: every table found)")
+    report.add_argument(
+        "--table-format", choices=TABLE_FORMATS, default="parquet", help="the lake's table format (default: parquet)"
+    )
     report.add_argument("--chart", help=f"write a chart of daily volume and rate ({', '.join(CHART_SUFFIXES)})")
     return parser
 
 
-def report(lake_root: str, chart: str | None, table: str | None = None) -> int:
+def _exists(sink: Sink) -> bool:
+    if isinstance(sink, DeltaTableSink):
+        return table_version(sink.delta.uri, sink.delta.storage_options) is not None
+    assert isinstance(sink, ParquetPartitionSink)
+    path = sink.layout.table_path
+    return bool(sink.fs.exists(path)) and not sink.fs.exists(f"{path}/_delta_log")  # a Delta table is not one
+
+
+def _where(sink: Sink) -> str:
+    return sink.delta.uri if isinstance(sink, DeltaTableSink) else sink.layout.table_path  # type: ignore[attr-defined]
+
+
+def report(lake_root: str, chart: str | None, table: str | None = None, table_format: str = "parquet") -> int:
     """Print the lake report; write the chart when asked. Returns the exit code."""
     if chart is not None and Path(chart).suffix.lower() not in CHART_SUFFIXES:
         print(f"The chart file {chart} must end in {', '.join(CHART_SUFFIXES)}.", file=sys.stderr)
         return EXIT_USAGE
     fs, root = url_to_fs(lake_root)
     specs = [REPORTS[table]] if table else list(REPORTS.values())
-    sinks = [ParquetPartitionSink(fs, root, spec) for spec in specs]
-    found = [sink for sink in sinks if fs.exists(sink.layout.table_path)]
+    try:
+        sinks = [open_sink(table_format, fs, root, spec, lake_root=lake_root) for spec in specs]
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    found = [sink for sink in sinks if _exists(sink)]
     if not found:
-        paths = ", ".join(sink.layout.table_path for sink in sinks)
-        print(f"No lake at {lake_root}: none of {paths} exists; check --lake-root.", file=sys.stderr)
+        paths = ", ".join(_where(sink) for sink in sinks)
+        hint = ""
+        if table_format == "parquet" and any(fs.exists(f"{_where(sink)}/_delta_log") for sink in sinks):
+            hint = " (it holds Delta tables: add --table-format delta)"
+        print(f"No lake at {lake_root}: none of {paths} exists; check --lake-root{hint}.", file=sys.stderr)
         return EXIT_USAGE
     tables = []
     for index, sink in enumerate(found):
@@ -58,7 +87,7 @@ def report(lake_root: str, chart: str | None, table: str | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return report(args.lake_root, args.chart, args.table)
+    return report(args.lake_root, args.chart, args.table, args.table_format)
 
 
 if __name__ == "__main__":

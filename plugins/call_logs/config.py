@@ -2,7 +2,8 @@
 
 Each report's Variables are ``<namespace>_<setting>`` (``direct_routing_lake_root``, ``pstn_calls_lake_root``, …).
 The lake-wide settings (``SHARED``) of every other report fall back to the first report's Variable, so one
-``direct_routing_lake_root`` (as deployments already have) puts every table in the same lake. Values are Jinja
+``direct_routing_lake_root`` (as deployments already have) puts every table in the same lake, and one
+``direct_routing_table_format`` gives every table the same format. Values are Jinja
 templates, resolved when a task runs, so parsing a DAG never touches the database.
 """
 
@@ -16,7 +17,7 @@ from call_logs.reports.spec import ReportSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-SHARED = ("lake_root", "msgraph_conn_id")
+SHARED = ("lake_root", "msgraph_conn_id", "table_format")
 LAKE_WIDE = next(iter(REPORTS.values()))  # direct routing: its Variables predate the others
 POOLS = {
     spec.pool: f"one slot: one {spec.function} pull at a time shares its collection's budget (50 requests / 60 s)"
@@ -32,6 +33,10 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
             "ObjectStoragePath URL of the lake: file:///… or abfs://<conn_id>@<container>/<path>",
         ),
         "msgraph_conn_id": (defaults.MSGRAPH_CONN_ID, "the azure provider msgraph connection to read Graph with"),
+        "table_format": (
+            defaults.TABLE_FORMAT,
+            "table format of the lake: parquet (call_date=D/ partitions) or delta (one Delta table per report)",
+        ),
         # Empty by default, so that the connection's api_version extra applies: a Variable set explicitly wins,
         # else the connection's extra, else v1.0 (the one precedence rule, see GraphSettings.from_connection).
         "api_version": ("", "Graph API version v1.0 or beta (the beta-only columns); empty: the connection's"),

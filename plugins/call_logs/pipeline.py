@@ -27,6 +27,7 @@ DEFAULT_ARGS = {
 def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None = None) -> DAG:
     """The report's DAG (id = its table name) writing its table and emitting its asset."""
     lake_root = template(spec.variable("lake_root"))
+    table_format = template(spec.variable("table_format"))
     with DAG(
         dag_id=spec.table,
         description=description,
@@ -47,6 +48,7 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             api_version=template(spec.variable("api_version")),
             retention_days=template(spec.variable("retention_days")),
             concurrency=template(spec.variable("graph_concurrency")),
+            table_format=table_format,
             pool=spec.pool,
             outlets=[Asset(name=spec.table)],
         )
@@ -56,6 +58,7 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             lake_root=lake_root,
             volume_deviation=template(spec.variable("dq_volume_deviation")),
             zero_rows_severity=template(spec.variable("dq_zero_rows_severity")),
+            table_format=table_format,
             retries=0,
         )
         wait_for_settled_data >> extract >> data_quality

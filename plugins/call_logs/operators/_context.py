@@ -55,6 +55,6 @@ def lake_sink(report_name: str, lake_root: str, table_format: str) -> Sink:
     try:
         spec = report(report_name)
         root = ObjectStoragePath(lake_root)
-        return open_sink(table_format, root.fs, root.path.rstrip("/"), spec)
+        return open_sink(table_format, root.fs, root.path.rstrip("/"), spec, lake_root=lake_root)
     except ValueError as error:
         raise AirflowFailException(str(error)) from None

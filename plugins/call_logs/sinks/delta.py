@@ -1,0 +1,283 @@
+"""Delta Lake: one report's days in one Delta table ``<root>/<table>/``, partitioned by ``call_date`` (a DATE).
+
+The second table format, over ``lake/delta_table.py`` (delta-rs, no Spark). Fabric, Databricks, Synapse Spark,
+Spark with Delta, DuckDB's ``delta_scan`` and delta-rs read it natively.
+
+- **stage**: the prepared day's ordered tables become one local Parquet file (the same writer and row groups as
+  the Parquet sink). Its size and sha256 are the manifest's ``file`` facts, final before anything is committed,
+  and a failed commit can be retried from it without pulling Graph again.
+- **commit**: one ``replace_day`` transaction (overwrite with the predicate ``call_date = 'D'``) streams the staged
+  rows into the table. The whole manifest (``Manifest.to_dict()``: run ids, Graph request counts, source counts,
+  rows per hour, the staged file's sha256) is that commit's metadata, so a day's facts and its rows become visible
+  together or not at all: a run that dies before the commit leaves the table at its previous version. A re-run
+  adds exactly one version; other days are untouched. No checkpoint or vacuum runs here (maintenance DAG).
+- **manifest**: rebuilt from the day's latest ``replace_day`` commit (``day_commit``), so history and slicing
+  read it as they read ``_manifest.json``.
+- **read**: every read of a day goes through one snapshot of the table (the current version when the day is
+  opened). The fingerprint the quality check compares with the manifest's ``file`` is the manifest's own
+  ``sha256``/``bytes`` only if the day's data files in that snapshot are exactly the files the day's commit left
+  (nobody deleted, appended, rewrote or compacted the day since); otherwise ``sha256`` is None and the check
+  fails. Delta's log, not a checksum of re-encoded bytes, is what proves the data is the committed data.
+- **quality reports**: ``<root>/<table>/_dq/call_date=YYYY-MM-DD.json``. Delta readers and delta-rs's vacuum
+  ignore folders starting with ``_``; the commit removes the day's stale report, as the Parquet sink does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec import AbstractFileSystem
+
+from call_logs.lake import delta_table
+from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
+from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
+from call_logs.lake.prepare import PreparedDay
+from call_logs.lake.storage import publish_json, read_json, stream_digest
+from call_logs.reports.spec import ReportSpec
+from call_logs.sinks.base import StagedDay, StoredDay
+from call_logs.sinks.parquet_partitions import DEFAULT_ROW_GROUP_ROWS, _RowGroupWriter
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+STAGED_FILE = "staged.parquet"  # the manifest's file.name: the local bytes the commit streamed into the table
+QUALITY_FOLDER = "_dq"
+
+
+class _DeltaData:
+    """``DataReader`` over one day of one pinned snapshot, columns conformed to the report schema's Arrow types.
+
+    A column whose Delta type is the report schema's (the same logical type, which Arrow can spell in more than
+    one way) is presented with the schema's Arrow type; any other column keeps the type the table gives it, so
+    the schema check sees the drift.
+    """
+
+    def __init__(self, table: DeltaTable, spec: ReportSpec, day: date, schema_version: int | None):
+        from deltalake import Schema
+
+        column = spec.partition_column
+        self._dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(column, "=", day.isoformat())])
+        self._rows: int | None = None
+        expected = {f.name: f for f in spec.schema}
+        fields = []
+        for stored in self._dataset.schema:
+            if stored.name == column:
+                continue  # the partition column is the day itself, as the folder name is for Parquet partitions
+            wanted = expected.get(stored.name)
+            if wanted is not None and _delta_type(Schema, wanted) == _delta_type(Schema, stored):
+                fields.append(wanted)
+            else:
+                fields.append(stored)
+        metadata = {spec.schema_version_key: str(schema_version)} if schema_version is not None else None
+        self._schema = pa.schema(fields, metadata=metadata)
+
+    @property
+    def num_rows(self) -> int:
+        if self._rows is None:
+            self._rows = self._dataset.count_rows()
+        return self._rows
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def iter_batches(self, columns: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+        target = pa.schema([self._schema.field(name) for name in columns])
+        for batch in self._dataset.to_batches(columns=columns, batch_size=batch_size):
+            yield batch if batch.schema.equals(target) else batch.cast(target)
+
+
+def _delta_type(schema_class: Any, field: pa.Field) -> Any:
+    try:
+        return json.loads(schema_class.from_arrow(pa.schema([field])).fields[0].to_json())["type"]
+    except Exception:  # a type Delta cannot hold: never equal to a stored column's
+        return None
+
+
+class DeltaTableSink:
+    """One report's days in one Delta table; quality reports beside it in ``_dq/`` (an fsspec filesystem)."""
+
+    table_format = "delta"
+
+    def __init__(
+        self,
+        fs: AbstractFileSystem,
+        root: str,
+        spec: ReportSpec,
+        location: DeltaLocation,
+        *,
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+    ):
+        self.fs = fs
+        self.spec = spec
+        self.delta = location
+        self.table_path = f"{root.rstrip('/')}/{spec.table}"
+        self.row_group_rows = row_group_rows
+        self.last_version: int | None = None  # the version the last commit of this sink created
+
+    @property
+    def _uri(self) -> str:
+        return self.delta.uri
+
+    @property
+    def _options(self) -> dict[str, str]:
+        return self.delta.storage_options
+
+    def location(self, day: date) -> str:
+        return f"{self._uri}/{self.spec.partition_column}={day.isoformat()}"
+
+    def quality_path(self, day: date) -> str:
+        return f"{self.table_path}/{QUALITY_FOLDER}/{self.spec.partition_column}={day.isoformat()}.json"
+
+    # --- writing -----------------------------------------------------------------------------------------------
+
+    def stage(self, day: date, prepared: PreparedDay, workdir: str) -> StagedDay:
+        local_path = os.path.join(workdir, STAGED_FILE)
+        writer = _RowGroupWriter(local_path, self.spec.schema, self.row_group_rows)
+        for table in prepared.tables():
+            writer.append(table)
+        writer.close()
+        row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
+        with open(local_path, "rb") as handle:
+            size, sha256 = stream_digest(handle)
+        return StagedDay(local_path, StoredFile(STAGED_FILE, size, sha256, row_groups))
+
+    def commit(self, day: date, staged: StagedDay, manifest: Manifest) -> str:
+        staged_file = pq.ParquetFile(staged.local_path)
+        try:
+            self.last_version = delta_table.replace_day(
+                self._uri,
+                self._options,
+                staged_file.iter_batches(batch_size=self.row_group_rows),
+                self.spec.schema,
+                day=day,
+                partition_column=self.spec.partition_column,
+                metadata=manifest.to_dict(),
+            )
+        finally:
+            staged_file.close()
+        if self.fs.exists(self.quality_path(day)):
+            self.fs.rm_file(self.quality_path(day))  # it judged the previous commit of the day
+        return self.location(day)
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def committed_days(self) -> list[date]:
+        return delta_table.committed_days(self._uri, self._options, partition_column=self.spec.partition_column)
+
+    def _commit(self, day: date) -> dict[str, Any] | None:
+        return delta_table.day_commit(self._uri, self._options, day, partition_column=self.spec.partition_column)
+
+    def _manifest(self, commit: dict[str, Any] | None) -> tuple[Manifest | None, str | None]:
+        if commit is None:
+            return None, "missing"
+        if commit["metadata"] is None:
+            return None, f"the facts of its commit ({commit['commits']} so far) were cleaned out of the Delta log"
+        try:
+            return Manifest.from_dict(commit["metadata"]), None
+        except ManifestError as error:
+            return None, str(error)
+
+    def read_manifest(self, day: date) -> Manifest | None:
+        return self._manifest(self._commit(day))[0]
+
+    @contextmanager
+    def open_day(self, day: date) -> Iterator[StoredDay]:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        column = self.spec.partition_column
+        name = f"Delta table {self.spec.table}, {column}={day.isoformat()}"
+        fingerprint: dict[str, Any] = {"sha256": None, "bytes": None}
+        data, problem = None, None
+        with secrets_redacted(self._options):
+            try:
+                table = DeltaTable(self._uri, storage_options=self._options or None)
+            except TableNotFoundError:
+                table, problem = None, f"there is no Delta table at {self._uri}"
+            # The day's commit is looked up after the snapshot is pinned: a commit that lands in between is not in
+            # the snapshot and is found as the day's commit, so the day fails instead of passing on stale facts.
+            commit = self._commit(day) if table is not None else None
+            manifest, manifest_problem = self._manifest(commit)
+            if table is not None:
+                name = f"{name} at version {table.version()}"
+                data = _DeltaData(table, self.spec, day, None if manifest is None else manifest.schema_version)
+                fingerprint = self._fingerprint(table, day, commit, manifest)
+        yield StoredDay(day, manifest, manifest_problem, data, problem, name, fingerprint)
+
+    def _fingerprint(
+        self, table: DeltaTable, day: date, commit: dict[str, Any] | None, manifest: Manifest | None
+    ) -> dict[str, Any]:
+        """The manifest's file facts when the snapshot holds exactly the day's committed files, else unknown ones."""
+        from deltalake import DeltaTable
+
+        current = _day_files(table, self.spec.partition_column, day)
+        observed: dict[str, Any] = {"sha256": None, "bytes": None}
+        if commit is None or manifest is None or commit["version"] is None or commit["version"] > table.version():
+            return observed
+        try:
+            committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
+        except Exception as error:  # that version's log cannot be read (cleaned up, say): nothing proves the files
+            reason = redact(f"{type(error).__name__}: {error}", self._options)
+            return observed | {"committed_version_unreadable": reason}
+        committed = _day_files(committed_table, self.spec.partition_column, day)
+        if current == committed:
+            return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
+        return observed | {"changed_since_version": commit["version"], "files": len(current)}
+
+    def read_columns(self, day: date, columns: list[str]) -> pa.Table | None:
+        try:
+            batches = list(
+                delta_table.read_day(
+                    self._uri, self._options, day, columns, partition_column=self.spec.partition_column
+                )
+            )
+        except (FileNotFoundError, OSError, KeyError, ValueError, pa.ArrowInvalid):
+            return None
+        if not batches:
+            fields = [self.spec.schema.field(name) for name in columns]
+            return pa.schema(fields).empty_table()
+        return pa.Table.from_batches(batches)
+
+    # --- maintenance (its own DAG, never inside a day's run) ----------------------------------------------------
+
+    def maintain(self, retention_hours: int = delta_table.DEFAULT_VACUUM_RETENTION_HOURS) -> dict[str, Any] | None:
+        """Vacuum files older than ``retention_hours`` that no snapshot since needs, then checkpoint.
+
+        Returns what was done, or None when the table does not exist yet. Vacuum adds its own commits (no data
+        change); the checkpoint, taken after it, adds none. Quality reports in ``_dq/`` are not table files and stay.
+        """
+        if delta_table.table_version(self._uri, self._options) is None:
+            return None
+        deleted = delta_table.vacuum(self._uri, self._options, retention_hours)
+        version = delta_table.checkpoint(self._uri, self._options)
+        return {"table": self._uri, "vacuumed_files": len(deleted), "checkpoint_version": version}
+
+    # --- quality reports ---------------------------------------------------------------------------------------
+
+    def write_quality(self, day: date, document: dict[str, Any]) -> str:
+        path = self.quality_path(day)
+        publish_json(self.fs, document, path)
+        return path
+
+    def read_quality(self, day: date) -> dict[str, Any] | None:
+        return read_json(self.fs, self.quality_path(day))
+
+
+def _day_files(table: DeltaTable, column: str, day: date) -> dict[str, int]:
+    """The data files of ``day`` in the table's snapshot: path -> size."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    key = f"partition.{column}"
+    days = actions[key].to_pylist() if key in actions.column_names else []
+    return {
+        path: size
+        for path, size, value in zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), days, strict=True)
+        if value is not None and str(value) == day.isoformat()
+    }
