@@ -40,9 +40,9 @@ bench: $(INSTALLED)
 bench-smoke: $(INSTALLED)
 	$(PY) bench/run.py --smoke
 
-## report: one line per day of ./lake (or LAKE=...) and a chart.
+## report: one line per day of ./lake (or LAKE=..., TABLE_FORMAT=delta) and a chart.
 report: $(INSTALLED)
-	$(PY) -m call_logs report --lake-root $(or $(LAKE),lake) --chart lake_report.html
+	$(PY) -m call_logs report --lake-root $(or $(LAKE),lake) --chart lake_report.html $(if $(TABLE_FORMAT),--table-format $(TABLE_FORMAT))
 
 ## typecheck: mypy over plugins/, dags/ and include/ (pyproject.toml [tool.mypy]); lint runs it too.
 MYPY := $(PY) -m mypy plugins dags include

@@ -26,7 +26,7 @@ class CallLogToLakeOperator(BaseOperator):
     :param concurrency: sub-windows paged side by side, all under the connection's one request budget.
     :param retention_days: days Graph keeps; older windows are skipped, never written (Graph answers them
         empty, which would be indistinguishable from a day without calls). None takes the report's default.
-    :param table_format: ``parquet`` (Hive-style partitions).
+    :param table_format: ``parquet`` (Hive-style partitions) or ``delta`` (one Delta table, a version per day).
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +85,7 @@ class CallLogToLakeOperator(BaseOperator):
         return {
             "call_date": day.isoformat(),
             "partition": f"{self.lake_root.rstrip('/')}/{sink.spec.table}/{sink.spec.partition_column}={day}",
+            "table_format": sink.table_format,
             "rows": manifest.rows,
             "pages": manifest.graph["pages"],
             "requests": manifest.graph["requests"],
