@@ -15,7 +15,7 @@ from call_logs.lake.layout import day_window
 from call_logs.quality.reading import CommittedPartition
 from call_logs.quality.registry import Check, check
 from call_logs.quality.results import MAX_SAMPLE_IDS, Outcome, QualityThresholds
-from call_logs.reports.spec import TIMESTAMP
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP
 
 # --- presence and integrity -------------------------------------------------------------------------------------
 
@@ -113,6 +113,35 @@ def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
             "by name.",
         )
     return Outcome(True, f"version {version}", expected, "The file has the lake schema.")
+
+
+@check("unknown_properties", "warning", needs=("manifest", "history"), group="schema")
+def check_unknown_properties(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """A property Graph sends that the schema does not know is kept in additionalProperties; a name the previous
+    days never had is new, so someone can decide to promote it to a typed column."""
+    assert p.manifest is not None
+    counted = p.manifest.source.unknown_fields
+    earlier = p.history().first_seen
+    observed = {
+        name: {"rows": count, "first_seen": (earlier.get(name) or p.day).isoformat()}
+        for name, count in sorted(counted.items())
+    }
+    new = [name for name in sorted(counted) if name not in earlier]
+    expected = "no property that the previous days' manifests did not count"
+    if new:
+        listed = ", ".join(f"{name} ({counted[name]:,} rows)" for name in new)
+        return Outcome(
+            False,
+            observed,
+            expected,
+            f"Graph sent {len(new)} new propert{'y' if len(new) == 1 else 'ies'} the schema does not know, first seen "
+            f"on {p.day}: {listed}. They are kept in {ADDITIONAL_PROPERTIES}; promote one to a typed column with "
+            "a schema version bump (README: Unknown properties).",
+        )
+    if counted:
+        since = ", ".join(f"{name} (since {value['first_seen']})" for name, value in observed.items())
+        return Outcome(True, observed, expected, f"Known unknown properties, kept in {ADDITIONAL_PROPERTIES}: {since}.")
+    return Outcome(True, observed, expected, "Graph sent no property the schema does not know.")
 
 
 # --- identity and window ----------------------------------------------------------------------------------------
@@ -246,6 +275,7 @@ LAKE_CHECKS: tuple[Check, ...] = (
     check_manifest_matches_file,
     check_row_count,
     check_schema,
+    check_unknown_properties,
     check_null_ids,
     check_duplicate_ids,
     check_window_bounds,
