@@ -9,7 +9,7 @@ import hmac
 import json
 import pickle
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import fsspec
 import pyarrow as pa
@@ -37,9 +37,9 @@ PERSONAL = ("userPrincipalName", "userDisplayName", "callerNumber", "calleeNumbe
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-def people_rows(count: int = 60) -> list[dict]:
+def people_rows(count: int = 60, day: date = DAY) -> list[dict]:
     """Direct routing rows of five people who call each other's numbers."""
-    rows = call_rows(count, day=DAY)
+    rows = call_rows(count, day=day, prefix=f"call{day:%d}")
     for i, row in enumerate(rows):
         p, q = i % 5, (i + 1) % 5
         row.update(
@@ -234,3 +234,34 @@ def test_the_bot_rule_works_on_tokens(tmp_path):
     bot = [r for r in table.to_pylist() if r["callType"] == "ucap_in"]
     assert bot and all(r["userId"] is None for r in bot)  # nulls stay null
     assert all(TOKEN.match(r["userId"]) for r in table.to_pylist() if r["userId"])
+
+
+def test_a_lake_written_before_can_be_pseudonymised_in_place(tmp_path):
+    import dataclasses
+
+    from call_logs.lake.pseudonymise import pseudonymise_committed_day
+
+    v1 = dataclasses.replace(DIRECT_ROUTING, schema_version=1)
+    next_day = DAY + timedelta(days=1)
+    old_rows, new_rows = people_rows(40), people_rows(30, next_day)
+    new_rows[0]["callerNumber_extra"] = "+14255550999"
+    commit_rows(ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), v1), DAY, [old_rows])
+    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), DIRECT_ROUTING)
+    commit_rows(sink, next_day, [new_rows])
+    p = Pseudonymiser(KEY, [*PERSONAL, "callerNumber_extra"])
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    for day in (DAY, next_day):
+        manifest = pseudonymise_committed_day(sink, day, p, str(workdir))
+        assert manifest.pseudonymisation == p.describe() and manifest.schema_version == 2
+        assert pseudonymise_committed_day(sink, day, p, str(workdir)) == manifest  # idempotent
+        report = check_partition(sink, day)
+        assert report.status in ("pass", "warn"), [r.message for r in report.results if r.failed]
+    assert_nothing_raw(tmp_path, raw_values(old_rows + new_rows) | {"+14255550999"})
+    table = pq.read_table(tmp_path / f"direct_routing_calls/call_date={DAY}" / DATA_FILE)
+    assert table.num_rows == 40 and table[ADDITIONAL_PROPERTIES].null_count == 40  # version 1 kept no extras
+    assert set(table["userPrincipalName"].to_pylist()) == {p.token(f"person{i}@contoso.com") for i in range(5)}
+    extra = pq.read_table(tmp_path / f"direct_routing_calls/call_date={next_day}" / DATA_FILE)[ADDITIONAL_PROPERTIES]
+    assert json.loads(next(t for t in extra.to_pylist() if t)) == {"callerNumber_extra": p.token("+14255550999")}
+    with pytest.raises(ValueError, match="cannot be re-keyed"):
+        pseudonymise_committed_day(sink, DAY, Pseudonymiser("another key", PERSONAL), str(workdir))
