@@ -115,7 +115,7 @@ def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
     return Outcome(True, f"version {version}", expected, "The file has the lake schema.")
 
 
-@check("unknown_properties", "warning", needs=("manifest", "history"), group="schema")
+@check("unknown_properties", "warning", needs=("data", "manifest", "history"), group="schema")
 def check_unknown_properties(p: CommittedPartition, t: QualityThresholds) -> Outcome:
     """A property Graph sends that the schema does not know is kept in additionalProperties; a name the previous
     days never had is new, so someone can decide to promote it to a typed column."""
