@@ -265,3 +265,21 @@ def test_a_lake_written_before_can_be_pseudonymised_in_place(tmp_path):
     assert json.loads(next(t for t in extra.to_pylist() if t)) == {"callerNumber_extra": p.token("+14255550999")}
     with pytest.raises(ValueError, match="cannot be re-keyed"):
         pseudonymise_committed_day(sink, DAY, Pseudonymiser("another key", PERSONAL), str(workdir))
+
+
+def test_the_operator_takes_the_key_from_the_connection_password_or_fails_with_one_sentence(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+    from call_logs.operators._context import pseudonymiser_for
+
+    assert pseudonymiser_for(" ", "privacy_key") is None  # off: no connection needed
+    monkeypatch.delenv("AIRFLOW_CONN_PRIVACY_KEY", raising=False)
+    with pytest.raises(AirflowFailException, match="there is no Airflow connection 'privacy_key' whose password") as e:
+        pseudonymiser_for("userPrincipalName", "privacy_key")
+    assert str(e.value).count(". ") == 0 and str(e.value).endswith(".")  # one sentence
+    monkeypatch.setenv("AIRFLOW_CONN_PRIVACY_KEY", json.dumps({"conn_type": "generic", "login": "x"}))
+    with pytest.raises(AirflowFailException, match="there is no password in the Airflow connection 'privacy_key'"):
+        pseudonymiser_for("userPrincipalName", "privacy_key")
+    monkeypatch.setenv("AIRFLOW_CONN_PRIVACY_KEY", json.dumps({"conn_type": "generic", "password": KEY}))
+    p = pseudonymiser_for("userPrincipalName, callerNumber", "privacy_key")
+    assert p is not None and p.columns == {"userPrincipalName", "callerNumber"}
+    assert p.token("a") == Pseudonymiser(KEY, []).token("a")

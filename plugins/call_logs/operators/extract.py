@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowSkipException
@@ -12,6 +12,10 @@ from airflow.sdk.exceptions import AirflowSkipException
 from call_logs import defaults
 from call_logs.config import PSEUDONYMISATION_CONN_ID
 from call_logs.operators._context import lake_sink, pseudonymiser_for, quiet_azure_sdk, run_day, run_info
+
+if TYPE_CHECKING:
+    from call_logs.lake.pseudonymise import Pseudonymiser
+    from call_logs.reports.spec import ReportSpec
 
 
 class CallLogToLakeOperator(BaseOperator):
@@ -103,7 +107,7 @@ class CallLogToLakeOperator(BaseOperator):
             "sha256": manifest.file.sha256,
         }
 
-    def _pseudonymiser(self, spec):
+    def _pseudonymiser(self, spec: ReportSpec) -> Pseudonymiser | None:
         """The run's pseudonymiser (None when no column is listed); fails the task on a missing key or a listed
         non-text column, before any request."""
         from airflow.sdk.exceptions import AirflowFailException

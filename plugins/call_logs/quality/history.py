@@ -50,7 +50,7 @@ class VolumeHistory:
 def load_history(sink: Sink, day: date, history_days: int) -> VolumeHistory:
     """The volume history of ``day``: up to ``history_days`` calendar days before it."""
     earliest = day - timedelta(days=history_days)
-    days, rows, first_seen = [], [], {}
+    days, rows, first_seen = [], [], dict[str, date]()
     for previous in sink.committed_days():
         if not earliest <= previous < day:
             continue
