@@ -54,7 +54,7 @@ def pages_of(rows: list[dict], size: int = 1000) -> list[list[dict]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
 
-def commit_rows(sink, day: date, pages: list[list[dict]], *, run: dict | None = None):
+def commit_rows(sink, day: date, pages: list[list[dict]], *, run: dict | None = None, pseudonymiser=None):
     """Prepare Graph pages through the real pipeline code and commit them with ``sink``; returns the manifest."""
     import tempfile
     from datetime import UTC
@@ -65,7 +65,7 @@ def commit_rows(sink, day: date, pages: list[list[dict]], *, run: dict | None = 
 
     start, end = day_window(day)
     with tempfile.TemporaryDirectory() as workdir:
-        prepared = prepare_day(pages, sink.spec, start, end, workdir)
+        prepared = prepare_day(pages, sink.spec, start, end, workdir, pseudonymiser=pseudonymiser)
         staged = sink.stage(day, prepared, workdir)
         manifest = Manifest.for_day(
             prepared,

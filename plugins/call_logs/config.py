@@ -58,7 +58,17 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
     return {spec.variable(setting): value for setting, value in settings.items()}
 
 
-VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()}
+# Lake-wide settings: one Variable for every report (no per-report override that could leave one table raw).
+PSEUDONYMISED_COLUMNS = LAKE_WIDE.variable("pseudonymised_columns")
+PSEUDONYMISATION_CONN_ID = f"{LAKE_WIDE.namespace}_pseudonymisation"  # its password is the key: secrets backend
+LAKE_VARIABLES = {
+    PSEUDONYMISED_COLUMNS: (
+        "",
+        "comma-separated column names whose values every report writes as keyed tokens; empty: off",
+    ),
+}
+
+VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()} | LAKE_VARIABLES
 # Variable -> the lake-wide Variable it falls back to when unset.
 FALLBACKS = {
     spec.variable(setting): LAKE_WIDE.variable(setting)

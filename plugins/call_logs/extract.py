@@ -18,6 +18,8 @@ from call_logs.graph.window import Window
 from call_logs.lake.layout import day_window
 from call_logs.lake.manifest import Manifest
 from call_logs.lake.prepare import prepare_day
+from call_logs.lake.pseudonymise import Pseudonymiser
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES
 from call_logs.sinks.base import Sink
 
 log = logging.getLogger(__name__)
@@ -46,13 +48,15 @@ def extract_day(
     run: dict[str, Any] | None = None,
     concurrency: int = defaults.GRAPH_CONCURRENCY,
     expected_rows_per_hour: list[int] | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> Manifest:
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
     ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
     they follow the previous day's hourly volume (from its manifest) so that each holds about the same number
     of rows and a small day is not split into many partly filled pages. ``expected_rows_per_hour`` overrides
-    that profile (benchmarks plan from a known one).
+    that profile (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens
+    (raw values never reach a spill file, the lake or a log).
     """
     spec = sink.spec
     started_at = datetime.now(UTC)
@@ -64,9 +68,14 @@ def extract_day(
     with tempfile.TemporaryDirectory(prefix="call-logs-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
         pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
-        prepared = prepare_day(pages, spec, start, end, workdir)
+        prepared = prepare_day(pages, spec, start, end, workdir, pseudonymiser=pseudonymiser)
         for name, count in prepared.conversion.unknown_fields.items():
-            log.warning("Graph sent an unknown property %r in %d rows; it was dropped (schema unchanged)", name, count)
+            log.warning(
+                "Graph sent a property the schema does not know, %r, in %d rows; it is kept in %s",
+                name,
+                count,
+                ADDITIONAL_PROPERTIES if ADDITIONAL_PROPERTIES in spec.schema.names else "no column (dropped)",
+            )
         staged = sink.stage(day, prepared, workdir)
         manifest = Manifest.for_day(
             prepared,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
 
-from call_logs.config import settled_at, template
+from call_logs.config import PSEUDONYMISED_COLUMNS, settled_at, template
 from call_logs.operators.extract import CallLogToLakeOperator
 from call_logs.operators.quality import CallLogQualityOperator
 from call_logs.operators.wait import SettledDataSensor
@@ -49,6 +49,7 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             retention_days=template(spec.variable("retention_days")),
             concurrency=template(spec.variable("graph_concurrency")),
             table_format=table_format,
+            pseudonymised_columns=template(PSEUDONYMISED_COLUMNS),
             pool=spec.pool,
             outlets=[Asset(name=spec.table)],
         )

@@ -103,7 +103,7 @@ def test_row_groups_are_bounded(tmp_path):
     assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) == 1024
 
 
-def test_unknown_fields_are_dropped_and_counted_missing_fields_are_null(tmp_path):
+def test_unknown_fields_are_kept_aside_and_counted_missing_fields_are_null(tmp_path):
     rows = graph_rows(10)
     for row in rows[:4]:
         row["futureField"] = "x"
@@ -111,7 +111,8 @@ def test_unknown_fields_are_dropped_and_counted_missing_fields_are_null(tmp_path
     built = build(tmp_path, [rows])
     table = pq.read_table(built.local_path)
     assert built.conversion.unknown_fields == {"futureField": 4}
-    assert "futureField" not in table.schema.names
+    assert "futureField" not in table.schema.names  # kept in additionalProperties (tests/lake/test_extra_properties.py)
+    assert table["additionalProperties"].to_pylist().count('{"futureField":"x"}') == 4
     assert table["calleeNumber"].null_count == 1
 
 

@@ -18,6 +18,7 @@ ALL_CHECKS = {
     "manifest_matches_file",
     "row_count",
     "schema",
+    "unknown_properties",
     "null_ids",
     "duplicate_ids",
     "window_bounds",
@@ -242,7 +243,7 @@ def test_a_partition_without_a_manifest_fails_and_skips_what_needs_it(lake):
     lake.fs.rm_file(f"{lake.folder(DAY)}/{MANIFEST_FILE}")
     report = check_partition(lake.sink, DAY)
     assert failing(report) == {"manifest_present"}
-    assert report.skipped == ["manifest_matches_file", "row_count", "sentinel_counts"]
+    assert report.skipped == ["manifest_matches_file", "row_count", "unknown_properties", "sentinel_counts"]
 
 
 def test_a_partition_without_a_data_file_fails_and_skips_every_row_check(lake):

@@ -1,7 +1,12 @@
 """Graph page rows (JSON dicts) to Arrow record batches of a report's schema, column by column.
 
 - The ``0001-01-01`` sentinel, null and an absent key all become null timestamps; sentinels are counted.
-- Unknown properties are dropped and counted (Graph adds fields over time); missing ones are null.
+- Unknown properties (Graph adds fields over time) are kept with their row in the ``additionalProperties``
+  column, one JSON object text with sorted keys (null when the row had none), and counted by name; missing
+  properties are null.
+- With a ``Pseudonymiser``, the values of its columns (and of unknown properties of those names) are replaced
+  by keyed tokens here, before anything is spilled: raw values never reach disk, and a ``SchemaViolation`` never
+  quotes one.
 - A value of the wrong type raises ``SchemaViolation`` naming the field and the row's key.
 - Decimals (money) arrive as ``decimal.Decimal`` (the client decodes JSON numbers with a fraction that way) and
   must fit the column's scale exactly: a value that would be rounded is a violation, never a silent change.
@@ -17,7 +22,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.reports.spec import TIMESTAMP, ReportSpec
+from call_logs.lake.pseudonymise import Pseudonymiser, json_text
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP, ReportSpec
 
 SENTINEL_PREFIX = "0001-01-01"
 _INTEGER_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
@@ -32,7 +38,7 @@ class ConversionStats:
     """Per-window tallies of what conversion had to normalise."""
 
     sentinels: Counter = field(default_factory=Counter)  # column -> fetched values that were 0001-01-01
-    unknown_fields: Counter = field(default_factory=Counter)  # property -> rows that carried it
+    unknown_fields: Counter = field(default_factory=Counter)  # property -> fetched rows that carried it
 
 
 class _BadValue(Exception):
@@ -42,7 +48,7 @@ class _BadValue(Exception):
         super().__init__(name)
         self.name, self.expected, self.accept = name, expected, accept
 
-    def violation(self, rows: list[dict], key: str) -> SchemaViolation:
+    def violation(self, rows: list[dict], key: str, pseudonymiser: Pseudonymiser | None = None) -> SchemaViolation:
         index = next(
             (i for i, row in enumerate(rows) if row.get(self.name) is not None and not self.accept(row[self.name])),
             -1,
@@ -50,8 +56,15 @@ class _BadValue(Exception):
         if index < 0:
             return SchemaViolation(f"Field '{self.name}' does not fit {self.expected} in this page.")
         value, row_key = rows[index][self.name], rows[index].get(key)
-        shown = str(value) if isinstance(value, Decimal) else repr(value)
         kind = "number" if isinstance(value, Decimal) else type(value).__name__
+        if pseudonymiser is not None and pseudonymiser.covers(key):
+            row_key = pseudonymiser.value(row_key)  # the key as the lake would hold it, never the raw one
+        if pseudonymiser is not None and pseudonymiser.covers(self.name):
+            return SchemaViolation(
+                f"Field '{self.name}' of the row with {key} {row_key!r} is a {kind} (value withheld: the column is "
+                f"pseudonymised), not {self.expected}; the partition was not written."
+            )
+        shown = str(value) if isinstance(value, Decimal) else repr(value)
         return SchemaViolation(
             f"Field '{self.name}' of the row with {key} {row_key!r} is {shown} ({kind}), "
             f"not {self.expected}; the partition was not written."
@@ -148,22 +161,62 @@ def spill_schema(spec: ReportSpec) -> pa.Schema:
     return pa.schema(list(spec.schema) + flags)
 
 
+def check_pseudonymisable(spec: ReportSpec, pseudonymiser: Pseudonymiser | None) -> None:
+    """Raise ``ValueError`` (one sentence) when a listed column of the report is not a string column."""
+    if pseudonymiser is None:
+        return
+    wrong = [f"{f.name} ({f.type})" for f in spec.schema if pseudonymiser.covers(f.name) and f.type != pa.string()]
+    if wrong:
+        raise ValueError(
+            f"Only text columns can be pseudonymised, and {spec.table} has {', '.join(wrong)}; "
+            "remove them from the pseudonymised columns."
+        )
+
+
+def _additional_properties(
+    rows: list[dict], known: frozenset[str], stats: ConversionStats, pseudonymiser: Pseudonymiser | None
+) -> pa.Array:
+    """Each row's unknown properties as one JSON object text (sorted keys), null when it had none."""
+    texts: list[str | None] = []
+    for row in rows:
+        unknown = row.keys() - known
+        if not unknown:
+            texts.append(None)
+            continue
+        stats.unknown_fields.update(unknown)
+        extra = {name: row[name] for name in unknown}
+        if pseudonymiser is not None:
+            extra = {name: pseudonymiser.value(v) if pseudonymiser.covers(name) else v for name, v in extra.items()}
+        texts.append(json_text(extra))
+    return pa.array(texts, pa.string())
+
+
 def rows_to_batch(
-    rows: list[dict], spec: ReportSpec, stats: ConversionStats, *, sentinel_flags: bool = False
+    rows: list[dict],
+    spec: ReportSpec,
+    stats: ConversionStats,
+    *,
+    sentinel_flags: bool = False,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> pa.RecordBatch:
     """Convert one page of Graph rows; raises ``SchemaViolation`` on a value of the wrong type.
 
     With ``sentinel_flags`` the batch also carries one boolean column per timestamp column, true where the
-    source held the sentinel, so counts can be taken after deduplication (the writer drops them).
+    source held the sentinel, so counts can be taken after deduplication (the writer drops them). With a
+    ``pseudonymiser`` its columns hold tokens (see ``lake/pseudonymise.py``).
     """
-    known = spec.column_names
-    for row in rows:
-        if len(row.keys() - known):
-            stats.unknown_fields.update(row.keys() - known)
+    known = frozenset(spec.column_names)
+    keeps_extra = ADDITIONAL_PROPERTIES in spec.schema.names
+    if not keeps_extra:  # a schema before the column existed: unknown properties are only counted
+        for row in rows:
+            if len(row.keys() - known):
+                stats.unknown_fields.update(row.keys() - known)
     columns, flags = [], []
     try:
         for column in spec.schema:
-            if column.type == TIMESTAMP:
+            if column.name == ADDITIONAL_PROPERTIES and keeps_extra:
+                columns.append(_additional_properties(rows, known, stats, pseudonymiser))
+            elif column.type == TIMESTAMP:
                 values, flag = _timestamp_column(rows, column.name, stats)
                 columns.append(values)
                 flags.append(flag)
@@ -173,8 +226,12 @@ def rows_to_batch(
                 columns.append(_decimal_column(rows, column.name, column.type))
             else:
                 columns.append(_plain_column(rows, column.name, column.type))
+            if pseudonymiser is not None and pseudonymiser.covers(column.name):
+                if column.type != pa.string():
+                    check_pseudonymisable(spec, pseudonymiser)
+                columns[-1] = pseudonymiser.array(columns[-1])
     except _BadValue as bad:
-        raise bad.violation(rows, spec.key_column) from None
+        raise bad.violation(rows, spec.key_column, pseudonymiser) from None
     if sentinel_flags:
         return pa.RecordBatch.from_arrays(columns + flags, schema=spill_schema(spec))
     return pa.RecordBatch.from_arrays(columns, schema=spec.schema)

@@ -41,7 +41,7 @@ class SourceFacts:
     out_of_window_dropped: int
     sentinels: dict[str, int] = field(default_factory=dict)  # written rows whose value was 0001-01-01 (now null)
     sentinels_fetched: dict[str, int] = field(default_factory=dict)  # the same over every fetched row
-    unknown_fields: dict[str, int] = field(default_factory=dict)  # property -> rows that carried it
+    unknown_fields: dict[str, int] = field(default_factory=dict)  # property -> fetched rows that carried it
     rows_per_hour: list[int] = field(default_factory=list)  # written rows per hour (plans the next day's slices)
 
     @property
@@ -64,6 +64,8 @@ class Manifest:
     run: dict[str, Any]
     started_at: datetime
     finished_at: datetime
+    # {"columns": [...], "key_fingerprint": "..."} when columns hold tokens (never the key); None otherwise.
+    pseudonymisation: dict[str, Any] | None = None
 
     @classmethod
     def for_day(
@@ -102,6 +104,7 @@ class Manifest:
             run=run,
             started_at=started_at,
             finished_at=datetime.now(UTC),
+            pseudonymisation=prepared.pseudonymisation,
         )
 
     @property
@@ -137,6 +140,7 @@ class Manifest:
             "run": self.run,
             "started_at": format_utc(self.started_at),
             "finished_at": format_utc(self.finished_at),
+            "pseudonymisation": self.pseudonymisation,
         }
 
     @classmethod
@@ -168,11 +172,18 @@ class Manifest:
                 run=dict(document.get("run") or {}),
                 started_at=datetime.fromisoformat(document["started_at"]),
                 finished_at=datetime.fromisoformat(document["finished_at"]),
+                pseudonymisation=_pseudonymisation(document.get("pseudonymisation")),
             )
         except ManifestError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ManifestError(f"it is malformed ({type(error).__name__}: {error})") from None
+
+
+def _pseudonymisation(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"columns": [str(name) for name in value["columns"]], "key_fingerprint": str(value["key_fingerprint"])}
 
 
 def _count(value: Any) -> int:

@@ -19,7 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.lake.convert import ConversionStats, rows_to_batch, sentinel_flag_column, spill_schema
+from call_logs.lake.convert import (
+    ConversionStats,
+    check_pseudonymisable,
+    rows_to_batch,
+    sentinel_flag_column,
+    spill_schema,
+)
+from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ReportSpec
 
 DEFAULT_BUCKET = timedelta(minutes=15)
@@ -102,6 +109,7 @@ class PreparedDay:
     sentinels: Counter = field(default_factory=Counter)  # in written rows, per timestamp column
     rows_per_hour: list[int] = field(default_factory=list)  # written rows per hour of the window (plans slicing)
     complete: bool = False
+    pseudonymisation: dict | None = None  # columns and key fingerprint when values were pseudonymised (no key)
 
     def tables(self) -> Iterator[pa.Table]:
         """The day's rows in (time column, key) order, bucket by bucket, in the report's schema; read once."""
@@ -128,16 +136,23 @@ def prepare_day(
     workdir: str,
     *,
     bucket: timedelta = DEFAULT_BUCKET,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> PreparedDay:
-    """Fetch every page, keeping the rows whose time column is in ``[start, end)``, spilled under ``workdir``."""
+    """Fetch every page, keeping the rows whose time column is in ``[start, end)``, spilled under ``workdir``.
+
+    With a ``pseudonymiser`` its columns are tokenised as each page is converted, before the spill.
+    """
+    check_pseudonymisable(spec, pseudonymiser)
     prepared = PreparedDay(spec, start, end, bucket, _BucketSpill(workdir, spill_schema(spec)))
+    if pseudonymiser is not None:
+        prepared.pseudonymisation = pseudonymiser.describe()
     start_us, end_us, bucket_us = _micros(start), _micros(end), bucket // timedelta(microseconds=1)
     time = spec.time_column
     for rows in pages:
         prepared.rows_fetched += len(rows)
         if not rows:
             continue
-        batch = rows_to_batch(rows, spec, prepared.conversion, sentinel_flags=True)
+        batch = rows_to_batch(rows, spec, prepared.conversion, sentinel_flags=True, pseudonymiser=pseudonymiser)
         micros = batch.column(time).cast(pa.int64())
         inside = pc.fill_null(pc.and_(pc.greater_equal(micros, start_us), pc.less(micros, end_us)), False)
         kept = batch.filter(inside)

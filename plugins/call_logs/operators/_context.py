@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from call_logs.lake.pseudonymise import Pseudonymiser, parse_columns
 from call_logs.reports import report
 from call_logs.sinks import open_sink
 from call_logs.sinks.base import Sink
@@ -58,3 +59,38 @@ def lake_sink(report_name: str, lake_root: str, table_format: str) -> Sink:
         return open_sink(table_format, root.fs, root.path.rstrip("/"), spec, lake_root=lake_root)
     except ValueError as error:
         raise AirflowFailException(str(error)) from None
+
+
+def pseudonymiser_for(columns: str | None, conn_id: str) -> Pseudonymiser | None:
+    """The pseudonymiser of a comma-separated column list (None when it is empty), its key the password of the
+    Airflow connection ``conn_id`` (so it lives in a secrets backend, never in a Variable).
+
+    A list without a usable key fails the task with one sentence, before any request and before anything is
+    written. The key is registered with Airflow's log masker and never logged, stored or passed on.
+    """
+    from call_logs.config import PSEUDONYMISED_COLUMNS
+
+    names = parse_columns(columns)
+    if not names:
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        conn = None
+    key = conn.password if conn is not None else None
+    if not key:
+        where = "there is no Airflow connection" if conn is None else "there is no password in the Airflow connection"
+        raise AirflowFailException(
+            f"The Variable {PSEUDONYMISED_COLUMNS} asks to pseudonymise {', '.join(names)}, but {where} "
+            f"'{conn_id}' whose password is the key; create it (in your secrets backend) or empty the Variable."
+        )
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(key)
+    except ImportError:  # pragma: no cover - the task SDK always has it
+        pass
+    return Pseudonymiser(key, names)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowSkipException
 
 from call_logs import defaults
-from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day, run_info
+from call_logs.config import PSEUDONYMISATION_CONN_ID
+from call_logs.operators._context import lake_sink, pseudonymiser_for, quiet_azure_sdk, run_day, run_info
+
+if TYPE_CHECKING:
+    from call_logs.lake.pseudonymise import Pseudonymiser
+    from call_logs.reports.spec import ReportSpec
 
 
 class CallLogToLakeOperator(BaseOperator):
@@ -27,6 +32,9 @@ class CallLogToLakeOperator(BaseOperator):
     :param retention_days: days Graph keeps; older windows are skipped, never written (Graph answers them
         empty, which would be indistinguishable from a day without calls). None takes the report's default.
     :param table_format: ``parquet`` (Hive-style partitions) or ``delta`` (one Delta table, a version per day).
+    :param pseudonymised_columns: comma-separated columns written as keyed tokens (empty: none); the key is the
+        password of the connection ``pseudonymisation_conn_id`` and a missing one fails the task before any request.
+    :param pseudonymisation_conn_id: the connection holding that key.
     """
 
     template_fields: Sequence[str] = (
@@ -36,6 +44,7 @@ class CallLogToLakeOperator(BaseOperator):
         "retention_days",
         "concurrency",
         "table_format",
+        "pseudonymised_columns",
     )
 
     def __init__(
@@ -48,6 +57,8 @@ class CallLogToLakeOperator(BaseOperator):
         retention_days: int | str | None = None,
         concurrency: int | str = defaults.GRAPH_CONCURRENCY,
         table_format: str = defaults.TABLE_FORMAT,
+        pseudonymised_columns: str = "",
+        pseudonymisation_conn_id: str = PSEUDONYMISATION_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -58,6 +69,8 @@ class CallLogToLakeOperator(BaseOperator):
         self.retention_days = retention_days
         self.concurrency = concurrency
         self.table_format = table_format
+        self.pseudonymised_columns = pseudonymised_columns
+        self.pseudonymisation_conn_id = pseudonymisation_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from call_logs.extract import extract_day, retention_skip_reason
@@ -69,6 +82,7 @@ class CallLogToLakeOperator(BaseOperator):
         quiet_azure_sdk()
         day = run_day(context)
         sink = lake_sink(self.report, self.lake_root, self.table_format)
+        pseudonymiser = self._pseudonymiser(sink.spec)
         retention = int(self.retention_days or sink.spec.retention_days)
         skip = retention_skip_reason(day, retention, datetime.now(UTC).date())
         if skip:
@@ -79,7 +93,9 @@ class CallLogToLakeOperator(BaseOperator):
             client = CallLogsHook(self.msgraph_conn_id, api_version=self.api_version or None).client_for(sink.spec)
             assert client.limiter is not None  # the hook always gives its clients the connection's budget
             with budget_handover(client.limiter, ledger, str(run["run_id"])):
-                manifest = extract_day(client, sink, day, run=run, concurrency=int(self.concurrency))
+                manifest = extract_day(
+                    client, sink, day, run=run, concurrency=int(self.concurrency), pseudonymiser=pseudonymiser
+                )
         except Exception as error:
             raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
         return {
@@ -91,3 +107,33 @@ class CallLogToLakeOperator(BaseOperator):
             "requests": manifest.graph["requests"],
             "sha256": manifest.file.sha256,
         }
+
+    def _pseudonymiser(self, spec: ReportSpec) -> Pseudonymiser | None:
+        """The run's pseudonymiser (None when no column is listed); fails the task on a missing key or a listed
+        non-text column, before any request."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from call_logs.lake.convert import check_pseudonymisable
+        from call_logs.reports import REPORTS
+
+        pseudonymiser = pseudonymiser_for(self.pseudonymised_columns, self.pseudonymisation_conn_id)
+        if pseudonymiser is None:
+            return None
+        try:
+            check_pseudonymisable(spec, pseudonymiser)
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
+        known = {name for report in REPORTS.values() for name in report.schema.names}
+        for name in sorted(pseudonymiser.columns - known):
+            self.log.warning(
+                "The pseudonymised column %r is in no report's schema: it is pseudonymised only where Graph sends it "
+                "as an unknown property (in additionalProperties); check its spelling.",
+                name,
+            )
+        self.log.info(
+            "Pseudonymising %s of %s (key fingerprint %s)",
+            ", ".join(sorted(pseudonymiser.columns & set(spec.schema.names))) or "no column",
+            spec.table,
+            pseudonymiser.fingerprint,
+        )
+        return pseudonymiser

@@ -8,7 +8,7 @@ gives the same answer whatever was committed after it.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,8 @@ class VolumeHistory:
     days: tuple[date, ...]
     rows: tuple[int, ...]
     kind: str = "partitions"
+    # Unknown property (kept in additionalProperties) -> the first of these days whose manifest counted it.
+    first_seen: dict[str, date] = field(default_factory=dict, compare=False)
 
     @property
     def median(self) -> float | None:
@@ -48,7 +50,7 @@ class VolumeHistory:
 def load_history(sink: Sink, day: date, history_days: int) -> VolumeHistory:
     """The volume history of ``day``: up to ``history_days`` calendar days before it."""
     earliest = day - timedelta(days=history_days)
-    days, rows = [], []
+    days, rows, first_seen = [], [], dict[str, date]()
     for previous in sink.committed_days():
         if not earliest <= previous < day:
             continue
@@ -57,4 +59,6 @@ def load_history(sink: Sink, day: date, history_days: int) -> VolumeHistory:
             continue  # a half-committed or foreign folder is no evidence of volume
         days.append(previous)
         rows.append(manifest.rows)
-    return VolumeHistory(tuple(days), tuple(rows))
+        for name in manifest.source.unknown_fields:
+            first_seen.setdefault(name, previous)
+    return VolumeHistory(tuple(days), tuple(rows), first_seen=first_seen)

@@ -15,7 +15,7 @@ from call_logs.lake.layout import day_window
 from call_logs.quality.reading import CommittedPartition
 from call_logs.quality.registry import Check, check
 from call_logs.quality.results import MAX_SAMPLE_IDS, Outcome, QualityThresholds
-from call_logs.reports.spec import TIMESTAMP
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP
 
 # --- presence and integrity -------------------------------------------------------------------------------------
 
@@ -75,11 +75,19 @@ def check_row_count(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 @check("schema", "error")
 def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
-    """Every day has the report's one versioned schema, or consumers' queries break across days."""
+    """Every day has one of the report's versioned schemas: the current one, or an older one written before a
+    column was added (readers merge them by name), or consumers' queries break across days."""
     assert p.stored.data is not None
-    expected_schema, version = p.spec.schema, p.spec.schema_version
+    current = p.spec.schema_version
     schema = p.stored.data.schema
-    problems = [
+    file_version = (schema.metadata or {}).get(p.spec.schema_version_key, b"").decode() or None
+    version = int(file_version) if file_version and file_version.isdigit() else current
+    problems = []
+    if not 1 <= version <= current:
+        problems.append(f"the file's schema_version is {file_version}")
+        version = current
+    expected_schema = p.spec.schema_for(version)
+    problems += [
         f"{f.name} is {f.type}"
         for f in schema
         if f.name not in expected_schema.names or expected_schema.field(f.name).type != f.type
@@ -87,15 +95,53 @@ def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
     problems += [f"{name} is missing" for name in expected_schema.names if name not in schema.names]
     if not problems and schema.names != expected_schema.names:
         problems.append("the columns are in another order")
-    file_version = (schema.metadata or {}).get(p.spec.schema_version_key, b"").decode() or None
-    if file_version != str(version):
-        problems.append(f"the file's schema_version is {file_version}")
+    if file_version is None:
+        problems.append("the file's schema_version is None")
     if p.manifest is not None and p.manifest.schema_version != version:
         problems.append(f"the manifest's schema_version is {p.manifest.schema_version}")
-    expected = f"the lake schema, version {version}"
+    expected = f"the lake schema, version {current}" + (
+        f" (or an older one: 1 to {current - 1})" if current > 1 else ""
+    )
     if problems:
         return Outcome(False, problems, expected, f"The file drifted from the lake schema: {'; '.join(problems)}.")
+    if version < current:
+        return Outcome(
+            True,
+            f"version {version}",
+            expected,
+            f"The file has the lake schema of version {version}; newer columns read as null when days are merged "
+            "by name.",
+        )
     return Outcome(True, f"version {version}", expected, "The file has the lake schema.")
+
+
+@check("unknown_properties", "warning", needs=("data", "manifest", "history"), group="schema")
+def check_unknown_properties(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+    """A property Graph sends that the schema does not know is kept in additionalProperties; a name the previous
+    days never had is new, so someone can decide to promote it to a typed column."""
+    assert p.manifest is not None
+    counted = p.manifest.source.unknown_fields
+    earlier = p.history().first_seen
+    observed = {
+        name: {"rows": count, "first_seen": (earlier.get(name) or p.day).isoformat()}
+        for name, count in sorted(counted.items())
+    }
+    new = [name for name in sorted(counted) if name not in earlier]
+    expected = "no property that the previous days' manifests did not count"
+    if new:
+        listed = ", ".join(f"{name} ({counted[name]:,} rows)" for name in new)
+        return Outcome(
+            False,
+            observed,
+            expected,
+            f"Graph sent {len(new)} new propert{'y' if len(new) == 1 else 'ies'} the schema does not know, first seen "
+            f"on {p.day}: {listed}. They are kept in {ADDITIONAL_PROPERTIES}; promote one to a typed column with "
+            "a schema version bump (README: Unknown properties).",
+        )
+    if counted:
+        since = ", ".join(f"{name} (since {value['first_seen']})" for name, value in observed.items())
+        return Outcome(True, observed, expected, f"Known unknown properties, kept in {ADDITIONAL_PROPERTIES}: {since}.")
+    return Outcome(True, observed, expected, "Graph sent no property the schema does not know.")
 
 
 # --- identity and window ----------------------------------------------------------------------------------------
@@ -229,6 +275,7 @@ LAKE_CHECKS: tuple[Check, ...] = (
     check_manifest_matches_file,
     check_row_count,
     check_schema,
+    check_unknown_properties,
     check_null_ids,
     check_duplicate_ids,
     check_window_bounds,

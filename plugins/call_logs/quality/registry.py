@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from call_logs.quality.reading import CommittedPartition
 
 Need = Literal["data", "manifest", "history"]
-Group = Literal["integrity", "identity", "sentinel", "outcome", "volume"]
+Group = Literal["integrity", "schema", "identity", "sentinel", "outcome", "volume"]
 Evaluate = Callable[["CommittedPartition", QualityThresholds], Outcome]
 
 

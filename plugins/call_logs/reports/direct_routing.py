@@ -143,7 +143,9 @@ DIRECT_ROUTING = ReportSpec(
     function="getDirectRoutingCalls",
     row_type="directRoutingLogRow",
     columns=COLUMNS,
-    schema_version=1,
+    # 2: the additionalProperties column (Graph's properties the columns do not know); version-1 days stay valid.
+    schema_version=2,
+    additional_properties_since=2,
     namespace="direct_routing",
     inclusive_end=False,
     settle_hours=48,

@@ -113,7 +113,9 @@ PSTN = ReportSpec(
     function="getPstnCalls",
     row_type="pstnCallLogRow",
     columns=COLUMNS,
-    schema_version=1,
+    # 2: the additionalProperties column (Graph's properties the columns do not know); version-1 days stay valid.
+    schema_version=2,
+    additional_properties_since=2,
     namespace="pstn_calls",
     inclusive_end=True,
     settle_hours=48,

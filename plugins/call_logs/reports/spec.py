@@ -19,14 +19,24 @@ if TYPE_CHECKING:
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 """Every timestamp in the lake: microseconds (Spark 3 cannot read nanoseconds), UTC-aware (no timestampNtz)."""
 
+ADDITIONAL_PROPERTIES = "additionalProperties"
+"""The column every report gets last: the properties Graph sent that the report's columns do not know, as one
+JSON object text (keys sorted, so equal rows give equal bytes), null when a row had none."""
+
 
 @dataclass(frozen=True)
 class Column:
-    """One Graph property stored under its own name; ``beta_only`` ones are null under v1.0."""
+    """One Graph property stored under its own name; ``beta_only`` ones are null under v1.0.
+
+    ``since`` is the schema version that added the column (1 for the original ones). Columns are only ever added
+    (a promotion from ``additionalProperties`` is a new column and a version bump), so every older version's
+    schema is this one without the newer columns and old partitions stay readable by name.
+    """
 
     name: str
     type: pa.DataType
     beta_only: bool = False
+    since: int = 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class ReportSpec:
     :param inclusive_end: whether Graph's ``toDateTime`` is inclusive; the engine filters ``[start, end)`` anyway.
     :param columns: Graph's properties with their Arrow types, in lake order.
     :param schema_version: bumped whenever ``columns`` change; stored in every file and manifest.
+    :param additional_properties_since: the schema version that added the ``additionalProperties`` column.
     :param namespace: prefix of the report's Airflow Variables and of its schema metadata key.
     :param budget_collection: requests sharing one Graph budget (50 / 60 s per collection) share this key.
     :param pool: the Airflow pool (one slot) that serializes the pulls of that collection.
@@ -79,6 +90,7 @@ class ReportSpec:
     retention_days: int = 150
     rules: tuple[Check, ...] = ()
     daily_rate: DailyRate | None = None
+    additional_properties_since: int = 1
     schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,11 +98,11 @@ class ReportSpec:
         for required in (self.key_column, self.time_column):
             if required not in names:
                 raise ValueError(f"The {self.table} spec has no column {required!r}.")
-        schema = pa.schema(
-            [pa.field(c.name, c.type, nullable=True) for c in self.columns],
-            metadata={self.schema_version_key: str(self.schema_version).encode()},
-        )
-        object.__setattr__(self, "schema", schema)
+        if ADDITIONAL_PROPERTIES in names:
+            raise ValueError(
+                f"The {self.table} spec may not name a column {ADDITIONAL_PROPERTIES!r}: the engine adds it."
+            )
+        object.__setattr__(self, "schema", self.schema_for(self.schema_version))
         if not self.budget_collection:
             object.__setattr__(self, "budget_collection", self.function)
 
@@ -102,9 +114,25 @@ class ReportSpec:
     def schema_version_key(self) -> bytes:
         return f"{self.namespace}.schema_version".encode()
 
+    def schema_for(self, version: int) -> pa.Schema:
+        """The lake schema as version ``version`` wrote it: the columns that existed then, in lake order.
+
+        Version ``schema_version`` is ``schema``; older ones are what partitions written before a change hold.
+        """
+        if not 1 <= version <= self.schema_version:
+            raise ValueError(f"The {self.table} schema has no version {version} (1 to {self.schema_version}).")
+        columns = [c for c in self.columns if c.since <= version]
+        if self.additional_properties_since <= version:
+            columns.append(Column(ADDITIONAL_PROPERTIES, pa.string(), since=self.additional_properties_since))
+        return pa.schema(
+            [pa.field(c.name, c.type, nullable=True) for c in columns],
+            metadata={self.schema_version_key: str(version).encode()},
+        )
+
     @property
     def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
+        """Graph's properties the report stores in typed columns (``additionalProperties`` holds the others)."""
+        return tuple(c.name for c in self.columns if c.since <= self.schema_version)
 
     @property
     def timestamp_columns(self) -> tuple[str, ...]:
