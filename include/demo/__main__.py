@@ -1,4 +1,4 @@
-"""Run the DAG through Airflow for three consecutive days against the Graph emulator, into ./lake.
+"""Run both report DAGs through Airflow for three consecutive days against the Graph emulator, into ./lake.
 
 Nothing here needs a cloud account: the emulator serves Graph (and its token endpoint) over TLS on
 127.0.0.1, Airflow keeps its metadata in ./.airflow, and the lake is the project's ./lake folder.
@@ -24,6 +24,7 @@ AIRFLOW_HOME = PROJECT / ".airflow"
 TABLE_FORMAT = os.environ.get("DEMO_TABLE_FORMAT", "parquet").strip().lower() or "parquet"
 LAKE = PROJECT / "lake" / "delta" if TABLE_FORMAT == "delta" else PROJECT / "lake"
 DAYS = 3
+TABLES = ("direct_routing_calls", "pstn_calls")
 
 
 def airflow_environment() -> None:
@@ -36,6 +37,7 @@ def airflow_environment() -> None:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
         AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT=LAKE.as_uri(),
         AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS="0",
+        AIRFLOW_VAR_PSTN_CALLS_SETTLE_HOURS="0",
         AIRFLOW_VAR_DIRECT_ROUTING_TABLE_FORMAT=TABLE_FORMAT,
         # Task logs go to ./.airflow/logs; the terminal gets one line per day.
         AIRFLOW__LOGGING__LOGGING_LEVEL=os.environ.get("DEMO_LOG_LEVEL", "WARNING"),
@@ -59,21 +61,21 @@ def run_day(dag, day: date) -> str:
     next_midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     run = dag.test(logical_date=next_midnight)
     state = str(run.state)
-    print(summary(day, state), flush=True)
+    print(summary(dag.dag_id, day, state), flush=True)
     return state
 
 
-def summary(day: date, state: str) -> str:
+def summary(table: str, day: date, state: str) -> str:
     if TABLE_FORMAT == "delta":
-        manifest, quality, version = delta_day(day)
+        manifest, quality, version = delta_day(table, day)
     else:
-        partition = LAKE / "direct_routing_calls" / f"call_date={day.isoformat()}"
+        partition = LAKE / table / f"call_date={day.isoformat()}"
         manifest = read_json(partition / "_manifest.json")
         quality = read_json(partition / "_dq.json")
         version = ""
     graph = manifest.get("graph", {})
     return (
-        f"{day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={graph.get('pages', '-'):>3}"
+        f"{table:<20}  {day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={graph.get('pages', '-'):>3}"
         f"  requests={graph.get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}{version}"
     )
 
@@ -82,11 +84,11 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def delta_day(day: date) -> tuple[dict, dict, str]:
+def delta_day(name: str, day: date) -> tuple[dict, dict, str]:
     """The day's manifest (its Delta commit's metadata), its quality report (in _dq/) and the commit's version."""
     from call_logs.lake.delta_table import day_commit
 
-    table = LAKE / "direct_routing_calls"
+    table = LAKE / name
     commit = day_commit(str(table), None, day) if (table / "_delta_log").exists() else None
     quality = read_json(table / "_dq" / f"call_date={day.isoformat()}.json")
     if commit is None:
@@ -100,21 +102,30 @@ def duckdb_report() -> None:
     if TABLE_FORMAT == "delta":
         from deltalake import DeltaTable
 
-        table = DeltaTable(str(LAKE / "direct_routing_calls"))
-        calls = table.to_pyarrow_dataset()  # noqa: F841 - DuckDB finds it by name: the current snapshot's files
-        source, title = "calls", f"DuckDB over the Delta table (delta-rs snapshot, version {table.version()}):"
+        direct = DeltaTable(str(LAKE / "direct_routing_calls"))
+        calls = direct.to_pyarrow_dataset()  # noqa: F841 - DuckDB finds it by name: the current snapshot's files
+        pstn = DeltaTable(str(LAKE / "pstn_calls")).to_pyarrow_dataset()  # noqa: F841 - likewise
+        sources = ("calls", "pstn")
+        title = f"DuckDB over the Delta tables (delta-rs snapshots; direct routing version {direct.version()}):"
     else:
-        source = f"read_parquet('{LAKE}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
+        sources = tuple(f"read_parquet('{LAKE}/{t}/*/*.parquet', hive_partitioning = true)" for t in TABLES)
         title = "DuckDB over the lake:"
-    query = f"""
+    direct_routing = f"""
         SELECT call_date, count(*) AS calls,
                round(100 * avg(CASE WHEN successfulCall THEN 0 ELSE 1 END), 1) AS failed_pct,
                round(avg(duration) FILTER (WHERE successfulCall), 1) AS avg_duration_s
-        FROM {source}
+        FROM {sources[0]}
         GROUP BY call_date ORDER BY call_date
     """
-    print(f"\n{title}")
-    print(duckdb.sql(query))
+    cost = f"""
+        SELECT call_date, currency, count(*) AS calls, sum(charge) AS charge, sum(connectionCharge) AS connection_charge
+        FROM {sources[1]}
+        GROUP BY ALL ORDER BY call_date, currency
+    """
+    print(f"\n{title}\ndirect_routing_calls: volume and failures")
+    print(duckdb.sql(direct_routing))
+    print("pstn_calls: cost per day and currency (exact decimals)")
+    print(duckdb.sql(cost))
 
 
 def main() -> int:
@@ -130,9 +141,9 @@ def main() -> int:
         from airflow.dag_processing.dagbag import DagBag
 
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow's own (set after its import)
-        dag = DagBag(dag_folder=str(PROJECT / "dags")).get_dag("direct_routing_calls")
+        bag = DagBag(dag_folder=str(PROJECT / "dags"))
         print("\nPer day:")
-        states = [(day, run_day(dag, day)) for day in days]
+        states = [(day, run_day(bag.get_dag(table), day)) for day in days for table in TABLES]
     duckdb_report()
     print(f"\nDone in {time.monotonic() - started:.0f} s; the lake is in {LAKE}")
     return 0 if all(state == "success" for _, state in states) else 1
