@@ -160,7 +160,8 @@ def test_both_reports_backfill_side_by_side_within_graph_budgets(both_stack, bot
             f"{sum(stats['collections'][n]['throttled'] for n in collections)} from collection budgets, "
             f"{stats['app']['throttled']} from the app budget"
         )
-        assert budget_problems(stats, collections) == []
+        problems = budget_problems(stats, collections)
+        assert not problems, "\n".join(problems)
         assert stats["app"]["max_in_window"] > EMULATOR_BUDGET[0], (
             f"the app never saw more than one collection's budget ({stats['app']['max_in_window']} requests in a "
             "window): the two reports did not pull at the same time, so the app budget was not put to the test"

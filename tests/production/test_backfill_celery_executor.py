@@ -81,4 +81,5 @@ def test_backfill_celery_executor(celery_stack, graph_emulator_process, lake_con
         for other, result in lake_results.items():  # same emulator seed and config: the very same bytes
             if other != SCENARIO:
                 assert snapshot(lake) == result["snapshot"], f"lake differs from the {other} run's"
-        assert budget_problems(stats) == []  # getDirectRoutingCalls' collection and the app
+        problems = budget_problems(stats)  # getDirectRoutingCalls' collection and the app
+        assert not problems, "\n".join(problems)
