@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from tests.production.processes import log
@@ -16,14 +17,20 @@ def backfill_days(days: int = 14, end_days_ago: int = 4) -> list[date]:
 
 
 def create_backfill(
-    stack: AirflowStack, first: date, last: date, *, reprocess: str | None = None, max_active_runs: int = 4
+    stack: AirflowStack,
+    first: date,
+    last: date,
+    *,
+    reprocess: str | None = None,
+    max_active_runs: int = 4,
+    dag_id: str = DAG_ID,
 ) -> int:
-    """``airflow backfill create`` for the days ``first`` to ``last`` (inclusive); returns the backfill's id."""
+    """``airflow backfill create`` of ``dag_id`` for the days ``first`` to ``last`` (inclusive); its id."""
     args = [
         "backfill",
         "create",
         "--dag-id",
-        DAG_ID,
+        dag_id,
         "--from-date",
         first.isoformat(),
         "--to-date",
@@ -34,7 +41,7 @@ def create_backfill(
     if reprocess:
         args += ["--reprocess-behavior", reprocess]
     stack.cli(*args)
-    return stack.query("SELECT max(id) FROM backfill WHERE dag_id = %s", (DAG_ID,))[0][0]
+    return stack.query("SELECT max(id) FROM backfill WHERE dag_id = %s", (dag_id,))[0][0]
 
 
 def run_states(stack: AirflowStack, backfill_id: int) -> dict[str, str]:
@@ -44,33 +51,43 @@ def run_states(stack: AirflowStack, backfill_id: int) -> dict[str, str]:
 
 def wait_backfill(stack: AirflowStack, backfill_id: int, runs: int, timeout: float) -> dict[str, str]:
     """Until the backfill's ``runs`` DAG runs have all finished; returns run_id -> state."""
+    return wait_backfills(stack, {backfill_id: runs}, timeout)[backfill_id]
+
+
+def wait_backfills(stack: AirflowStack, runs: Mapping[int, int], timeout: float) -> dict[int, dict[str, str]]:
+    """Until every backfill (id -> its number of DAG runs) has all its runs finished; id -> run_id -> state.
+
+    Backfills of different DAGs may run side by side: a run id is only unique within its DAG.
+    """
+    ids = list(runs)
     deadline, last_report = time.monotonic() + timeout, 0.0
     while True:
         stack.check_alive()
-        states = run_states(stack, backfill_id)
-        finished = [s for s in states.values() if s in ("success", "failed")]
-        if len(states) == runs and len(finished) == runs:
+        states = {backfill_id: run_states(stack, backfill_id) for backfill_id in ids}
+        if all(len(states[b]) == runs[b] and all(s in ("success", "failed") for s in states[b].values()) for b in ids):
             return states
         # The DAG retries after 5 minutes (exponential): a failed try would only run the clock out.
         broken = stack.query(
-            "SELECT ti.run_id, ti.task_id, ti.state, ti.try_number FROM task_instance ti JOIN dag_run dr "
-            "ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = %s "
+            "SELECT dr.backfill_id, ti.run_id, ti.task_id, ti.state, ti.try_number FROM task_instance ti "
+            "JOIN dag_run dr ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = ANY(%s) "
             "AND ti.state IN ('up_for_retry', 'failed', 'upstream_failed')",
-            (backfill_id,),
+            (ids,),
         )
         if broken:
-            raise AssertionError(f"backfill {backfill_id}: task tries failed (no waiting for retries): {broken}")
+            raise AssertionError(f"backfills {ids}: task tries failed (no waiting for retries): {broken}")
         if time.monotonic() - last_report > 20:
             tis = stack.query(
-                "SELECT ti.task_id, ti.state, count(*) FROM task_instance ti JOIN dag_run dr "
-                "ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = %s "
-                "GROUP BY 1, 2 ORDER BY 1, 2",
-                (backfill_id,),
+                "SELECT dr.backfill_id, ti.task_id, ti.state, count(*) FROM task_instance ti JOIN dag_run dr "
+                "ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = ANY(%s) "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                (ids,),
             )
-            log(f"backfill {backfill_id}: runs {sorted(states.values())}; tasks {tis}")
+            for backfill_id in ids:
+                mine = [t[1:] for t in tis if t[0] == backfill_id]
+                log(f"backfill {backfill_id}: runs {sorted(states[backfill_id].values())}; tasks {mine}")
             last_report = time.monotonic()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"backfill {backfill_id} not done after {timeout} s: {states}")
+            raise TimeoutError(f"backfills {ids} not done after {timeout} s: {states}")
         time.sleep(2)
 
 
@@ -84,10 +101,10 @@ def wait_backfill_completed(stack: AirflowStack, backfill_id: int, timeout: floa
         time.sleep(1)
 
 
-def non_backfill_runs(stack: AirflowStack) -> list[tuple]:
+def non_backfill_runs(stack: AirflowStack, dag_ids: Sequence[str] = (DAG_ID,)) -> list[tuple]:
     return stack.query(
-        "SELECT run_id, run_type, state FROM dag_run WHERE dag_id = %s AND backfill_id IS NULL",
-        (DAG_ID,),
+        "SELECT dag_id, run_id, run_type, state FROM dag_run WHERE dag_id = ANY(%s) AND backfill_id IS NULL",
+        (list(dag_ids),),
     )
 
 
@@ -98,3 +115,30 @@ def task_states(stack: AirflowStack, backfill_id: int) -> list[tuple]:
         "ORDER BY 1, 2",
         (backfill_id,),
     )
+
+
+def task_instances(stack: AirflowStack, backfill_ids: Sequence[int], task_id: str) -> list[dict]:
+    """Every ``task_id`` instance of these backfills: dag_id, run_id, state, try_number, pool, start, end."""
+    rows = stack.query(
+        "SELECT ti.dag_id, ti.run_id, ti.state, ti.try_number, ti.pool, ti.start_date, ti.end_date "
+        "FROM task_instance ti JOIN dag_run dr ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id "
+        "WHERE dr.backfill_id = ANY(%s) AND ti.task_id = %s ORDER BY ti.start_date",
+        (list(backfill_ids), task_id),
+    )
+    names = ("dag_id", "run_id", "state", "try_number", "pool", "start", "end")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def overlapping(intervals: Sequence[dict]) -> list[tuple[dict, dict]]:
+    """The pairs of task instances (``start``/``end``, as ``task_instances`` gives them) that ran at the same time."""
+    ordered = sorted(intervals, key=lambda ti: ti["start"])
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if b["start"] < a["end"]]
+
+
+def seconds_together(first: Sequence[dict], second: Sequence[dict]) -> float:
+    """How long, in all, a task instance of ``first`` and one of ``second`` were running at the same time."""
+    total = 0.0
+    for a in first:
+        for b in second:
+            total += max((min(a["end"], b["end"]) - max(a["start"], b["start"])).total_seconds(), 0.0)
+    return total

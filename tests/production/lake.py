@@ -24,16 +24,19 @@ def lake_fs(connection_string: str):
     return AzureBlobFileSystem(connection_string=connection_string, use_listings_cache=False, skip_instance_cache=True)
 
 
-def partition_folder(container: str, day: date) -> str:
-    return f"{container}/lake/{TABLE}/call_date={day.isoformat()}"
+def partition_folder(container: str, day: date, table: str = TABLE) -> str:
+    return f"{container}/lake/{table}/call_date={day.isoformat()}"
 
 
-def read_lake(fs, container: str) -> dict[date, dict]:
-    """Every committed partition: rows read back, the file's sha256 and bytes, its manifest and _dq.json."""
+def read_lake(fs, container: str, table: str = TABLE, *, with_ids: bool = False) -> dict[date, dict]:
+    """Every committed partition of ``table``: rows read back, the file's sha256 and bytes, manifest and _dq.json.
+
+    ``with_ids`` also keeps each day's sorted call ``id``s (to compare with the emulator's rows, not only counts).
+    """
     import pyarrow.parquet as pq
 
     result: dict[date, dict] = {}
-    base = f"{container}/lake/{TABLE}"
+    base = f"{container}/lake/{table}"
     for folder in sorted(fs.ls(base, detail=False)):
         name = folder.rstrip("/").rsplit("/", 1)[-1]
         day = date.fromisoformat(name.split("=", 1)[1])
@@ -41,14 +44,17 @@ def read_lake(fs, container: str) -> dict[date, dict]:
         data = fs.cat_file(f"{folder}/part-0.parquet")
         manifest = json.loads(fs.cat_file(f"{folder}/_manifest.json"))
         dq = json.loads(fs.cat_file(f"{folder}/_dq.json")) if "_dq.json" in files else None
+        rows = pq.read_table(io.BytesIO(data), columns=["id"])
         result[day] = {
             "files": files,
-            "rows": pq.read_table(io.BytesIO(data)).num_rows,
+            "rows": rows.num_rows,
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
             "manifest": manifest,
             "dq": dq,
         }
+        if with_ids:
+            result[day]["ids"] = sorted(rows["id"].to_pylist())
     return result
 
 
@@ -101,8 +107,14 @@ def snapshot(lake: dict[date, dict]) -> dict[date, dict]:
     return {day: {"rows": part["rows"], "sha256": part["sha256"]} for day, part in lake.items()}
 
 
-def check_lake(lake: dict[date, dict], days: list[date], counts: dict[date, int]) -> list[str]:
-    """Problems with the lake against the emulator's ground truth (empty when all is well)."""
+def check_lake(
+    lake: dict[date, dict], days: list[date], counts: dict[date, int], ids: dict[date, list[str]] | None = None
+) -> list[str]:
+    """Problems with the lake against the emulator's ground truth (empty when all is well).
+
+    ``ids`` (each day's sorted call ids as the emulator holds them) also compares which calls each day holds;
+    the lake must then have been read ``with_ids``.
+    """
     problems = []
     if sorted(lake) != days:
         problems.append(f"partitions {sorted(map(str, lake))} != backfilled days {list(map(str, days))}")
@@ -115,6 +127,13 @@ def check_lake(lake: dict[date, dict], days: list[date], counts: dict[date, int]
             problems.append(f"{day}: {part['rows']} rows in the file, the emulator served {counts[day]}")
         if manifest["rows"] != counts[day]:
             problems.append(f"{day}: manifest says {manifest['rows']} rows, the emulator served {counts[day]}")
+        if ids is not None and part["ids"] != ids[day]:
+            missing, extra = set(ids[day]) - set(part["ids"]), set(part["ids"]) - set(ids[day])
+            duplicated = len(part["ids"]) - len(set(part["ids"]))
+            problems.append(
+                f"{day}: not the emulator's calls: {len(missing)} missing, {len(extra)} unknown, "
+                f"{duplicated} duplicated"
+            )
         if manifest["file"]["sha256"] != part["sha256"]:
             problems.append(f"{day}: manifest sha256 does not match the data file")
         if dq is None:

@@ -170,6 +170,17 @@ class AirflowStack:
     def is_paused(self, dag_id: str = DAG_ID) -> bool:
         return bool(self.query("SELECT is_paused FROM dag WHERE dag_id = %s", (dag_id,))[0][0])
 
+    def variables(self, prefix: str = "") -> dict[str, str]:
+        """The Variables stored in the metadata database whose key starts with ``prefix``, decrypted.
+
+        Variables given as ``AIRFLOW_VAR_*`` live in the environment only and are not here.
+        """
+        from cryptography.fernet import Fernet
+
+        fernet = Fernet(self.env["AIRFLOW__CORE__FERNET_KEY"].encode())
+        rows = self.query("SELECT key, val, is_encrypted FROM variable WHERE key LIKE %s", (prefix + "%",))
+        return {key: fernet.decrypt(val.encode()).decode() if encrypted else val for key, val, encrypted in rows}
+
     # -- diagnosis and teardown -----------------------------------------------------------------------
     def diagnosis(self, lines: int = 40) -> str:
         parts = [f"===== {self.executor} stack, home {self.home}, database {self.database}"]
@@ -211,8 +222,9 @@ def start_stack(
     postgres: Postgres,
     redis: Redis | None = None,
     celery_workers: int = 0,
+    dag_ids: tuple[str, ...] = (DAG_ID,),
 ) -> AirflowStack:
-    """Migrate, create the pool, start every component, wait until the DAG is parsed, unpause it.
+    """Migrate, create the pools, start every component, wait until the DAGs ``dag_ids`` are parsed, unpause them.
 
     Unpausing is required: a paused DAG's backfill runs are created but stay ``queued`` and none of their
     tasks is scheduled (seen on 3.3.2). The stacks run with ``[scheduler] use_job_schedule = False`` so that
@@ -254,10 +266,11 @@ def start_stack(
                 env=worker_env,
             )
         stack.wait_api()
-        stack.wait_dag()
-        if not stack.is_paused():
-            raise AssertionError("the DAG should start paused ([core] dags_are_paused_at_creation)")
-        stack.cli("dags", "unpause", DAG_ID)
+        for dag_id in dag_ids:
+            stack.wait_dag(dag_id)
+            if not stack.is_paused(dag_id):
+                raise AssertionError(f"{dag_id} should start paused ([core] dags_are_paused_at_creation)")
+            stack.cli("dags", "unpause", dag_id)
         log(f"{executor} stack ready in {time.monotonic() - started:.1f} s (home {home})")
     except BaseException:
         print(stack.diagnosis(), flush=True)
