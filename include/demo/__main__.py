@@ -105,7 +105,7 @@ def duckdb_report() -> None:
         direct = DeltaTable(str(LAKE / "direct_routing_calls"))
         calls = direct.to_pyarrow_dataset()  # noqa: F841 - DuckDB finds it by name: the current snapshot's files
         pstn = DeltaTable(str(LAKE / "pstn_calls")).to_pyarrow_dataset()  # noqa: F841 - likewise
-        sources = ("calls", "pstn")
+        sources: tuple[str, ...] = ("calls", "pstn")
         title = f"DuckDB over the Delta tables (delta-rs snapshots; direct routing version {direct.version()}):"
     else:
         sources = tuple(f"read_parquet('{LAKE}/{t}/*/*.parquet', hive_partitioning = true)" for t in TABLES)
