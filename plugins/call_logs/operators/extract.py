@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from call_logs import defaults
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day, run_info
+from call_logs.operators._events import emit_committed_day
 
 
 class CallLogToLakeOperator(BaseOperator):
@@ -82,6 +83,7 @@ class CallLogToLakeOperator(BaseOperator):
                 manifest = extract_day(client, sink, day, run=run, concurrency=int(self.concurrency))
         except Exception as error:
             raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
+        emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         return {
             "call_date": day.isoformat(),
             "partition": f"{self.lake_root.rstrip('/')}/{sink.spec.table}/{sink.spec.partition_column}={day}",

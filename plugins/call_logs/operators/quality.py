@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day
+from call_logs.operators._events import emit_checked_day
 
 
 class CallLogQualityOperator(BaseOperator):
@@ -79,4 +80,5 @@ class CallLogQualityOperator(BaseOperator):
             raise AirflowFailException(summary)
         self.log.info(summary)
         document = report.to_dict()
+        emit_checked_day(context, sink, self.lake_root, day, document)  # on <table>_checked (assets.py)
         return {key: document[key] for key in ("call_date", "status", "counts")}
