@@ -18,6 +18,8 @@ from call_logs.assets import day_of_partition_key, month_of_partition_key, parti
 from call_logs.gold.table import GOLD_TABLES, TRUNK_HEALTH, GoldTable
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_info
 from call_logs.operators._events import emit_partition_event
+from call_logs.operators._lineage import LineageMixin, gold_lineage, quality_lineage
+from call_logs.quality.results import CheckResult
 
 
 def run_partition_key(context: Context) -> str:
@@ -51,7 +53,7 @@ def open_gold(table: GoldTable, lake_root: str, table_format: str):
         raise AirflowFailException(str(error)) from None
 
 
-class _GoldOperator(BaseOperator):
+class _GoldOperator(LineageMixin, BaseOperator):
     template_fields: Sequence[str] = ("lake_root", "table_format")
 
     def __init__(self, *, table: str, lake_root: str, table_format: str = defaults.TABLE_FORMAT, **kwargs: Any) -> None:
@@ -90,6 +92,7 @@ class TrunkHealthOperator(_GoldOperator):
             manifest = build_day(source, gold, day, run=run_info(context))
         except SourceDayUnusable as error:
             raise AirflowFailException(str(error)) from None
+        self._lineage_facts = gold_lineage(source, gold, self.lake_root, day, manifest)
         calls = manifest.sources[0].rows
         self.log.info("Committed %s: %d trunks from %d calls", gold.location(day), manifest.rows, calls)
         return {"partition": day.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
@@ -110,6 +113,7 @@ class TrunkHealthMonthlyOperator(_GoldOperator):
             manifest = build_month(daily, monthly, month, run=run_info(context))
         except MonthIncomplete as error:
             raise AirflowFailException(str(error)) from None
+        self._lineage_facts = gold_lineage(daily, monthly, self.lake_root, month, manifest)
         days = len(manifest.sources)
         self.log.info("Committed %s: %d trunks from %d days", monthly.location(month), manifest.rows, days)
         return {"partition": month.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
@@ -136,6 +140,14 @@ class GoldQualityOperator(_GoldOperator):
             source = lake_sink(table.source, self.lake_root, self.table_format)
             document = check_trunk_health_day(gold, source, partition)
         gold.write_quality(partition, document)
+        self._lineage_facts = quality_lineage(
+            gold,
+            self.lake_root,
+            rows=document["file"]["rows"],
+            size=document["file"]["bytes"],
+            sha256=document["file"]["sha256"],
+            results=[CheckResult(**c) for c in document["checks"]],
+        )
         failed = [c for c in document["checks"] if c["status"] == "fail"]
         for check in failed:
             self.log.error("%s: %s", check["name"], check["message"])
