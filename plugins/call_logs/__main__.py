@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one line per committed day, and a chart of volume and a rate")
     report.add_argument("--lake-root", required=True, help="local path or fsspec URL of the lake root")
     report.add_argument("--table", choices=sorted(REPORTS), help="one table only (default: every table found)")
-    report.add_argument("--chart", help=f"write a chart of daily volume and rate ({', '.join(CHART_SUFFIXES)})")
+    report.add_argument(
+        "--chart", help=f"write charts of daily volume, rate and trunk health ({', '.join(CHART_SUFFIXES)})"
+    )
     return parser
 
 
@@ -51,7 +53,9 @@ def report(lake_root: str, chart: str | None, table: str | None = None) -> int:
         print(format_table(lines, sink.spec))
         tables.append((sink.spec, lines))
     if chart is not None:
-        write_chart(tables, chart, title=f"Call logs in {lake_root}")
+        from call_logs.gold.trunk_health import stored_days
+
+        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(fs, root))
         print(f"Chart written to {chart}.")
     return 0
 

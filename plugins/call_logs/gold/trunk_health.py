@@ -20,8 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec import AbstractFileSystem
 
-from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, write_day
+from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, gold_sink, read_day, write_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH
 from call_logs.sinks.base import Sink
 
@@ -133,3 +134,12 @@ def build_day(source: Sink, gold: GoldSink, day: date, *, run: dict[str, Any] | 
         calls = pa.Table.from_batches(batches, schema=schema)
         origin = SourcePartition(source.spec.table, day, calls.num_rows, sha256)
     return write_day(gold, day, trunk_health_rows(calls), [origin], run)
+
+
+def stored_days(fs: AbstractFileSystem, root: str) -> dict[date, list[dict[str, Any]]]:
+    """Every committed trunk-health day under a lake root, as rows (the lake report's trunk charts); {} if none."""
+    gold = gold_sink("parquet", fs, root, TRUNK_HEALTH)
+    if not fs.exists(gold.layout.table_path):
+        return {}
+    days = {day: read_day(gold, day) for day in gold.committed_days()}
+    return {day: rows.to_pylist() for day, rows in days.items() if rows is not None}
