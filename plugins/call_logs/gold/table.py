@@ -54,7 +54,7 @@ TRUNK_HEALTH = GoldTable(
         pa.field("calls", pa.int64()),
         pa.field("successful_calls", pa.int64()),
         pa.field("success_rate", pa.float64()),
-        pa.field("answered_calls", pa.int64()),  # final SIP code 200: the call was answered
+        pa.field("answered_calls", pa.int64()),  # final SIP code 0 (BYE after an answer) or 200
         pa.field("answer_seizure_ratio", pa.float64()),  # answered / calls (every call seized the trunk)
         pa.field("top_final_sip_codes", _SIP_CODES),  # the five most frequent codes, most frequent first
         pa.field("media_bypass_calls", pa.int64()),

@@ -2,7 +2,9 @@
 
 Definitions (the README's and the DuckDB cross-check's):
 - ``calls``: every call of the day on the trunk; ``successful_calls``: ``successfulCall`` is true (null: not);
-- ``answered_calls``: final SIP code 200; ``answer_seizure_ratio`` = answered / calls (each call seized the trunk);
+- ``answered_calls``: the final SIP code says the call was answered: 0 (Graph's code for an established call that
+  ended with BYE) or 200; ``answer_seizure_ratio`` = answered / calls (each call seized the trunk). It comes from the
+  SIP codes, ``success_rate`` from Graph's own ``successfulCall``: a gap between them is worth a look;
 - ``top_final_sip_codes``: the five most frequent non-null codes (most calls first, then the lower code), each with
   the alphabetically first phrase Graph gave it and its calls;
 - ``media_bypass_share``: calls with ``mediaBypassEnabled`` true / calls;
@@ -37,6 +39,7 @@ SOURCE_COLUMNS = [
     "mediaPathLocation",
 ]
 TOP_SIP_CODES = 5
+ANSWERED_SIP_CODES = pa.array([0, 200], pa.int32())  # 0 + "BYE": established and ended normally (Graph)
 READ_BATCH_ROWS = 65_536
 
 
@@ -91,7 +94,7 @@ def trunk_health_rows(calls: pa.Table) -> pa.Table:
         on_trunk = calls.filter(_equal_or_both_null(calls[TRUNK], trunk))
         n = on_trunk.num_rows
         successful = pc.fill_null(on_trunk["successfulCall"], False)
-        answered = _count_true(pc.equal(on_trunk["finalSipCode"], 200))
+        answered = _count_true(pc.is_in(on_trunk["finalSipCode"], ANSWERED_SIP_CODES))
         bypass = _count_true(on_trunk["mediaBypassEnabled"])
         p50, p95 = _quantiles(on_trunk.filter(successful)["duration"].drop_null())
         rows.append(
