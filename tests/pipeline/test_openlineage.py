@@ -1,6 +1,7 @@
-"""OpenLineage through Airflow's own CLI: `airflow dags test` with the file transport writes COMPLETE events that
-name the lake table (schema, rowCount, size) and carry the quality checks as assertions; without a transport the
-provider stays disabled and nothing is written."""
+"""OpenLineage through Airflow's own CLI: `airflow dags test direct_routing_calls <D+1>` with the file transport
+leaves the day's asset event (partition key D, rows in extra) and writes COMPLETE events that name the lake table
+(schema, rowCount, size) and carry the quality checks as assertions; without a transport the provider stays
+disabled and nothing is written."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ def provider_disabled(env: dict[str, str]) -> bool:
     return done.stdout.strip().splitlines()[-1] == "True"
 
 
+def latest_event_extra(asset: str, key: str) -> dict:
+    """The extra of the newest event on ``asset`` with partition ``key`` (the CLI run shares the session's DB)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalars(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == asset, AssetEvent.partition_key == key)
+            .order_by(AssetEvent.id.desc())
+        ).first()
+
+
 def completes(path: Path) -> dict[str, dict]:
     """task id -> its COMPLETE event, from the file transport's JSON lines."""
     events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -73,6 +89,7 @@ def test_complete_events_name_the_lake_output_with_schema_rows_and_assertions(ai
     done = dags_test(env)
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((lake / f"direct_routing_calls/call_date={DAY}/_manifest.json").read_text())
+    assert latest_event_extra("direct_routing_calls", DAY.isoformat())["rows"] == manifest["rows"]  # the CLI's run
     events = completes(lineage)
     assert {"extract", "data_quality"} <= set(events), sorted(events)
 

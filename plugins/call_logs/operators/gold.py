@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
 from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url
+from call_logs.gold.store import GoldSink
 from call_logs.gold.table import GOLD_TABLES, TRUNK_HEALTH, GoldTable
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_info
 from call_logs.operators._events import emit_partition_event
@@ -40,7 +41,7 @@ def _gold_table(name: str) -> GoldTable:
         raise AirflowFailException(f"There is no gold table {name!r}; use one of {', '.join(GOLD_TABLES)}.") from None
 
 
-def open_gold(table: GoldTable, lake_root: str, table_format: str):
+def open_gold(table: GoldTable, lake_root: str, table_format: str) -> GoldSink:
     """The sink of a gold table under an ObjectStoragePath URL."""
     from airflow.sdk import ObjectStoragePath
 
