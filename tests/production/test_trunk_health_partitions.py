@@ -153,6 +153,11 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
             monthly_runs = wait_runs(stack, MONTHLY_DAG, 1, TIMEOUT_S)
             time.sleep(15)  # and nothing more comes: M+1 has three days only
             gold_runs, monthly_runs = runs(stack, GOLD_DAG), runs(stack, MONTHLY_DAG)
+            scheduled = stack.query(
+                "SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run dr ON dr.run_id = ti.run_id "
+                "AND dr.dag_id = ti.dag_id WHERE dr.dag_id = 'direct_routing_calls' AND dr.backfill_id IS NULL "
+                "ORDER BY ti.task_id"
+            )
             events = stack.query(
                 "SELECT e.partition_key, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
                 "WHERE a.name = 'direct_routing_calls' ORDER BY e.partition_key"
@@ -164,6 +169,8 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
             stop_stack(stack)
     log(f"trunk health runs: {gold_runs}; monthly runs: {monthly_runs}")
 
+    # The latest interval's scheduled run waits for its data to settle (deferred), while the backfill went through.
+    assert scheduled == [("data_quality", None), ("extract", None), ("wait_for_settled_data", "deferred")], scheduled
     assert gold_runs == [(day.isoformat(), "success", "asset_triggered") for day in BACKFILL]
     assert monthly_runs == [(f"{MONTH:%Y-%m}", "success", "asset_triggered")]
     extras = {key: extra if isinstance(extra, dict) else json.loads(extra) for key, extra in events}
