@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--table-format", choices=TABLE_FORMATS, default="parquet", help="the lake's table format (default: parquet)"
     )
-    report.add_argument("--chart", help=f"write a chart of daily volume and rate ({', '.join(CHART_SUFFIXES)})")
+    report.add_argument(
+        "--chart", help=f"write charts of daily volume, rate and trunk health ({', '.join(CHART_SUFFIXES)})"
+    )
     return parser
 
 
@@ -80,7 +82,9 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
         print(format_table(lines, sink.spec))
         tables.append((sink.spec, lines))
     if chart is not None:
-        write_chart(tables, chart, title=f"Call logs in {lake_root}")
+        from call_logs.gold.trunk_health import stored_days
+
+        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(fs, root))
         print(f"Chart written to {chart}.")
     return 0
 

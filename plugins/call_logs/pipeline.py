@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
 
+from call_logs.assets import checked_asset_name
 from call_logs.config import PSEUDONYMISED_COLUMNS, settled_at, template
 from call_logs.operators.extract import CallLogToLakeOperator
 from call_logs.operators.quality import CallLogQualityOperator
@@ -61,6 +62,7 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             zero_rows_severity=template(spec.variable("dq_zero_rows_severity")),
             table_format=table_format,
             retries=0,
+            outlets=[Asset(name=checked_asset_name(spec.table))],  # only days that passed: consumers wait on it
         )
         wait_for_settled_data >> extract >> data_quality
     return dag

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,10 +13,22 @@ from pathlib import Path
 import fsspec
 import pytest
 from call_logs.__main__ import main
+from call_logs.charts import STATUS_COLOURS
+from call_logs.gold.store import gold_sink
+from call_logs.gold.table import TRUNK_HEALTH
+from call_logs.gold.trunk_health import build_day
 from call_logs.quality.checks import check_partition, write_report
 from call_logs.quality.report import DayLine, lake_report
 
 from tests.quality.conftest import DAY, QualityLake, call_rows
+
+PLOT = re.compile(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", re.S)
+
+
+def _plot_arguments(page: str, index: int = 0) -> str:
+    """The data (traces) of the page's ``index``-th plotly figure, as the page embeds it (JSON)."""
+    return PLOT.findall(page)[index]
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,17 +84,48 @@ def test_cli_prints_one_line_per_day_and_writes_an_html_chart(checked_lake, tmp_
     ]
     assert out[5] == f"Chart written to {chart}."
     page = chart.read_text()
-    assert page.startswith("<!doctype html>") and page.count("<rect") >= 4 and "<polyline" in page
-    assert page.count("▲") == 1  # the failing day is marked
-    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.startswith("<!doctype html>")
+    assert "<script src=" not in page and page.count("Plotly.newPlot") == 1  # plotly embedded once: works offline
+    figure = json.loads(_plot_arguments(page))
+    bars = {trace["name"]: trace for trace in figure if trace["type"] == "bar"}
+    assert {name: list(zip(t["x"], t["y"], strict=True)) for name, t in bars.items()} == {
+        "pass": [(days[0].isoformat(), 40), (days[1].isoformat(), 40)],
+        "fail": [(days[2].isoformat(), 40)],
+        "unchecked": [(days[3].isoformat(), 40)],
+    }
+    assert {name: t["marker"]["color"] for name, t in bars.items()} == {
+        status: STATUS_COLOURS[status] for status in ("pass", "fail", "unchecked")
+    }
+    [flagged] = [t for t in figure if t["name"] == "flagged"]
+    assert flagged["x"] == [days[2].isoformat()] and flagged["marker"]["symbol"] == "triangle-up"
+    [rate] = [t for t in figure if t["name"] == "failed-call rate"]
+    assert rate["y"] == [0.25] * 4
 
 
-def test_cli_accepts_a_file_url_and_an_svg_chart(checked_lake, tmp_path, capsys):
+def test_cli_accepts_a_file_url(checked_lake, tmp_path, capsys):
     lake, _ = checked_lake
-    chart = tmp_path / "chart.svg"
+    chart = tmp_path / "chart.htm"
     assert main(["report", "--lake-root", f"file://{lake.root}", "--chart", str(chart)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1
-    assert chart.read_text().startswith("<svg")
+    assert chart.read_text().startswith("<!doctype html>")
+
+
+def test_the_page_charts_trunk_health_per_trunk_over_time(checked_lake, tmp_path, capsys):
+    lake, days = checked_lake
+    gold = gold_sink("parquet", lake.fs, lake.root, TRUNK_HEALTH)
+    for day in days[:2]:
+        build_day(lake.sink, gold, day)
+    chart = tmp_path / "lake_report.html"
+    assert main(["report", "--lake-root", lake.root, "--chart", str(chart)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1  # the text report is unchanged
+    page = chart.read_text()
+    trunk = call_rows(1)[0]["trunkFullyQualifiedDomainName"]
+    assert f"trunk health: {trunk}" in page and page.count("Plotly.newPlot") == 2
+    figure = json.loads(_plot_arguments(page, 1))
+    series = {trace["name"]: trace for trace in figure}
+    assert series["calls"]["x"] == [d.isoformat() for d in days[:2]] and series["calls"]["y"] == [40, 40]
+    assert series["success rate"]["y"] == [0.75, 0.75]
+    assert {"answer-seizure ratio", "media-bypass share"} <= set(series)
 
 
 def test_cli_charts_an_empty_day_and_calendar_gaps(lake, tmp_path, capsys):
@@ -102,7 +147,8 @@ def test_cli_on_a_nonexistent_lake_says_so_in_one_sentence_and_exits_2(tmp_path,
 def test_cli_rejects_an_unknown_chart_format_before_reading(lake, capsys):
     lake.commit(DAY, call_rows(5))
     assert main(["report", "--lake-root", lake.root, "--chart", "chart.png"]) == 2
-    assert "must end in .html, .htm, .svg" in capsys.readouterr().err
+    assert "must end in .html, .htm" in capsys.readouterr().err
+    assert main(["report", "--lake-root", lake.root, "--chart", "chart.svg"]) == 2  # plotly writes HTML only
 
 
 def test_python_dash_m_runs_the_report(checked_lake, tmp_path):

@@ -12,13 +12,15 @@ from airflow.sdk.exceptions import AirflowSkipException
 from call_logs import defaults
 from call_logs.config import PSEUDONYMISATION_CONN_ID
 from call_logs.operators._context import lake_sink, pseudonymiser_for, quiet_azure_sdk, run_day, run_info
+from call_logs.operators._events import emit_committed_day
+from call_logs.operators._lineage import LineageMixin, extract_lineage
 
 if TYPE_CHECKING:
     from call_logs.lake.pseudonymise import Pseudonymiser
     from call_logs.reports.spec import ReportSpec
 
 
-class CallLogToLakeOperator(BaseOperator):
+class CallLogToLakeOperator(LineageMixin, BaseOperator):
     """Pull the run's data interval (one UTC day) of ``report`` from Graph and replace that day atomically.
 
     Idempotent: the same day always lands in the same place (``call_date=YYYY-MM-DD/``); a failure anywhere
@@ -98,6 +100,8 @@ class CallLogToLakeOperator(BaseOperator):
                 )
         except Exception as error:
             raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
+        emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
+        self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage
         return {
             "call_date": day.isoformat(),
             "partition": f"{self.lake_root.rstrip('/')}/{sink.spec.table}/{sink.spec.partition_column}={day}",

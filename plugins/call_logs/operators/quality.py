@@ -10,9 +10,11 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
 from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day
+from call_logs.operators._events import emit_checked_day
+from call_logs.operators._lineage import LineageMixin, report_lineage
 
 
-class CallLogQualityOperator(BaseOperator):
+class CallLogQualityOperator(LineageMixin, BaseOperator):
     """Run the report's quality checks on the day, store the report beside it (``_dq.json``), fail on any error.
 
     Errors fail the task without retries (the data will not change by itself) after the report is stored;
@@ -70,6 +72,7 @@ class CallLogQualityOperator(BaseOperator):
             raise AirflowFailException(f"The quality settings are wrong: {error}") from None
         report = check_partition(sink, day, thresholds=thresholds)
         write_report(sink, day, report)
+        self._lineage_facts = report_lineage(sink, self.lake_root, report)  # OpenLineage: checks as assertions
         summary = report.summary_line()
         for result in report.warnings:
             self.log.warning("%s: %s", result.name, result.message)
@@ -79,4 +82,5 @@ class CallLogQualityOperator(BaseOperator):
             raise AirflowFailException(summary)
         self.log.info(summary)
         document = report.to_dict()
+        emit_checked_day(context, sink, self.lake_root, day, document)  # on <table>_checked (assets.py)
         return {key: document[key] for key in ("call_date", "status", "counts")}

@@ -2,8 +2,8 @@
 
 Each line comes from what its sink has stored: the data (rows, and the report's daily rate such as failed calls,
 read from a few columns only), the manifest (to tell a current quality report from a stale one) and the quality
-report (status, warnings, failed sentinel checks). The chart is self-contained HTML with inline SVG: no plotting
-dependency, and it opens in any browser or CI artifact viewer.
+report (status, warnings, failed sentinel checks). The chart is one self-contained HTML page drawn by plotly
+(``call_logs/charts.py``, its JavaScript embedded): it opens offline in any browser or CI artifact viewer.
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ from call_logs.quality.checks import checks_for
 from call_logs.reports.spec import ReportSpec
 from call_logs.sinks.base import Sink
 
-CHART_SUFFIXES = (".html", ".htm", ".svg")
-_SVG_OPEN = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">'
-)
-_COLOURS = {"pass": "#4c78a8", "warn": "#f58518", "fail": "#e45756", "stale": "#9d9d9d", "unchecked": "#bab0ac"}
+CHART_SUFFIXES = (".html", ".htm")
 
 
 @dataclass(frozen=True)
@@ -124,109 +120,36 @@ def format_table(lines: list[DayLine], spec: ReportSpec) -> str:
 
 # --- chart ------------------------------------------------------------------------------------------------------
 
-_WIDTH, _HEIGHT = 960, 380
-_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 70, 40, 60
+
+def table_html(lines: list[DayLine], spec: ReportSpec) -> str:
+    """The same table as the CLI prints, as HTML (flagged days highlighted)."""
+    header = "".join(f"<th>{name}</th>" for name in _header(spec))
+    body = "\n".join(
+        f'<tr class="{line.status}">' + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(line)) + "</tr>"
+        for line in lines
+    )
+    return f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
-def _x(index: int, slots: int) -> float:
-    return _LEFT + (index + 0.5) * (_WIDTH - _LEFT - _RIGHT) / slots
+TrunkDays = dict[date, list[dict[str, Any]]]  # a trunk-health day's rows by day
 
 
-def _y(fraction: float) -> float:
-    return _TOP + (1 - fraction) * (_HEIGHT - _TOP - _BOTTOM)
+def render_html(tables: list[tuple[ReportSpec, list[DayLine]]], title: str, trunk_days: TrunkDays | None = None) -> str:
+    """A self-contained page: per table its chart and its text table, then trunk health per trunk (``charts.py``)."""
+    from call_logs.charts import render_page, trunk_series
+
+    sections = [(spec, lines, table_html(lines, spec)) for spec, lines in tables]
+    return render_page(sections, trunk_series(trunk_days or {}), title)
 
 
-def _tooltip(line: DayLine, spec: ReportSpec) -> str:
-    cells = dict(zip(_header(spec), _cells(line), strict=True))
-    return html.escape(", ".join(f"{key}: {value}" for key, value in cells.items()))
-
-
-def render_svg(lines: list[DayLine], spec: ReportSpec) -> str:
-    """Daily rows as bars (coloured by quality status; flagged days marked ▲) and the daily rate as a line."""
-    legend_rate = spec.daily_rate.legend if spec.daily_rate else "rate"
-    if not lines:
-        return _SVG_OPEN.format(width=_WIDTH, height=60) + '<text x="10" y="35">No committed days.</text></svg>'
-    first = lines[0].day
-    slots = (lines[-1].day - first).days + 1  # a calendar axis: missing days show as gaps
-    top_rows = 1.1 * max(max(line.rows or 0 for line in lines), 1)  # headroom for the ▲ marks
-    top_rate = max(0.1, 1.25 * max(line.rate or 0 for line in lines))
-    bar = max(1.0, 0.8 * (_WIDTH - _LEFT - _RIGHT) / slots)
-    parts = [
-        _SVG_OPEN.format(width=_WIDTH, height=_HEIGHT),
-        f'<text x="{_LEFT}" y="20" font-size="14">Daily calls (bars) and {legend_rate} (line)</text>',
-        f'<line x1="{_LEFT}" y1="{_y(0)}" x2="{_WIDTH - _RIGHT}" y2="{_y(0)}" stroke="#333"/>',
-    ]
-    for fraction in (0, 0.5, 1):
-        parts.append(
-            f'<text x="{_LEFT - 6}" y="{_y(fraction) + 4}" text-anchor="end">{top_rows * fraction:,.0f}</text>'
-        )
-        parts.append(
-            f'<text x="{_WIDTH - _RIGHT + 6}" y="{_y(fraction) + 4}" fill="#54a24b">{top_rate * fraction:.0%}</text>'
-        )
-    label_every = max(1, slots // 10)
-    points: list[str] = []
-    segments: list[list[str]] = []
-    for line in lines:
-        index = (line.day - first).days
-        x, height = _x(index, slots), (line.rows or 0) / top_rows
-        parts.append(
-            f'<rect x="{x - bar / 2:.1f}" y="{_y(height):.1f}" width="{bar:.1f}" height="{_y(0) - _y(height):.1f}" '
-            f'fill="{_COLOURS.get(line.status, _COLOURS["unchecked"])}"><title>{_tooltip(line, spec)}</title></rect>'
-        )
-        if line.flagged:
-            parts.append(
-                f'<text x="{x:.1f}" y="{_y(height) - 4:.1f}" text-anchor="middle" fill="{_COLOURS[line.status]}">▲'
-                f"<title>{_tooltip(line, spec)}</title></text>"
-            )
-        if index % label_every == 0:
-            parts.append(f'<text x="{x:.1f}" y="{_y(0) + 16}" text-anchor="middle">{line.day.isoformat()}</text>')
-        if line.rate is not None:
-            points.append(f"{x:.1f},{_y(line.rate / top_rate):.1f}")
-        elif points:  # a day without a rate breaks the line rather than dragging it to 0%
-            segments.append(points)
-            points = []
-    for segment in [*segments, points]:
-        parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="#54a24b" stroke-width="2"/>')
-    legend = [(status, colour) for status, colour in _COLOURS.items()] + [(legend_rate, "#54a24b")]
-    for i, (label, colour) in enumerate(legend):
-        x = _LEFT + i * 130
-        parts.append(f'<rect x="{x}" y="{_HEIGHT - 22}" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="{_HEIGHT - 13}">{html.escape(label)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def render_html(tables: list[tuple[ReportSpec, list[DayLine]]], title: str) -> str:
-    """A self-contained page: per table, the chart, then the same table as the CLI prints."""
-    sections = []
-    for spec, lines in tables:
-        header = "".join(f"<th>{name}</th>" for name in _header(spec))
-        body = "\n".join(
-            f'<tr class="{line.status}">' + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(line)) + "</tr>"
-            for line in lines
-        )
-        sections.append(
-            f"""<h2>{html.escape(spec.table)}</h2>
-{render_svg(lines, spec)}
-<table><thead><tr>{header}</tr></thead><tbody>
-{body}
-</tbody></table>"""
-        )
-    joined = "\n".join(sections)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{padding:2px 10px;text-align:right}}tr.warn{{background:#fde9d4}}tr.fail{{background:#f9d7d7}}</style></head>
-<body><h1>{html.escape(title)}</h1>
-{joined}
-</body></html>
-"""
-
-
-def write_chart(tables: list[tuple[ReportSpec, list[DayLine]]], path: str, title: str) -> None:
-    """Write the charts as HTML (``.html``/``.htm``), or the first table's as bare SVG (``.svg``)."""
+def write_chart(
+    tables: list[tuple[ReportSpec, list[DayLine]]],
+    path: str,
+    title: str,
+    trunk_days: TrunkDays | None = None,
+) -> None:
+    """Write the charts as one HTML page (``.html``/``.htm``) that works offline."""
     suffix = Path(path).suffix.lower()
     if suffix not in CHART_SUFFIXES:
         raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
-    document = render_svg(tables[0][1], tables[0][0]) if suffix == ".svg" else render_html(tables, title)
-    Path(path).write_text(document, encoding="utf-8")
+    Path(path).write_text(render_html(tables, title, trunk_days), encoding="utf-8")

@@ -79,6 +79,10 @@ class Sink(Protocol):
         """Days that have been committed (or half-committed), oldest first."""
         ...
 
+    def table_version(self, day: date) -> int | None:
+        """The table version that committed the day, for formats that version their table (else None)."""
+        ...
+
     def read_manifest(self, day: date) -> Manifest | None:
         """The day's manifest, or None when there is none or it cannot be read."""
         ...

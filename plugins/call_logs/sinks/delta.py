@@ -188,6 +188,10 @@ class DeltaTableSink:
     def read_manifest(self, day: date) -> Manifest | None:
         return self._manifest(self._commit(day))[0]
 
+    def table_version(self, day: date) -> int | None:
+        commit = self._commit(day)
+        return None if commit is None else commit["version"]
+
     @contextmanager
     def open_day(self, day: date) -> Iterator[StoredDay]:
         from deltalake import DeltaTable

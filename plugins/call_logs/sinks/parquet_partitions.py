@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,12 +24,12 @@ from fsspec import AbstractFileSystem
 
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, TableLayout
 from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
-from call_logs.lake.prepare import PreparedDay
 from call_logs.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files, stream_digest
-from call_logs.reports.spec import ReportSpec
 from call_logs.sinks.base import StagedDay, StoredDay
+from call_logs.sinks.tables import DayFacts, DayRows, PartitionedTable
 
 DEFAULT_ROW_GROUP_ROWS = 65_536
+TableT = TypeVar("TableT", bound=PartitionedTable)
 
 
 class _RowGroupWriter:
@@ -80,13 +80,17 @@ class _ParquetData:
         return self._file.iter_batches(batch_size=batch_size, columns=columns)
 
 
-class ParquetPartitionSink:
-    """One report's days as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob)."""
+class ParquetPartitionSink(Generic[TableT]):
+    """One table's days as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob).
+
+    The table is a Graph report's ``ReportSpec`` (its ``_manifest.json`` is a ``Manifest``, read back by
+    ``read_manifest``) or a table derived from one (a gold table commits its own facts and reads them itself).
+    """
 
     table_format = "parquet"
 
     def __init__(
-        self, fs: AbstractFileSystem, root: str, spec: ReportSpec, *, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+        self, fs: AbstractFileSystem, root: str, spec: TableT, *, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     ):
         self.fs = fs
         self.spec = spec
@@ -96,7 +100,7 @@ class ParquetPartitionSink:
     def location(self, day: date) -> str:
         return self.layout.partition_path(day)
 
-    def stage(self, day: date, prepared: PreparedDay, workdir: str) -> StagedDay:
+    def stage(self, day: date, prepared: DayRows, workdir: str) -> StagedDay:
         local_path = os.path.join(workdir, DATA_FILE)
         writer = _RowGroupWriter(local_path, self.spec.schema, self.row_group_rows)
         for table in prepared.tables():
@@ -107,7 +111,7 @@ class ParquetPartitionSink:
             size, sha256 = stream_digest(handle)
         return StagedDay(local_path, StoredFile(DATA_FILE, size, sha256, row_groups))
 
-    def commit(self, day: date, staged: StagedDay, manifest: Manifest) -> str:
+    def commit(self, day: date, staged: StagedDay, manifest: DayFacts) -> str:
         folder = self.location(day)
         remove_stale_temp_files(self.fs, folder)
         publish_file(self.fs, staged.local_path, f"{folder}/{DATA_FILE}")
@@ -115,6 +119,9 @@ class ParquetPartitionSink:
         if self.fs.exists(f"{folder}/{QUALITY_FILE}"):
             self.fs.rm_file(f"{folder}/{QUALITY_FILE}")  # it judged the previous file
         return folder
+
+    def table_version(self, day: date) -> int | None:
+        return None  # Hive partitions have no table version: the file's sha256 identifies a day's bytes
 
     def committed_days(self) -> list[date]:
         base = self.layout.table_path

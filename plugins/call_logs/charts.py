@@ -1,0 +1,164 @@
+"""The lake report's charts as one self-contained HTML page (plotly, its JavaScript embedded: works offline).
+
+Per report table: daily rows as bars coloured by quality status (flagged days marked ▲) and the report's daily
+rate as a line. Per trunk of ``direct_routing_trunk_health``: calls as bars and success rate, answer-seizure
+ratio and media-bypass share as lines, day by day. plotly is a tool dependency (requirements-dev.txt), imported
+only when a chart is written.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from call_logs.gold.table import TRUNK
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from call_logs.quality.report import DayLine
+    from call_logs.reports.spec import ReportSpec
+
+STATUS_COLOURS = {"pass": "#4c78a8", "warn": "#f58518", "fail": "#e45756", "stale": "#9d9d9d", "unchecked": "#bab0ac"}
+RATE_COLOUR = "#54a24b"
+TRUNK_RATES = (
+    ("success_rate", "success rate", "#54a24b"),
+    ("answer_seizure_ratio", "answer-seizure ratio", "#4c78a8"),
+    ("media_bypass_share", "media-bypass share", "#b279a2"),
+)
+
+
+@dataclass(frozen=True)
+class TrunkDay:
+    """One day of one trunk, as the trunk-health table holds it."""
+
+    day: date
+    calls: int
+    rates: dict[str, float | None]
+    duration_p95_s: float | None
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ImportError:
+        raise RuntimeError(
+            "Charts need plotly (requirements-dev.txt): pip install plotly==7.1.0, or leave out --chart."
+        ) from None
+    return go
+
+
+def _calendar(first: date, last: date) -> list[str]:
+    """Every day from first to last: missing days show as gaps, not as neighbours."""
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def lake_figure(lines: list[DayLine], spec: ReportSpec) -> go.Figure:
+    """Daily rows (bars coloured by quality status, ▲ on flagged days) and the daily rate (line, right axis)."""
+    go = _plotly()
+    legend_rate = spec.daily_rate.legend if spec.daily_rate else "rate"
+    figure = go.Figure()
+    figure.update_layout(
+        title=f"{spec.table}: daily calls (bars) and {legend_rate} (line)",
+        yaxis={"title": "rows", "rangemode": "tozero"},
+        yaxis2={"title": legend_rate, "overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero"},
+        xaxis={"type": "date"},
+        bargap=0.2,
+        height=420,
+    )
+    if not lines:
+        figure.add_annotation(text="No committed days.", showarrow=False)
+        return figure
+    for status, colour in STATUS_COLOURS.items():
+        days = [line for line in lines if line.status == status]
+        if days:
+            figure.add_bar(
+                x=[line.day.isoformat() for line in days],
+                y=[line.rows or 0 for line in days],
+                name=status,
+                marker_color=colour,
+                customdata=[[line.rate, line.warnings, line.sentinel_violations] for line in days],
+                hovertemplate="%{x}: %{y:,} rows<br>rate %{customdata[0]:.1%}<br>warnings %{customdata[1]}",
+            )
+    flagged = [line for line in lines if line.flagged]
+    if flagged:
+        top = max(line.rows or 0 for line in lines)
+        figure.add_scatter(
+            x=[line.day.isoformat() for line in flagged],
+            y=[(line.rows or 0) + 0.04 * top for line in flagged],
+            mode="markers",
+            marker={"symbol": "triangle-up", "size": 12, "color": [STATUS_COLOURS[line.status] for line in flagged]},
+            name="flagged",
+            hovertext=[line.status for line in flagged],
+        )
+    by_day = {line.day.isoformat(): line.rate for line in lines}
+    calendar = _calendar(lines[0].day, lines[-1].day)
+    figure.add_scatter(  # None breaks the line on a day without a rate (or without a partition)
+        x=calendar,
+        y=[by_day.get(day) for day in calendar],
+        mode="lines+markers",
+        name=legend_rate,
+        yaxis="y2",
+        line={"color": RATE_COLOUR, "width": 2},
+        connectgaps=False,
+    )
+    return figure
+
+
+def trunk_series(rows_by_day: dict[date, list[dict[str, Any]]]) -> dict[str | None, list[TrunkDay]]:
+    """Trunk → its days, from each day's trunk-health rows."""
+    series: dict[str | None, list[TrunkDay]] = defaultdict(list)
+    for day in sorted(rows_by_day):
+        for row in rows_by_day[day]:
+            rates = {column: row[column] for column, _, _ in TRUNK_RATES}
+            series[row[TRUNK]].append(TrunkDay(day, row["calls"], rates, row["duration_p95_s"]))
+    return dict(sorted(series.items(), key=lambda item: (item[0] is None, item[0] or "")))
+
+
+def trunk_figure(trunk: str | None, days: list[TrunkDay]) -> go.Figure:
+    """One trunk over time: calls (bars) and its rates (lines, right axis)."""
+    go = _plotly()
+    figure = go.Figure()
+    figure.update_layout(
+        title=f"trunk {trunk or '(none)'}: calls and rates per day",
+        yaxis={"title": "calls", "rangemode": "tozero"},
+        yaxis2={"title": "share", "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]},
+        xaxis={"type": "date"},
+        height=360,
+    )
+    x = [d.day.isoformat() for d in days]
+    figure.add_bar(x=x, y=[d.calls for d in days], name="calls", marker_color="#bab0ac")
+    for column, label, colour in TRUNK_RATES:
+        figure.add_scatter(
+            x=x, y=[d.rates[column] for d in days], mode="lines+markers", name=label, yaxis="y2", line_color=colour
+        )
+    return figure
+
+
+def render_page(
+    tables: list[tuple[ReportSpec, list[DayLine], str]], trunks: dict[str | None, list[TrunkDay]], title: str
+) -> str:
+    """The page: per report table its chart and its text table (``table_html``), then one chart per trunk."""
+    figures: list[tuple[str, go.Figure, str]] = [
+        (spec.table, lake_figure(lines, spec), table_html) for spec, lines, table_html in tables
+    ]
+    if trunks:
+        figures += [
+            (f"trunk health: {trunk or '(none)'}", trunk_figure(trunk, days), "") for trunk, days in trunks.items()
+        ]
+    sections = []
+    for index, (heading, figure, after) in enumerate(figures):
+        chart = figure.to_html(full_html=False, include_plotlyjs=index == 0)  # the library once, embedded
+        sections.append(f"<h2>{html.escape(heading)}</h2>\n{chart}\n{after}")
+    body = "\n".join(sections)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{padding:2px 10px;text-align:right}}tr.warn{{background:#fde9d4}}tr.fail{{background:#f9d7d7}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+{body}
+</body></html>
+"""

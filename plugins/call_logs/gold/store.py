@@ -1,0 +1,133 @@
+"""Writing and reading gold days through a sink, with a manifest of their own.
+
+A gold day's ``_manifest.json`` is a ``GoldManifest``: the stored file (size, sha256), the rows, and the source
+partitions it was computed from (their rows and sha256), so a consumer or a check can tell whether a gold day is
+current without recomputing it. (A Graph day's ``Manifest`` describes a pull; none of that applies here.)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+from fsspec import AbstractFileSystem
+
+from call_logs.gold.table import GoldTable
+from call_logs.graph.window import format_utc
+from call_logs.lake.layout import MANIFEST_FILE
+from call_logs.lake.manifest import StoredFile
+from call_logs.lake.storage import read_json
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+
+GOLD_MANIFEST_VERSION = 1
+GoldSink = ParquetPartitionSink[GoldTable]
+
+
+@dataclass(frozen=True)
+class SourcePartition:
+    """One partition a gold day was computed from, as it was when read."""
+
+    table: str
+    partition: date
+    rows: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class GoldManifest:
+    table: str
+    partition: date
+    schema_version: int
+    rows: int
+    file: StoredFile
+    sources: tuple[SourcePartition, ...]
+    run: dict[str, Any] = field(default_factory=dict)
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gold_manifest_version": GOLD_MANIFEST_VERSION,
+            "table": self.table,
+            "partition": self.partition.isoformat(),
+            "schema_version": self.schema_version,
+            "rows": self.rows,
+            "file": asdict(self.file),
+            "sources": [asdict(s) | {"partition": s.partition.isoformat()} for s in self.sources],
+            "run": self.run,
+            "computed_at": format_utc(self.computed_at),
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> GoldManifest:
+        return cls(
+            table=document["table"],
+            partition=date.fromisoformat(document["partition"]),
+            schema_version=int(document["schema_version"]),
+            rows=int(document["rows"]),
+            file=StoredFile(**document["file"]),
+            sources=tuple(
+                SourcePartition(s["table"], date.fromisoformat(s["partition"]), int(s["rows"]), s["sha256"])
+                for s in document["sources"]
+            ),
+            run=document.get("run", {}),
+            computed_at=datetime.fromisoformat(document["computed_at"].replace("Z", "+00:00")),
+        )
+
+
+class _OneTable:
+    """``DayRows`` of a table computed in memory (a gold day is small: one row per key)."""
+
+    def __init__(self, table: pa.Table):
+        self._table = table
+
+    def tables(self) -> Iterator[pa.Table]:
+        yield self._table
+
+
+def gold_sink(table_format: str, fs: AbstractFileSystem, root: str, table: GoldTable) -> GoldSink:
+    """The sink of a gold table; Parquet partitions today (the Delta sink will take gold tables the same way)."""
+    if table_format != "parquet":
+        raise ValueError(
+            f"The gold table {table.table} cannot be written as {table_format!r} yet; only 'parquet' is implemented."
+        )
+    return ParquetPartitionSink(fs, root.rstrip("/"), table)
+
+
+def write_day(
+    sink: GoldSink, day: date, rows: pa.Table, sources: list[SourcePartition], run: dict[str, Any] | None = None
+) -> GoldManifest:
+    """Replace the gold day with ``rows`` (cast to the table's schema) and its manifest, atomically."""
+    table = sink.spec
+    data = rows.select(list(table.column_names)).cast(table.schema)
+    with tempfile.TemporaryDirectory(prefix="call-logs-gold-") as workdir:
+        staged = sink.stage(day, _OneTable(data), workdir)
+        manifest = GoldManifest(
+            table=table.table,
+            partition=day,
+            schema_version=table.schema_version,
+            rows=data.num_rows,
+            file=staged.stored,
+            sources=tuple(sources),
+            run=run or {},
+        )
+        sink.commit(day, staged, manifest)
+    return manifest
+
+
+def read_manifest(sink: GoldSink, day: date) -> GoldManifest | None:
+    document = read_json(sink.fs, f"{sink.location(day)}/{MANIFEST_FILE}")
+    if document is None:
+        return None
+    try:
+        return GoldManifest.from_dict(document)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_day(sink: GoldSink, day: date) -> pa.Table | None:
+    """The whole gold day, or None when it is missing or unreadable."""
+    return sink.read_columns(day, list(sink.spec.column_names))

@@ -1,0 +1,88 @@
+"""A gold table as data: its name, the table it is derived from, its partition column and its one schema.
+
+The counterpart of a Graph report's ``ReportSpec`` for tables computed from the lake: the sinks take either
+(``sinks/tables.py``'s ``PartitionedTable``). Column names are snake_case, except the source columns kept as keys
+(``trunkFullyQualifiedDomainName``), so a gold row joins back to its source rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    """One derived table, one partition per day (or per month, keyed by its first day).
+
+    :param table: the lake table, its asset and its DAG id.
+    :param source: the table its partitions are computed from.
+    :param partition_column: ``call_date`` (daily) or ``month`` (the first day of the month).
+    :param fields: its columns, in order.
+    :param schema_version: bumped whenever ``fields`` change; stored in every file and manifest.
+    """
+
+    table: str
+    source: str
+    partition_column: str
+    fields: tuple[pa.Field, ...]
+    schema_version: int
+    schema: pa.Schema = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        schema = pa.schema(list(self.fields), metadata={b"gold.schema_version": str(self.schema_version).encode()})
+        object.__setattr__(self, "schema", schema)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+TRUNK = "trunkFullyQualifiedDomainName"
+_COUNTED = pa.list_(pa.field("element", pa.struct([("value", pa.string()), ("calls", pa.int64())])))
+_SIP_CODES = pa.list_(
+    pa.field("element", pa.struct([("code", pa.int32()), ("phrase", pa.string()), ("calls", pa.int64())]))
+)
+
+TRUNK_HEALTH = GoldTable(
+    table="direct_routing_trunk_health",
+    source="direct_routing_calls",
+    partition_column="call_date",
+    fields=(
+        pa.field(TRUNK, pa.string()),  # null: calls Graph reported without a trunk
+        pa.field("calls", pa.int64()),
+        pa.field("successful_calls", pa.int64()),
+        pa.field("success_rate", pa.float64()),
+        pa.field("answered_calls", pa.int64()),  # final SIP code 0 (BYE after an answer) or 200
+        pa.field("answer_seizure_ratio", pa.float64()),  # answered / calls (every call seized the trunk)
+        pa.field("top_final_sip_codes", _SIP_CODES),  # the five most frequent codes, most frequent first
+        pa.field("media_bypass_calls", pa.int64()),
+        pa.field("media_bypass_share", pa.float64()),
+        pa.field("duration_p50_s", pa.float64()),  # over successful calls, linear interpolation; null: none
+        pa.field("duration_p95_s", pa.float64()),
+        pa.field("calls_by_signaling_location", _COUNTED),  # sorted by location
+        pa.field("calls_by_media_location", _COUNTED),
+    ),
+    schema_version=1,
+)
+
+TRUNK_HEALTH_MONTHLY = GoldTable(
+    table="direct_routing_trunk_health_monthly",
+    source=TRUNK_HEALTH.table,
+    partition_column="month",  # the month's first day: month=2026-10-01
+    fields=(
+        pa.field(TRUNK, pa.string()),
+        pa.field("days", pa.int32()),  # days of the month on which the trunk had calls
+        pa.field("calls", pa.int64()),
+        pa.field("successful_calls", pa.int64()),
+        pa.field("success_rate", pa.float64()),
+        pa.field("answered_calls", pa.int64()),
+        pa.field("answer_seizure_ratio", pa.float64()),
+        pa.field("media_bypass_calls", pa.int64()),
+        pa.field("media_bypass_share", pa.float64()),
+    ),
+    schema_version=1,
+)
+
+GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY)}

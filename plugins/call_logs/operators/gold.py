@@ -1,0 +1,170 @@
+"""Airflow operators of the gold tables: build a partition from the lake, check it, emit its asset event.
+
+The runs are created by the scheduler from partitioned asset events (``PartitionedAssetTimetable``): the run's
+``partition_key`` is the day (``YYYY-MM-DD``) or, for the monthly rollup, the month (``YYYY-MM``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
+
+from call_logs import defaults
+from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url
+from call_logs.gold.store import GoldSink
+from call_logs.gold.table import GOLD_TABLES, TRUNK_HEALTH, GoldTable
+from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_info
+from call_logs.operators._events import emit_partition_event
+from call_logs.operators._lineage import LineageMixin, gold_lineage, quality_lineage
+from call_logs.quality.results import CheckResult
+
+
+def run_partition_key(context: Context) -> str:
+    """The partition this run is for, as the scheduler gave it."""
+    key = context.get("partition_key") or getattr(context.get("dag_run"), "partition_key", None)
+    if not key:
+        raise AirflowFailException(
+            "This run has no partition key: gold tables run for a partition of their source asset; trigger it "
+            "with a partition key (YYYY-MM-DD, or YYYY-MM for the monthly rollup) or let the asset events do it."
+        )
+    return str(key)
+
+
+def _gold_table(name: str) -> GoldTable:
+    try:
+        return GOLD_TABLES[name]
+    except KeyError:
+        raise AirflowFailException(f"There is no gold table {name!r}; use one of {', '.join(GOLD_TABLES)}.") from None
+
+
+def open_gold(table: GoldTable, lake_root: str, table_format: str) -> GoldSink:
+    """The sink of a gold table under an ObjectStoragePath URL."""
+    from airflow.sdk import ObjectStoragePath
+
+    from call_logs.gold.store import gold_sink
+
+    try:
+        root = ObjectStoragePath(lake_root)
+        return gold_sink(table_format, root.fs, root.path.rstrip("/"), table)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from None
+
+
+class _GoldOperator(LineageMixin, BaseOperator):
+    template_fields: Sequence[str] = ("lake_root", "table_format")
+
+    def __init__(self, *, table: str, lake_root: str, table_format: str = defaults.TABLE_FORMAT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.lake_root = lake_root
+        self.table_format = table_format
+
+    def partition(self, context: Context) -> date:
+        key = run_partition_key(context)
+        try:
+            is_monthly = _gold_table(self.table).partition_column == "month"
+            return month_of_partition_key(key) if is_monthly else day_of_partition_key(key)
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
+
+
+class TrunkHealthOperator(_GoldOperator):
+    """Compute the run's day of ``direct_routing_trunk_health`` from the checked source day; replace it atomically.
+
+    :param lake_root: ObjectStoragePath URL of the lake (the source's and the gold table's).
+    :param table_format: the format of both tables.
+    """
+
+    def __init__(self, *, lake_root: str, table_format: str = defaults.TABLE_FORMAT, **kwargs: Any) -> None:
+        super().__init__(table=TRUNK_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from call_logs.gold.trunk_health import SourceDayUnusable, build_day
+
+        quiet_azure_sdk()
+        day = self.partition(context)
+        source = lake_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format)
+        gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format)
+        try:
+            manifest = build_day(source, gold, day, run=run_info(context))
+        except SourceDayUnusable as error:
+            raise AirflowFailException(str(error)) from None
+        self._lineage_facts = gold_lineage(source, gold, self.lake_root, day, manifest)
+        calls = manifest.sources[0].rows
+        self.log.info("Committed %s: %d trunks from %d calls", gold.location(day), manifest.rows, calls)
+        return {"partition": day.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
+
+
+class TrunkHealthMonthlyOperator(_GoldOperator):
+    """Sum the run's month of trunk-health days into ``direct_routing_trunk_health_monthly``."""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from call_logs.gold.monthly import MonthIncomplete, build_month
+
+        quiet_azure_sdk()
+        month = self.partition(context)
+        table = _gold_table(self.table)
+        daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
+        monthly = open_gold(table, self.lake_root, self.table_format)
+        try:
+            manifest = build_month(daily, monthly, month, run=run_info(context))
+        except MonthIncomplete as error:
+            raise AirflowFailException(str(error)) from None
+        self._lineage_facts = gold_lineage(daily, monthly, self.lake_root, month, manifest)
+        days = len(manifest.sources)
+        self.log.info("Committed %s: %d trunks from %d days", monthly.location(month), manifest.rows, days)
+        return {"partition": month.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
+
+
+class GoldQualityOperator(_GoldOperator):
+    """Check the run's partition of a gold table, store the report beside it, fail on any error, else emit its event.
+
+    The event (on the gold table's asset, partition key = the run's) carries rows, sha256, size, format, location
+    and the quality status: consumers of a gold table only ever see checked partitions.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from call_logs.gold.quality import check_month, check_trunk_health_day
+
+        quiet_azure_sdk()
+        partition = self.partition(context)
+        table = _gold_table(self.table)
+        gold = open_gold(table, self.lake_root, self.table_format)
+        if table.partition_column == "month":
+            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
+            document = check_month(gold, daily, partition)
+        else:
+            source = lake_sink(table.source, self.lake_root, self.table_format)
+            document = check_trunk_health_day(gold, source, partition)
+        gold.write_quality(partition, document)
+        self._lineage_facts = quality_lineage(
+            gold,
+            self.lake_root,
+            rows=document["file"]["rows"],
+            size=document["file"]["bytes"],
+            sha256=document["file"]["sha256"],
+            results=[CheckResult(**c) for c in document["checks"]],
+        )
+        failed = [c for c in document["checks"] if c["status"] == "fail"]
+        for check in failed:
+            self.log.error("%s: %s", check["name"], check["message"])
+        summary = f"{table.table} {run_partition_key(context)} {document['status'].upper()}: {len(failed)} errors"
+        if failed:
+            raise AirflowFailException(summary)
+        self.log.info(summary)
+        extra = {
+            "table": table.table,
+            "partition_key": run_partition_key(context),
+            "rows": document["file"]["rows"],
+            "sha256": document["file"]["sha256"],
+            "bytes": document["file"]["bytes"],
+            "table_format": gold.table_format,
+            "location": partition_url(self.lake_root, table.table, table.partition_column, partition),
+            "quality_status": document["status"],
+        }
+        emit_partition_event(context, table.table, run_partition_key(context), extra)
+        return {"partition": partition.isoformat(), "status": document["status"]}

@@ -1,0 +1,182 @@
+"""Trunk health (daily and monthly) against DuckDB queries over the source partitions, and its quality checks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from call_logs.extract import extract_day
+from call_logs.gold.monthly import MonthIncomplete, build_month
+from call_logs.gold.quality import check_month, check_trunk_health_day, days_of_month
+from call_logs.gold.store import gold_sink, read_day, read_manifest
+from call_logs.gold.table import TRUNK, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
+from call_logs.gold.trunk_health import build_day
+from call_logs.lake.layout import DATA_FILE
+from call_logs.lake.storage import publish_file
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+
+from tests.conftest import emulator_client
+
+DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
+
+SOURCE = "read_parquet('{lake}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
+TOTALS = """
+SELECT trunkFullyQualifiedDomainName, count(*), count(*) FILTER (WHERE successfulCall),
+       count(*) FILTER (WHERE finalSipCode IN (0, 200)), count(*) FILTER (WHERE mediaBypassEnabled),
+       quantile_cont(duration, 0.5) FILTER (WHERE successfulCall),
+       quantile_cont(duration, 0.95) FILTER (WHERE successfulCall)
+FROM {source} WHERE call_date = DATE '{day}' GROUP BY 1 ORDER BY 1 NULLS LAST
+"""
+TOP_CODES = """
+SELECT trunk, code, phrase, calls FROM (
+  SELECT trunkFullyQualifiedDomainName AS trunk, finalSipCode AS code, min(finalSipCodePhrase) AS phrase,
+         count(*) AS calls,
+         row_number() OVER (PARTITION BY trunkFullyQualifiedDomainName ORDER BY count(*) DESC, finalSipCode) AS rank
+  FROM {source} WHERE call_date = DATE '{day}' AND finalSipCode IS NOT NULL GROUP BY 1, 2)
+WHERE rank <= 5 ORDER BY trunk NULLS LAST, rank
+"""
+LOCATIONS = """
+SELECT trunkFullyQualifiedDomainName, {column}, count(*) FROM {source} WHERE call_date = DATE '{day}'
+GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2 NULLS LAST
+"""
+
+
+def approx_rows(rows: list[tuple]) -> list[tuple]:
+    """DuckDB's rows with their floats compared approximately: a quantile's last bits depend on the arithmetic."""
+    return [tuple(pytest.approx(v, rel=1e-12) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+@pytest.fixture
+def lake(emulator, tmp_path):
+    """Three days of direct-routing calls pulled from the emulator (varied trunks, codes, locations) and their sinks."""
+    emu = emulator(rows_per_day=1200, seed=51)
+    root = str(tmp_path / "lake")
+    fs = fsspec.filesystem("file")
+    source = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
+    client = emulator_client(emu)
+    for day in DAYS:
+        extract_day(client, source, day, concurrency=1)
+    return root, source, gold_sink("parquet", fs, root, TRUNK_HEALTH), fs
+
+
+def test_daily_rows_match_duckdb_over_the_source_partitions(lake):
+    root, source, gold, _ = lake
+    src = SOURCE.format(lake=root)
+    for day in DAYS:
+        manifest = build_day(source, gold, day, run={"test": True})
+        rows = read_day(gold, day)
+        assert rows is not None and rows.schema.equals(TRUNK_HEALTH.schema)
+        assert manifest.rows == rows.num_rows > 1
+        assert manifest.sources[0].sha256 == source.read_manifest(day).file.sha256
+        got = rows.to_pylist()
+        expected = duckdb.sql(TOTALS.format(source=src, day=day)).fetchall()
+        assert [
+            (
+                r[TRUNK],
+                r["calls"],
+                r["successful_calls"],
+                r["answered_calls"],
+                r["media_bypass_calls"],
+                r["duration_p50_s"],
+                r["duration_p95_s"],
+            )
+            for r in got
+        ] == approx_rows(expected)
+        for r in got:
+            assert r["success_rate"] == pytest.approx(r["successful_calls"] / r["calls"])
+            assert r["answer_seizure_ratio"] == pytest.approx(r["answered_calls"] / r["calls"])
+            assert r["media_bypass_share"] == pytest.approx(r["media_bypass_calls"] / r["calls"])
+        codes = [(r[TRUNK], c["code"], c["phrase"], c["calls"]) for r in got for c in r["top_final_sip_codes"]]
+        assert codes == [tuple(row) for row in duckdb.sql(TOP_CODES.format(source=src, day=day)).fetchall()]
+        for gold_column, column in (
+            ("calls_by_signaling_location", "signalingLocation"),
+            ("calls_by_media_location", "mediaPathLocation"),
+        ):
+            located = [(r[TRUNK], c["value"], c["calls"]) for r in got for c in r[gold_column]]
+            query = LOCATIONS.format(source=src, day=day, column=column)
+            assert located == [tuple(row) for row in duckdb.sql(query).fetchall()]
+        assert sum(r["calls"] for r in got) == source.read_manifest(day).rows
+
+
+def test_a_day_is_idempotent_and_passes_its_checks(lake):
+    root, source, gold, _ = lake
+    day = DAYS[0]
+    build_day(source, gold, day)
+    data_file = Path(gold.location(day)) / DATA_FILE
+    first = data_file.read_bytes()
+    build_day(source, gold, day)
+    assert data_file.read_bytes() == first
+    report = check_trunk_health_day(gold, source, day)
+    assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
+    assert {c["name"] for c in report["checks"]} == {
+        "file_matches_manifest",
+        "one_row_per_trunk",
+        "counts_within_calls",
+        "rates_in_unit_interval",
+        "locations_add_up_to_calls",
+        "calls_match_source_rows",
+        "computed_from_current_source",
+    }
+
+
+def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, emulator):
+    root, source, gold, fs = lake
+    day = DAYS[1]
+    build_day(source, gold, day)
+    rows = read_day(gold, day)
+    with tempfile.TemporaryDirectory() as workdir:  # a gold file (and manifest) without its first trunk
+        local = os.path.join(workdir, DATA_FILE)
+        pq.write_table(rows.slice(1), local)
+        publish_file(fs, local, f"{gold.location(day)}/{DATA_FILE}")
+    failed = {c["name"] for c in check_trunk_health_day(gold, source, day)["checks"] if c["status"] == "fail"}
+    assert failed == {"file_matches_manifest", "calls_match_source_rows"}
+
+    build_day(source, gold, day)
+    emu = emulator(rows_per_day=900, seed=52)  # the source day is pulled again and now differs
+    extract_day(emulator_client(emu), source, day, concurrency=1)
+    failed = {c["name"] for c in check_trunk_health_day(gold, source, day)["checks"] if c["status"] == "fail"}
+    assert failed == {"calls_match_source_rows", "computed_from_current_source"}
+
+
+def test_the_monthly_rollup_sums_every_day_and_refuses_an_incomplete_month(lake, emulator, tmp_path):
+    root, _, gold, fs = lake
+    month = date(2026, 2, 1)
+    monthly = gold_sink("parquet", fs, root, TRUNK_HEALTH_MONTHLY)
+    emu = emulator(rows_per_day=150, seed=53)
+    client = emulator_client(emu)
+    source = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
+    days = days_of_month(month)
+    for day in days[:-1]:
+        extract_day(client, source, day, concurrency=1)
+        build_day(source, gold, day)
+    with pytest.raises(MonthIncomplete, match="2026-02-28"):
+        build_month(gold, monthly, month)
+    extract_day(client, source, days[-1], concurrency=1)
+    build_day(source, gold, days[-1])
+    manifest = build_month(gold, monthly, month)
+    assert [s.partition for s in manifest.sources] == days
+    rows = read_day(monthly, month)
+    expected = duckdb.sql(
+        f"""SELECT trunkFullyQualifiedDomainName, count(DISTINCT call_date)::INT, count(*),
+                   count(*) FILTER (WHERE successfulCall), count(*) FILTER (WHERE finalSipCode IN (0, 200)),
+                   count(*) FILTER (WHERE mediaBypassEnabled)
+            FROM {SOURCE.format(lake=root)} WHERE call_date BETWEEN DATE '{days[0]}' AND DATE '{days[-1]}'
+            GROUP BY 1 ORDER BY 1 NULLS LAST"""
+    ).fetchall()
+    got = [
+        (r[TRUNK], r["days"], r["calls"], r["successful_calls"], r["answered_calls"], r["media_bypass_calls"])
+        for r in rows.to_pylist()
+    ]
+    assert got == [tuple(row) for row in expected]
+    assert read_manifest(monthly, month).partition == month
+    report = check_month(monthly, gold, month)
+    assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
+    assert pa.types.is_int32(rows.schema.field("days").type)
