@@ -45,6 +45,7 @@ def test_a_committed_day_leaves_events_keyed_by_the_day_with_its_facts(dag, emul
     assert committed["rows"] == rows > 0
     assert committed["pages"] >= 2 and committed["sha256"] in manifest
     assert committed["table_format"] == "parquet" and committed["quality_status"] == "unchecked"
+    assert committed["table_version"] is None  # Hive partitions: the sha256 identifies the bytes
     assert committed["location"] == f"{lake.as_uri()}/direct_routing_calls/call_date={DAY}"
 
     [(key, checked)] = events["direct_routing_calls_checked"]
@@ -66,3 +67,18 @@ def test_a_day_that_fails_its_checks_is_committed_but_never_checked(dag, emulato
     events = events_of(run)
     assert [key for key, _ in events.get("direct_routing_calls", [])] == [DAY.isoformat()]
     assert "direct_routing_calls_checked" not in events
+
+
+def test_a_delta_day_names_the_table_version_that_committed_it(dag, emulator, pipeline_env, tmp_path):
+    from deltalake import DeltaTable
+
+    emu = emulator(rows_per_day=1200, seed=43)
+    lake = tmp_path / "lake"
+    pipeline_env(emu, lake.as_uri(), direct_routing_table_format="delta")
+    for _ in range(2):  # a day and its re-run: two versions, each event names its own
+        run = run_for_day(dag, DAY)
+        assert str(run.state) == "success", task_states(run)
+        [(key, committed)] = events_of(run)["direct_routing_calls"]
+        assert key == DAY.isoformat() and committed["table_format"] == "delta"
+        assert committed["table_version"] == DeltaTable(str(lake / "direct_routing_calls")).version()
+    assert committed["table_version"] >= 2
