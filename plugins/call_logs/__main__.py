@@ -17,7 +17,7 @@ from pathlib import Path
 from fsspec.core import url_to_fs
 
 from call_logs.lake.delta_table import table_version
-from call_logs.quality.report import CHART_SUFFIXES, format_table, lake_report, write_chart
+from call_logs.quality.report import CHART_SUFFIXES, daily_sums, format_table, lake_report, write_chart
 from call_logs.reports import REPORTS
 from call_logs.sinks import TABLE_FORMATS, open_sink
 from call_logs.sinks.base import Sink
@@ -84,7 +84,8 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
     if chart is not None:
         from call_logs.gold.trunk_health import stored_days
 
-        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(fs, root))
+        sums = {sink.spec.table: daily_sums(sink) for sink in found if sink.spec.daily_sums}
+        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(fs, root), sums=sums)
         print(f"Chart written to {chart}.")
     return 0
 

@@ -138,13 +138,45 @@ def trunk_figure(trunk: str | None, days: list[TrunkDay]) -> go.Figure:
     return figure
 
 
+def sums_figure(spec: ReportSpec, sums: dict[date, dict[str, dict[str, float]]]) -> go.Figure:
+    """One line per group and column over the days (e.g. charge and connectionCharge per currency)."""
+    go = _plotly()
+    figure = go.Figure()
+    assert spec.daily_sums is not None
+    figure.update_layout(
+        title=f"{spec.table}: {spec.daily_sums.title}",
+        xaxis={"type": "date"},
+        yaxis={"rangemode": "tozero"},
+        height=380,
+    )
+    days = sorted(sums)
+    groups = sorted({group for day in days for group in sums[day]})
+    for group in groups:
+        for column in spec.daily_sums.columns:
+            figure.add_scatter(
+                x=[day.isoformat() for day in days],
+                y=[sums[day].get(group, {}).get(column) for day in days],
+                mode="lines+markers",
+                name=f"{column} {group}",
+            )
+    return figure
+
+
 def render_page(
-    tables: list[tuple[ReportSpec, list[DayLine], str]], trunks: dict[str | None, list[TrunkDay]], title: str
+    tables: list[tuple[ReportSpec, list[DayLine], str]],
+    trunks: dict[str | None, list[TrunkDay]],
+    title: str,
+    sums: dict[str, dict[date, dict[str, dict[str, float]]]] | None = None,
 ) -> str:
-    """The page: per report table its chart and its text table (``table_html``), then one chart per trunk."""
-    figures: list[tuple[str, go.Figure, str]] = [
-        (spec.table, lake_figure(lines, spec), table_html) for spec, lines, table_html in tables
-    ]
+    """The page: per report table its chart(s) and its text table (``table_html``), then one chart per trunk."""
+    figures: list[tuple[str, go.Figure, str]] = []
+    sums = sums or {}
+    for spec, lines, table_html in tables:
+        if spec.daily_sums is not None and sums.get(spec.table):
+            figures.append((spec.table, lake_figure(lines, spec), ""))
+            figures.append((f"{spec.table}: {spec.daily_sums.title}", sums_figure(spec, sums[spec.table]), table_html))
+        else:
+            figures.append((spec.table, lake_figure(lines, spec), table_html))
     if trunks:
         figures += [
             (f"trunk health: {trunk or '(none)'}", trunk_figure(trunk, days), "") for trunk, days in trunks.items()

@@ -121,3 +121,26 @@ def test_a_call_that_ends_before_it_starts_is_an_error(sink):
     commit_rows(sink, DAY, [rows])
     failed = {r.name for r in check_partition(sink, DAY).results if r.failed}
     assert "end_not_before_start" in failed
+
+
+def test_the_lake_report_sums_cost_per_day_and_currency_and_charts_it(sink, tmp_path):
+    from call_logs.quality.report import daily_sums, lake_report, write_chart
+
+    rows = day_rows()
+    for i, row in enumerate(rows):
+        row["currency"] = "EUR" if i % 2 else "USD"
+    commit_rows(sink, DAY, [rows])
+    kept = [row for row in rows if row["id"] != "pstn-00021"]  # the midnight call is D+1's
+    expected = {
+        currency: {
+            column: float(sum(row[column] for row in kept if row["currency"] == currency))
+            for column in ("charge", "connectionCharge")
+        }
+        for currency in ("EUR", "USD")
+    }
+    assert daily_sums(sink) == {DAY: expected}
+
+    chart = tmp_path / "report.html"
+    write_chart([(PSTN, lake_report(sink))], str(chart), "PSTN", sums={"pstn_calls": daily_sums(sink)})
+    page = chart.read_text()
+    assert "pstn_calls: cost per day and currency" in page and "charge EUR" in page and "connectionCharge USD" in page

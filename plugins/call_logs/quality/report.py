@@ -76,6 +76,26 @@ def day_line(sink: Sink, day: date) -> DayLine:
     )
 
 
+DaySums = dict[date, dict[str, dict[str, float]]]  # day -> group (e.g. currency) -> column -> sum
+
+
+def daily_sums(sink: Sink) -> DaySums:
+    """The report's ``daily_sums`` of every committed day (empty when the report has none), read column-wise."""
+    sums = sink.spec.daily_sums
+    if sums is None:
+        return {}
+    result: DaySums = {}
+    for day in sink.committed_days():
+        table = sink.read_columns(day, [sums.by, *sums.columns])
+        if table is None:
+            continue
+        grouped = table.group_by(sums.by, use_threads=False).aggregate([(c, "sum") for c in sums.columns])
+        result[day] = {
+            str(row[sums.by]): {c: float(row[f"{c}_sum"] or 0) for c in sums.columns} for row in grouped.to_pylist()
+        }
+    return result
+
+
 def lake_report(sink: Sink) -> list[DayLine]:
     """One line per committed day, oldest first."""
     return [day_line(sink, day) for day in sink.committed_days()]
@@ -134,12 +154,20 @@ def table_html(lines: list[DayLine], spec: ReportSpec) -> str:
 TrunkDays = dict[date, list[dict[str, Any]]]  # a trunk-health day's rows by day
 
 
-def render_html(tables: list[tuple[ReportSpec, list[DayLine]]], title: str, trunk_days: TrunkDays | None = None) -> str:
-    """A self-contained page: per table its chart and its text table, then trunk health per trunk (``charts.py``)."""
+def render_html(
+    tables: list[tuple[ReportSpec, list[DayLine]]],
+    title: str,
+    trunk_days: TrunkDays | None = None,
+    sums: dict[str, DaySums] | None = None,
+) -> str:
+    """A self-contained page: per table its chart(s) and its text table, then trunk health per trunk (``charts.py``).
+
+    ``sums`` (table -> ``daily_sums``) adds a chart per table that has them, e.g. PSTN cost per currency.
+    """
     from call_logs.charts import render_page, trunk_series
 
     sections = [(spec, lines, table_html(lines, spec)) for spec, lines in tables]
-    return render_page(sections, trunk_series(trunk_days or {}), title)
+    return render_page(sections, trunk_series(trunk_days or {}), title, sums or {})
 
 
 def write_chart(
@@ -147,9 +175,10 @@ def write_chart(
     path: str,
     title: str,
     trunk_days: TrunkDays | None = None,
+    sums: dict[str, DaySums] | None = None,
 ) -> None:
     """Write the charts as one HTML page (``.html``/``.htm``) that works offline."""
     suffix = Path(path).suffix.lower()
     if suffix not in CHART_SUFFIXES:
         raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
-    Path(path).write_text(render_html(tables, title, trunk_days), encoding="utf-8")
+    Path(path).write_text(render_html(tables, title, trunk_days, sums), encoding="utf-8")

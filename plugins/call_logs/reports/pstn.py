@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from call_logs.quality.registry import Check, row_rule
-from call_logs.reports.spec import TIMESTAMP, Column, ReportSpec
+from call_logs.reports.spec import TIMESTAMP, Column, DailySums, ReportSpec
 
 MONEY = pa.decimal128(18, 6)
 BOT_CALL_TYPES = ("ucap_in", "ucap_out")  # bot calls: Graph leaves the user fields null or empty
@@ -123,4 +123,5 @@ PSTN = ReportSpec(
     retention_days=150,
     pool="msgraph_callrecords_pstn",
     rules=RULES,
+    daily_sums=DailySums("currency", ("charge", "connectionCharge"), title="cost per day and currency"),
 )

@@ -53,6 +53,15 @@ class DailyRate:
 
 
 @dataclass(frozen=True)
+class DailySums:
+    """Per day, the sums of ``columns`` for each value of ``by`` (e.g. charges per currency), charted per value."""
+
+    by: str
+    columns: tuple[str, ...]
+    title: str
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """One Graph call-log report.
 
@@ -71,6 +80,7 @@ class ReportSpec:
     :param retention_days: default age beyond which Graph answers empty, so a day is skipped, not written.
     :param rules: the report's own quality checks (lake-integrity checks apply to every report).
     :param daily_rate: the share of each day's rows the lake report shows besides volume.
+    :param daily_sums: per-group sums of each day the lake report charts (e.g. cost per currency).
     """
 
     table: str
@@ -90,6 +100,7 @@ class ReportSpec:
     retention_days: int = 150
     rules: tuple[Check, ...] = ()
     daily_rate: DailyRate | None = None
+    daily_sums: DailySums | None = None
     additional_properties_since: int = 1
     schema: pa.Schema = field(init=False, repr=False, compare=False)
 
