@@ -30,7 +30,7 @@ WINDOW = Window(DAY, DAY + timedelta(days=1))
 
 def pull(client, window=WINDOW):
     stats = PullStats()
-    rows = [row for page in client.iter_pages(window, stats) for row in page]
+    rows = [row for page in client.iter_pages(window, stats) for row in page.rows()]
     return rows, stats
 
 
@@ -231,7 +231,7 @@ def test_the_hook_reads_an_airflow_msgraph_connection(emulator, monkeypatch):
     emu = emulator(rows_per_day=1200, seed=11)
     monkeypatch.setenv("AIRFLOW_CONN_MSGRAPH_EMULATOR", json.dumps(emulator_connection(emu)))
     hook = CallLogsHook("msgraph_emulator")
-    rows = [row for page in hook.iter_pages(DIRECT_ROUTING, WINDOW.start, WINDOW.end) for row in page]
+    rows = [row for page in hook.iter_pages(DIRECT_ROUTING, WINDOW.start, WINDOW.end) for row in page.rows()]
     assert rows == emu.expected_rows(WINDOW.start, WINDOW.end)
     assert hook.test_connection() == (True, "Got a Graph token for this connection.")
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from call_logs import defaults
-from call_logs.graph.client import GraphReportClient, PullStats
+from call_logs.graph.client import GraphReportClient, PullStats, RawPage
 from call_logs.graph.window import Window
 
 PAGE_ROWS = 1000
@@ -61,7 +61,7 @@ def iter_pages_concurrently(
     stats: PullStats,
     *,
     concurrency: int = defaults.GRAPH_CONCURRENCY,
-) -> Iterator[list[dict]]:
+) -> Iterator[RawPage]:
     """Yield every page of every slice; the first failure of any slice stops all and is raised.
 
     Even one slice is paged in a thread, so that converting and writing a page overlaps fetching the next.

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from call_logs.graph.client import GraphReportClient, PullStats
+from call_logs.graph.client import GraphReportClient, PullStats, RawPage
 from call_logs.graph.errors import GraphConfigError
 from call_logs.graph.settings import GraphSettings
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
@@ -146,8 +146,8 @@ class CallLogsHook(BaseHook):
 
     def iter_pages(
         self, report: ReportSpec, start: datetime, end: datetime, stats: PullStats | None = None
-    ) -> Iterator[list[dict]]:
-        """Rows of ``report`` in ``[start, end)``, one Graph page at a time."""
+    ) -> Iterator[RawPage]:
+        """Rows of ``report`` in ``[start, end)``, one Graph page at a time (``page.rows()``: the rows as dicts)."""
         return self.client_for(report).iter_pages(Window(start, end), stats)
 
     def test_connection(self) -> tuple[bool, str]:

@@ -77,6 +77,14 @@ def _timestamp_column(rows: list[dict], name: str, stats: ConversionStats) -> tu
         strings = pa.array(raw, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise _BadValue(name, "an ISO-8601 timestamp string", lambda v: isinstance(v, str)) from None
+    return timestamp_from_strings(strings, name, stats)
+
+
+def timestamp_from_strings(strings: pa.Array, name: str, stats: ConversionStats) -> tuple[pa.Array, pa.Array]:
+    """A column of Graph's timestamp texts as ``TIMESTAMP`` values and its sentinel flags (see the module doc).
+
+    Raises ``_BadValue`` when a text does not parse; the row path and the fast path (``fast_decode``) share it.
+    """
     sentinel = pc.fill_null(pc.starts_with(strings, SENTINEL_PREFIX), False)
     count = pc.sum(sentinel).as_py() or 0
     if count:

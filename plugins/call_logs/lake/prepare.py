@@ -26,6 +26,7 @@ from call_logs.lake.convert import (
     sentinel_flag_column,
     spill_schema,
 )
+from call_logs.lake.fast_decode import Page, page_to_batch
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ReportSpec
 
@@ -129,7 +130,7 @@ class PreparedDay:
 
 
 def prepare_day(
-    pages: Iterable[list[dict]],
+    pages: Iterable[Page | list[dict]],
     spec: ReportSpec,
     start: datetime,
     end: datetime,
@@ -140,7 +141,8 @@ def prepare_day(
 ) -> PreparedDay:
     """Fetch every page, keeping the rows whose time column is in ``[start, end)``, spilled under ``workdir``.
 
-    With a ``pseudonymiser`` its columns are tokenised as each page is converted, before the spill.
+    With a ``pseudonymiser`` its columns are tokenised as each page is converted, before the spill. A page is
+    the client's ``RawPage`` (rows read straight into Arrow by ``fast_decode``) or a list of row dicts.
     """
     check_pseudonymisable(spec, pseudonymiser)
     prepared = PreparedDay(spec, start, end, bucket, _BucketSpill(workdir, spill_schema(spec)))
@@ -148,11 +150,14 @@ def prepare_day(
         prepared.pseudonymisation = pseudonymiser.describe()
     start_us, end_us, bucket_us = _micros(start), _micros(end), bucket // timedelta(microseconds=1)
     time = spec.time_column
-    for rows in pages:
-        prepared.rows_fetched += len(rows)
-        if not rows:
+    for page in pages:
+        prepared.rows_fetched += len(page)
+        if not len(page):
             continue
-        batch = rows_to_batch(rows, spec, prepared.conversion, sentinel_flags=True, pseudonymiser=pseudonymiser)
+        if isinstance(page, list):
+            batch = rows_to_batch(page, spec, prepared.conversion, sentinel_flags=True, pseudonymiser=pseudonymiser)
+        else:
+            batch = page_to_batch(page, spec, prepared.conversion, sentinel_flags=True, pseudonymiser=pseudonymiser)
         micros = batch.column(time).cast(pa.int64())
         inside = pc.fill_null(pc.and_(pc.greater_equal(micros, start_us), pc.less(micros, end_us)), False)
         kept = batch.filter(inside)
