@@ -282,3 +282,27 @@ def test_an_unreachable_token_authority_is_a_network_error_not_a_credentials_one
     with pytest.raises(GraphUnavailableError, match="Could not reach the token authority") as caught:
         settings.token_provider().token()
     assert not isinstance(caught.value, GraphConfigError)  # a later try may reach it
+
+
+def test_the_environment_decides_proxies_and_ca_bundle_once_per_host(monkeypatch):
+    """Without proxies on the connection, HTTPS_PROXY / NO_PROXY / REQUESTS_CA_BUNDLE apply as requests applies them."""
+    from call_logs.graph.client import GraphReportClient
+
+    def client(**kwargs):
+        return GraphReportClient(
+            graph_root="https://graph.microsoft.com", function_path=DIRECT_ROUTING.function_path, tokens=None, **kwargs
+        )
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    url = "https://graph.microsoft.com/v1.0/x"
+    transport = client()._transport(url)
+    assert transport["proxies"]["https"] == "http://proxy.example:3128"
+    assert transport["verify"] == "/etc/ssl/corporate.pem"
+    assert client(verify="/own/ca.pem")._transport(url)["verify"] == "/own/ca.pem"  # the connection's wins
+    assert client(proxies={"https": "http://mine:8080"})._transport(url)["proxies"] == {"https": "http://mine:8080"}
+
+    monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
+    assert not client()._transport(url)["proxies"]
