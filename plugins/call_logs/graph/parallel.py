@@ -96,7 +96,11 @@ def iter_pages_concurrently(
     """Yield every page of every slice; the first failure of any slice stops all and is raised.
 
     Even one slice is paged in a thread, so that converting and writing a page overlaps fetching the next.
+    The token is fetched before any request takes a slot of the rate limiter: the limiter counts a request when
+    it takes the slot, Graph when it arrives, and a token fetched in between (up to a second of MSAL) would let
+    the next window's requests arrive within Graph's window of this one's (a 429 on a scaled budget).
     """
+    client.tokens.token()
     pending: queue.SimpleQueue[Window] = queue.SimpleQueue()
     for piece in slices:
         pending.put(piece)
