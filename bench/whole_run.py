@@ -96,15 +96,21 @@ class WholeRunBench:
     def close(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def dag_run(self, rows: int) -> dict[str, Any]:
-        """``airflow dags test`` of the day, holding ``rows`` rows; its partition checked to hold exactly them."""
+    def dag_run(self, rows: int, profile: str | None = None) -> dict[str, Any]:
+        """``airflow dags test`` of the day, holding ``rows`` rows; its partition checked to hold exactly them.
+
+        ``profile``: run it under ``profile_run.py`` (every thread's CPU) into that ``pstats`` file.
+        """
         import pyarrow.parquet as pq
 
         self.emulator.configure(rows_per_day=rows, latency_s=0.0, budget_requests=None, faults=[])
         lake = self.workdir / f"lake-{rows}"
         env = self.env | {"AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT": f"file://{lake}"}
         logical = (self.day + timedelta(days=1)).isoformat()  # a manual run covers the day before its date
-        result = measured([self.airflow, "dags", "test", TABLE, logical], env)
+        argv = [self.airflow, "dags", "test", TABLE, logical]
+        if profile:
+            argv = [sys.executable, str(ROOT / "bench" / "profile_run.py"), profile, *argv]
+        result = measured(argv, env)
         folder = lake / TABLE / f"call_date={self.day.isoformat()}"
         try:
             manifest = json.loads((folder / "_manifest.json").read_text())
@@ -143,3 +149,32 @@ def incremental(small: dict[str, Any], big: dict[str, Any]) -> dict[str, float]:
         "rss_growth_mb": big["rss_mb"] - small["rss_mb"],
         "cpu_delta_s": cpu,
     }
+
+
+def profile_summary(path: str, top: int = 18) -> str:
+    """Total CPU, then the project's functions (cumulative CPU) and everyone's (own CPU), most first."""
+    import pstats
+
+    stats = pstats.Stats(path)
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for (_cc, _nc, tt, _ct, _callers) in entries.values())
+    ours = sorted(
+        (
+            (ct, f"{Path(file).name}:{line} {name}")
+            for (file, line, name), (_cc, _nc, _tt, ct, _c) in entries.items()
+            if "call_logs" in file
+        ),
+        reverse=True,
+    )
+    own = sorted(
+        (
+            (tt, f"{'/'.join(Path(file).parts[-2:])}:{line} {name}")
+            for (file, line, name), (_cc, _nc, tt, _ct, _c) in entries.items()
+        ),
+        reverse=True,
+    )
+    lines = [f"profile {path}: {total:.1f} CPU-s in all threads", "  call_logs functions, cumulative CPU-s:"]
+    lines += [f"    {ct:7.2f}  {ct / total:5.1%}  {label}" for ct, label in ours[:top]]
+    lines.append("  every function, own CPU-s:")
+    lines += [f"    {tt:7.2f}  {tt / total:5.1%}  {label}" for tt, label in own[:top]]
+    return "\n".join(lines)
