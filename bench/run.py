@@ -482,15 +482,196 @@ def render(cases: list[Case], smoke: bool) -> tuple[str, bool]:
     return "\n".join(lines + notes), all_ok
 
 
+# =====================================================================================================
+# whole DAG run (airflow dags test) against the hand-written pull; backfill through the scheduler
+# =====================================================================================================
+SKIPPED: list[str] = []
+WHOLE_SIZES = (1_000, 1_000_000)
+BACKFILL_DAYS, BACKFILL_ROWS, BACKFILL_BUDGET = 8, 60_000, (50, 10.0)
+
+
+def run_whole_runs(emulator: EmulatorProcess) -> dict | None:
+    from whole_run import WholeRunBench
+
+    small, big = WHOLE_SIZES
+    try:
+        bench = WholeRunBench(emulator, _pythonpath())
+    except Exception as error:  # no usable Airflow home: not wrong data
+        SKIPPED.append(f"whole DAG run section skipped: {type(error).__name__}: {error}")
+        return None
+    try:
+        result = {}
+        for name, runner in (("ours", bench.dag_run), ("baseline", bench.baseline)):
+            for rows in (small, big):
+                t0 = time.perf_counter()
+                result[f"{name}-{rows}"] = runner(rows)
+                r = result[f"{name}-{rows}"]
+                print(
+                    f"  ran {name} whole run, {rows:,} rows: {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
+                    f"peak RSS {r['rss_mb']:.0f} MB, rows ok: {r['verified']} ({time.perf_counter() - t0:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if not r["verified"]:
+                    print(r.get("tail", ""), file=sys.stderr)
+        return result
+    finally:
+        bench.close()
+
+
+def profile_dagrun(emulator: EmulatorProcess, path: str, rows: int) -> int:
+    from whole_run import WholeRunBench, profile_summary
+
+    bench = WholeRunBench(emulator, _pythonpath())
+    try:
+        result = bench.dag_run(rows, profile=str(Path(path).resolve()))
+    finally:
+        bench.close()
+    print(
+        f"airflow dags test of a {rows:,}-row day under the profiler: wall {result['wall_s']:.1f} s, "
+        f"CPU {result['cpu_s']:.1f} s, peak RSS {result['rss_mb']:.0f} MB, rows ok: {result['verified']}"
+    )
+    print(profile_summary(path))
+    return 0 if result["verified"] else 1
+
+
+def whole_ok(whole: dict | None) -> bool:
+    return whole is None or all(r["verified"] for r in whole.values())
+
+
+def render_whole(whole: dict) -> str:
+    from whole_run import incremental
+
+    small, big = WHOLE_SIZES
+    header = ["whole run", f"{small:,}: wall / CPU s / peak MB", f"{big:,}: wall / CPU s / peak MB"]
+    header += ["rows/incr. CPU-s", "peak growth MB", "rows ok", "target", "result"]
+    rows, inc = [], {}
+    for name, label in (("ours", "ours: airflow dags test"), ("baseline", "hand-written requests+pandas")):
+        a, b = whole[f"{name}-{small}"], whole[f"{name}-{big}"]
+        inc[name] = incremental(a, b)
+        rows.append(
+            [
+                label,
+                f"{a['wall_s']:.1f} / {a['cpu_s']:.1f} / {a['rss_mb']:.0f}",
+                f"{b['wall_s']:.1f} / {b['cpu_s']:.1f} / {b['rss_mb']:.0f}",
+                fmt(inc[name]["rows_per_cpu_s"]),
+                fmt(inc[name]["rss_growth_mb"]),
+                "yes" if a["verified"] and b["verified"] else "NO",
+                "growth <=150MB" if name == "ours" else "-",
+                ("PASS" if inc[name]["rss_growth_mb"] <= 150 else "MISS") if name == "ours" else "-",
+            ]
+        )
+    speed = inc["ours"]["rows_per_cpu_s"] / inc["baseline"]["rows_per_cpu_s"]
+    rows.append(
+        [
+            "ours/hand-written",
+            "-",
+            "-",
+            f"{speed:.2f}x",
+            f"{inc['ours']['rss_growth_mb'] - inc['baseline']['rss_growth_mb']:+.0f}",
+            "-",
+            ">=3x rows/incr. CPU-s",
+            "PASS" if speed >= 3 else "MISS",
+        ]
+    )
+    notes = [
+        "whole run: each side one process tree (getrusage of a wrapper's children: CPU user+sys, peak RSS), start-up,"
+        " imports and Airflow's SQLite metadata DB included; rows/incr. CPU-s = (big - small rows) / (big - small CPU);"
+        " same emulator (no latency, no budget, emulator CPU not counted).",
+    ]
+    return "\n" + _table(header, rows) + "\n" + "\n".join(notes)
+
+
+def run_backfill_cases(wanted: set[str] | None) -> list:
+    from backfill import BackfillCase, run_backfills
+
+    window = BACKFILL_BUDGET[1]
+    cases = [
+        BackfillCase(f"backfill-rpm{n}", f"client {n}/{window:g}s", BACKFILL_DAYS, BACKFILL_ROWS, BACKFILL_BUDGET, n)
+        for n in (50, 45)
+    ]
+    cases = [c for c in cases if wanted is None or c.key in wanted]
+    try:
+        run_backfills(cases, log=lambda message: print(message, file=sys.stderr, flush=True))
+    except Exception as error:  # no PostgreSQL, a stack that did not start: not wrong data, say why
+        if any(c.result and not (c.result["rows_ok"] and c.result["states_ok"]) for c in cases):
+            raise
+        SKIPPED.append(f"backfill section incomplete: {type(error).__name__}: {str(error)[:500]}")
+    return [c for c in cases if c.result]
+
+
+def backfills_ok(cases: list) -> bool:
+    return all(c.result["rows_ok"] and c.result["states_ok"] and c.result["dq_ok"] for c in cases)
+
+
+def render_backfills(cases: list) -> str:
+    header = ["backfill (scheduler, LocalExecutor, PostgreSQL)", "days x rows", "reqs", "429s"]
+    header += ["max reqs in a window", "wall s", "ideal s", "actual/ideal", "data ok", "target", "result"]
+    rows = []
+    for case in cases:
+        r = case.result
+        ratio = r["wall_s"] / r["ideal_s"]
+        rows.append(
+            [
+                f"emulator {case.budget[0]}/{case.budget[1]:g}s, {case.label}",
+                f"{r['days']} x {case.rows_per_day:,}",
+                str(r["requests"]),
+                str(r["throttled_429"]),
+                f"{r['max_in_window']} (budget {case.budget[0]})",
+                f"{r['wall_s']:.1f}",
+                f"{r['ideal_s']:.1f}",
+                f"{ratio:.2f}",
+                "yes" if r["rows_ok"] and r["states_ok"] and r["dq_ok"] else "NO",
+                "wall <=1.15x ideal, zero 429s",
+                "PASS" if ratio <= 1.15 and r["throttled_429"] == 0 else "MISS",
+            ]
+        )
+    notes = ["backfill: ideal = requests Graph answered / budget rate; where the time went:"]
+    for case in cases:
+        r = case.result
+        notes.append(
+            f"  {case.key}: `airflow backfill create` CLI {r['cli_to_backfill_created_s']:.1f} s, then first "
+            f"sensor starts {r['backfill_to_first_sensor_s']:.1f} s later and takes {r['first_sensor_s']:.1f} s, "
+            f"first extract {r['first_sensor_to_pull_s']:.1f} s after it; pulls {r['pull_s']:.1f} s (longest "
+            f"{r['pull_max_s']:.1f} s; "
+            f"threads waited {r['budget_wait_s']:.0f} s in all on the budget), gaps between pulls {r['gap_s']:.1f} s "
+            f"(longest {r['gap_max_s']:.1f} s), last pull to last run end {r['after_last_pull_s']:.1f} s; strict "
+            f"floor (first window's burst) {r['floor_s']:.1f} s; sensor {r['sensor_mean_s']:.1f} s and quality "
+            f"{r['quality_mean_s']:.1f} s per run (off the pool)."
+        )
+    return "\n" + _table(header, rows) + "\n" + "\n".join(notes)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI smoke test, well under a minute)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--only", help="comma-separated case keys to run (the table then shows only those)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the 100k CPU case (conc 1) into FILE and exit")
+    parser.add_argument(
+        "--profile-dagrun",
+        metavar="FILE",
+        help="CPU profile (every thread) of `airflow dags test` of a 1M-row day (--smoke: 20k) into FILE, summary",
+    )
+    parser.add_argument("--rusage", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-airflow", action="store_true", help="skip the whole-DAG-run and backfill sections (Airflow processes)"
+    )
     args = parser.parse_args(argv)
     if args.child:
         return child_main(args.child)
+    if args.rusage:
+        from whole_run import rusage_main
+
+        return rusage_main(args.rusage)
 
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include")]
     from call_logs.defaults import GRAPH_CONCURRENCY as PRODUCT_DEFAULT
@@ -502,6 +683,13 @@ def main(argv: list[str] | None = None) -> int:
     global LOAD_AT_START
     LOAD_AT_START = os.getloadavg()[0]
     started = time.perf_counter()
+    airflow_sections = not args.no_airflow and not args.profile and not args.profile_dagrun
+    if args.smoke and airflow_sections:
+        airflow_sections = False
+        SKIPPED.append(
+            "whole DAG run and backfill sections skipped in --smoke: `airflow db migrate` and a scheduler stack take "
+            "a minute or more before the first row (run `make bench`)."
+        )
     emulator = EmulatorProcess(budget=None, weekday_profile=False, page_size=PAGE_SIZE).start()
     try:
         if args.profile:
@@ -510,9 +698,11 @@ def main(argv: list[str] | None = None) -> int:
             run_case(emulator, case, profile=str(Path(args.profile).resolve()))
             print(f"profile of {rows:,} rows (conc 1) written to {args.profile}; verified: {case.result['verified']}")
             return 0 if case.result["verified"] else 1
+        if args.profile_dagrun:
+            return profile_dagrun(emulator, args.profile_dagrun, 20_000 if args.smoke else 1_000_000)
         cases = build_cases(args.smoke)
-        if args.only:
-            wanted = set(args.only.split(","))
+        wanted = set(args.only.split(",")) if args.only else None
+        if wanted is not None:
             cases = [c for c in cases if c.key in wanted]
         for case in cases:
             t0 = time.perf_counter()
@@ -523,17 +713,35 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        whole = None
+        if airflow_sections and (wanted is None or "dagrun" in wanted):
+            whole = run_whole_runs(emulator)
     finally:
         emulator.stop()
+    backfills: list = []
+    if airflow_sections and (wanted is None or wanted & {"backfill-rpm50", "backfill-rpm45"}):
+        backfills = run_backfill_cases(wanted)
     if args.only:
         for case in cases:
             print(case.key, json.dumps(case.result))
-        return 0 if all(c.result["verified"] for c in cases) else 1
+        if whole:
+            print("dagrun", json.dumps({k: {n: v for n, v in r.items() if n != "tail"} for k, r in whole.items()}))
+        for bcase in backfills:
+            print(bcase.key, json.dumps(bcase.result, default=str))
+        ok = all(c.result["verified"] for c in cases) and whole_ok(whole) and backfills_ok(backfills)
+        return 0 if ok else 1
     text, ok = render(cases, args.smoke)
     print(text)
+    if whole:
+        print(render_whole(whole))
+    if backfills:
+        print(render_backfills(backfills))
+    for reason in SKIPPED:
+        print(reason)
+    ok = ok and whole_ok(whole) and backfills_ok(backfills)
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     if not ok:
-        print("ERROR: a pull produced wrong data (row count mismatch); see 'rows ok'.", file=sys.stderr)
+        print("ERROR: a pull produced wrong data (row count mismatch); see 'rows ok' / 'data ok'.", file=sys.stderr)
         return 1
     return 0
 

@@ -40,6 +40,19 @@ def retention_skip_reason(day: date, retention_days: int, today: date) -> str | 
     )
 
 
+def earlier_profile(sink: Sink, day: date) -> list[int] | None:
+    """Rows per hour of the nearest of the ``defaults.PROFILE_LOOKBACK_DAYS`` days before ``day`` with a manifest.
+
+    The previous day is the usual source; after a gap, or when a backfill's runs finish out of order, an older
+    day still knows the shape of a day far better than no profile at all (a first run).
+    """
+    for back in range(1, defaults.PROFILE_LOOKBACK_DAYS + 1):
+        manifest = sink.read_manifest(day - timedelta(days=back))
+        if manifest is not None and manifest.source.rows_per_hour:
+            return list(manifest.source.rows_per_hour)
+    return None
+
+
 def extract_day(
     client: GraphReportClient,
     sink: Sink,
@@ -53,17 +66,17 @@ def extract_day(
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
     ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
-    they follow the previous day's hourly volume (from its manifest) so that each holds about the same number
-    of rows and a small day is not split into many partly filled pages. ``expected_rows_per_hour`` overrides
-    that profile (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens
-    (raw values never reach a spill file, the lake or a log).
+    they follow the hourly volume of the nearest earlier day with a manifest (``earlier_profile``) so that each
+    holds about the same number of rows and a small day is not split into many partly filled pages; without one
+    (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that profile
+    (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
+    never reach a spill file, the lake or a log).
     """
     spec = sink.spec
     started_at = datetime.now(UTC)
     start, end = day_window(day)
     if expected_rows_per_hour is None:
-        previous = sink.read_manifest(day - timedelta(days=1))
-        expected_rows_per_hour = previous.source.rows_per_hour if previous else None
+        expected_rows_per_hour = earlier_profile(sink, day)
     stats = PullStats()
     with tempfile.TemporaryDirectory(prefix="call-logs-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)

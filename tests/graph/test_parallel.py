@@ -70,7 +70,7 @@ def test_concurrent_paging_stays_within_one_shared_budget(emulator):
 
 
 WINDOW = Window(datetime(2026, 3, 4, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
-BUSINESS_DAY = [50] * 7 + [900, 2500, 3000, 3000, 2800, 2600, 3000, 3000, 2800, 2500, 900] + [50] * 6  # 30,350
+BUSINESS_DAY = [50] * 7 + [900, 2500, 3000, 3000, 2800, 2600, 3000, 3000, 2800, 2500, 900] + [50] * 6  # 33,300
 
 
 def test_slices_hold_similar_row_counts_and_cover_the_day_biggest_first():
@@ -78,13 +78,51 @@ def test_slices_hold_similar_row_counts_and_cover_the_day_biggest_first():
     assert sorted((s.start, s.end) for s in slices)[0][0] == WINDOW.start
     bounds = sorted((s.start, s.end) for s in slices)
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False)) and bounds[-1][1] == WINDOW.end
-    hourly = dict(zip([h.start for h in WINDOW.split(timedelta(hours=1))], BUSINESS_DAY, strict=True))
-    loads = [sum(n for t, n in hourly.items() if s.start <= t < s.end) for s in slices]
+    loads = [_load(s) for s in slices]
     assert len(slices) >= 4 and loads == sorted(loads, reverse=True)
     assert max(loads) <= 2 * (sum(BUSINESS_DAY) / len(slices))  # equal-length slices would put 70% in one
 
 
-def test_a_small_day_is_one_slice_and_an_unknown_day_is_cut_evenly():
-    assert plan_slices(WINDOW, 4, [100] * 24) == [WINDOW]
+def test_a_small_day_is_one_slice_and_a_short_unknown_window_is_cut_evenly():
+    assert plan_slices(WINDOW, 4, [40] * 24) == [WINDOW]
     assert plan_slices(WINDOW, 1, BUSINESS_DAY) == [WINDOW]
-    assert plan_slices(WINDOW, 4, None) == WINDOW.split(timedelta(hours=6))
+    assert len(plan_slices(WINDOW, 4, [100] * 24)) == 2  # 3 pages: at least 2 pages a slice
+    six_hours = Window(WINDOW.start, WINDOW.start + timedelta(hours=6))
+    assert sorted(plan_slices(six_hours, 3, None), key=lambda s: s.start) == six_hours.split(timedelta(hours=2))
+
+
+def _load(piece: Window) -> float:
+    """BUSINESS_DAY's rows in ``piece``, spread evenly within each hour."""
+    hour = timedelta(hours=1)
+    starts = [h.start for h in WINDOW.split(hour)]
+    overlaps = (max(timedelta(0), min(piece.end, t + hour) - max(piece.start, t)) / hour for t in starts)
+    return sum(n * part for n, part in zip(BUSINESS_DAY, overlaps, strict=True))
+
+
+def _covers(slices: list[Window], window: Window) -> bool:
+    bounds = sorted((s.start, s.end) for s in slices)
+    joined = all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    return joined and bounds[0][0] == window.start and bounds[-1][1] == window.end
+
+
+def test_slices_are_cut_inside_hours_so_each_holds_an_equal_share():
+    slices = plan_slices(WINDOW, 4, BUSINESS_DAY)
+    assert len(slices) == 4 and _covers(slices, WINDOW)
+    assert all(abs(_load(s) - sum(BUSINESS_DAY) / 4) < 5 for s in slices)
+
+
+def test_more_slices_only_while_their_partly_filled_pages_stay_within_3_percent():
+    def scaled(rows: int) -> list[int]:
+        return [round(rows * n / sum(BUSINESS_DAY)) for n in BUSINESS_DAY]
+
+    assert len(plan_slices(WINDOW, 4, scaled(100_000))) == 4  # 3 extra requests of 100
+    big = plan_slices(WINDOW, 4, scaled(1_000_000))
+    assert len(big) == 28 and _covers(big, WINDOW)  # 27 extra requests of 1,000
+
+
+def test_a_first_run_assumes_a_working_day_in_concurrency_slices():
+    slices = plan_slices(WINDOW, 4, None)
+    assert len(slices) == 4 and _covers(slices, WINDOW)
+    by_start = sorted(slices, key=lambda s: s.start)
+    assert by_start[0].end - by_start[0].start > timedelta(hours=6)  # the quiet night is one slice
+    assert by_start[1].end - by_start[1].start < timedelta(hours=4)  # the busy morning is cut short

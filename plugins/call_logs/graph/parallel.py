@@ -12,47 +12,78 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from call_logs import defaults
 from call_logs.graph.client import GraphReportClient, PullStats, RawPage
 from call_logs.graph.window import Window
 
 PAGE_ROWS = 1000
-# Every sub-window ends on a partly filled page: one request a single stream would not make. Aim for
-# several pages per slice so those extra requests stay a small fraction of the pull.
-PAGES_PER_SLICE = 6
+# Every slice ends on a partly filled page, one request a single stream would not make: each slice should hold at
+# least this many pages, so that a small day is not cut into many partly filled ones.
+MIN_PAGES_PER_SLICE = 2
 _DONE = object()
 
 
 def plan_slices(window: Window, concurrency: int, rows_per_hour: list[int] | None = None) -> list[Window]:
-    """Sub-windows holding about the same number of rows each, biggest first.
+    """Sub-windows holding about the same number of rows each, biggest first, that exactly cover ``window``.
 
-    ``rows_per_hour`` is the expected volume of each hour of ``window`` (the previous day's, from its
-    manifest): calls bunch up in business hours, so equal-length slices would leave one thread with most of
-    the day. Without it (a first run), the window is cut into ``concurrency`` equal lengths.
+    ``rows_per_hour`` is the expected volume of each hour of ``window`` (an earlier day's, from its manifest):
+    calls bunch up in working hours, so equal-length slices would leave one thread with most of the day. Slice
+    bounds are placed inside hours (rows assumed spread evenly within an hour), so slices are balanced even when
+    one hour holds more than a slice's share. How many slices: ``concurrency`` (one round, every thread busy
+    from the start), more only when each extra slice's partly filled page stays within
+    ``defaults.SLICING_EXTRA_REQUESTS`` of the day's requests (then the queue evens out estimation errors), fewer
+    when the day has fewer than ``MIN_PAGES_PER_SLICE`` pages per slice.
+
+    Without a usable profile (a first run) a day is cut by ``defaults.FIRST_RUN_HOURLY_PROFILE`` into
+    ``concurrency`` slices: its volume is unknown, so one round keeps the extra requests at ``concurrency - 1``.
+    Slicing never decides which rows are pulled: a wrong profile costs balance (time), never rows.
     """
-    hours = window.split(timedelta(hours=1))
     if concurrency <= 1:
         return [window]
-    if not rows_per_hour or len(rows_per_hour) != len(hours):
-        return window.split((window.end - window.start) / concurrency)
-    total = sum(rows_per_hour)
-    pages = -(-total // PAGE_ROWS)
-    if pages <= PAGES_PER_SLICE:
-        return [window]
-    # A multiple of the thread count, so that the last round of slices keeps every thread busy.
-    rounds = -(-pages // (PAGES_PER_SLICE * concurrency))
-    count = min(len(hours), concurrency * rounds)
-    per_slice = total / count
-    groups: dict[int, list[tuple[Window, int]]] = {}
-    seen = 0
-    for hour, rows in zip(hours, rows_per_hour, strict=True):
-        group = min(count - 1, int((seen + rows / 2) / per_slice))  # by the hour's middle row
-        groups.setdefault(group, []).append((hour, rows))
-        seen += rows
-    slices = [(Window(g[0][0].start, g[-1][0].end), sum(rows for _, rows in g)) for g in groups.values()]
-    return [piece for piece, _ in sorted(slices, key=lambda item: -item[1])]
+    hours = window.split(timedelta(hours=1))
+    if rows_per_hour and len(rows_per_hour) == len(hours) and all(n >= 0 for n in rows_per_hour):
+        weights = [float(n) for n in rows_per_hour]
+        pages = -(-sum(rows_per_hour) // PAGE_ROWS)
+        if pages <= 1:
+            return [window]
+        count = min(concurrency, -(-pages // MIN_PAGES_PER_SLICE))
+        rounds = int(defaults.SLICING_EXTRA_REQUESTS * pages) // concurrency  # extra requests ~ slices - 1
+        count = max(count, concurrency * rounds)
+    else:
+        profile = defaults.FIRST_RUN_HOURLY_PROFILE
+        whole_day = len(hours) == 24 and hours[0].start.astimezone(UTC).hour == 0
+        weights = [float(w) for w in profile] if whole_day and len(profile) == 24 else [1.0] * len(hours)
+        count = concurrency
+    return _balanced(hours, weights, count)
+
+
+def _balanced(hours: list[Window], weights: list[float], count: int) -> list[Window]:
+    """``count`` consecutive slices of about equal weight (linear within each hour), heaviest first."""
+    start, end = hours[0].start, hours[-1].end
+    total = sum(weights)
+    if total <= 0:
+        weights, total = [1.0] * len(hours), float(len(hours))
+    bounds, cumulative, target_index = [start], 0.0, 1
+    for hour, weight in zip(hours, weights, strict=True):
+        while target_index < count and weight > 0 and cumulative + weight >= total * target_index / count:
+            fraction = (total * target_index / count - cumulative) / weight
+            moment = hour.start + (hour.end - hour.start) * fraction
+            moment = moment.replace(microsecond=0)  # whole seconds in the URL
+            if bounds[-1] < moment < end:
+                bounds.append(moment)
+            target_index += 1
+        cumulative += weight
+    bounds.append(end)
+    slices = [Window(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return sorted(slices, key=lambda piece: -_weight_of(piece, hours, weights))
+
+
+def _weight_of(piece: Window, hours: list[Window], weights: list[float]) -> float:
+    span = timedelta(hours=1)
+    overlap = (max(timedelta(0), min(piece.end, hour.end) - max(piece.start, hour.start)) for hour in hours)
+    return sum(weight * (part / span) for weight, part in zip(weights, overlap, strict=True))
 
 
 def iter_pages_concurrently(
@@ -65,7 +96,11 @@ def iter_pages_concurrently(
     """Yield every page of every slice; the first failure of any slice stops all and is raised.
 
     Even one slice is paged in a thread, so that converting and writing a page overlaps fetching the next.
+    The token is fetched before any request takes a slot of the rate limiter: the limiter counts a request when
+    it takes the slot, Graph when it arrives, and a token fetched in between (up to a second of MSAL) would let
+    the next window's requests arrive within Graph's window of this one's (a 429 on a scaled budget).
     """
+    client.tokens.token()
     pending: queue.SimpleQueue[Window] = queue.SimpleQueue()
     for piece in slices:
         pending.put(piece)

@@ -1,0 +1,66 @@
+"""A first run (no earlier manifest) over a day that follows the working day: exact rows, few extra requests.
+
+The emulator's weekday profile bunches calls in working hours (quiet nights); a first run plans its slices from
+``defaults.FIRST_RUN_HOURLY_PROFILE`` instead of an earlier day's manifest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import fsspec
+from call_logs.extract import earlier_profile, extract_day
+from call_logs.graph.throttle import RateLimiter
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+from graph_emulator import Fault
+
+from tests.conftest import emulator_client
+
+DAY = date(2026, 3, 4)  # a Wednesday: the full working-day profile
+
+
+def test_first_run_slices_write_the_same_file_as_one_stream(emulator, tmp_path):
+    emu = emulator(
+        rows_per_day=20_000,
+        seed=41,
+        faults=[Fault("duplicate_rows", on_request=4, rows=30), Fault("reset", on_request=9)],
+    )
+    fs = fsspec.filesystem("file")
+    one_stream, sliced = (ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING) for name in "ab")
+    sequential = extract_day(emulator_client(emu), one_stream, DAY, concurrency=1)
+    assert earlier_profile(sliced, DAY) is None  # nothing before: a first run
+    first_run = extract_day(emulator_client(emu), sliced, DAY, concurrency=4)
+    assert first_run.graph["pages"] > sequential.graph["pages"]  # really sliced
+    assert first_run.file.sha256 == sequential.file.sha256
+    assert first_run.rows == sequential.rows == 20_000
+
+
+def test_first_run_on_a_budget_bound_day_costs_at_most_3_percent_more_requests(emulator, tmp_path):
+    emu = emulator(rows_per_day=100_000, seed=42, latency_s=0.01, budget_requests=40, budget_window_s=1.0)
+    fs = fsspec.filesystem("file")
+
+    def pull(name: str, concurrency: int) -> tuple[int, str]:
+        emu.reset_stats()
+        sink = ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING)
+        client = emulator_client(emu, limiter=RateLimiter(40, 1.0))
+        manifest = extract_day(client, sink, DAY, concurrency=concurrency)
+        stats = emu.stats()
+        assert stats["throttled"] == 0 and manifest.rows == 100_000
+        return stats["data_requests"], manifest.file.sha256
+
+    single, single_sha = pull("one", 1)
+    sliced, sliced_sha = pull("first-run", 4)
+    assert sliced_sha == single_sha
+    assert single == 100 and sliced <= single * 1.03, (single, sliced)
+
+
+def test_a_day_after_a_gap_plans_from_the_nearest_earlier_manifest(emulator, tmp_path):
+    emu = emulator(rows_per_day=3_000, seed=43)
+    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
+    earlier = DAY.replace(day=1)
+    extract_day(emulator_client(emu), sink, earlier, concurrency=2)
+    profile = earlier_profile(sink, DAY)
+    start = datetime(earlier.year, earlier.month, earlier.day, tzinfo=UTC)
+    assert profile is not None and sum(profile) == emu.expected_count(start, start + timedelta(days=1))
+    assert earlier_profile(sink, DAY.replace(day=20)) is None  # beyond the look-back: a first run
