@@ -5,8 +5,10 @@ sentinels and volume. They read the report's key, time and timestamp columns fro
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -157,10 +159,22 @@ def check_null_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 @check("duplicate_ids", "error", group="identity")
 def check_duplicate_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
-    """Preparation deduplicates by key; a repeated key means a row was counted twice."""
+    """Preparation deduplicates by key; a repeated key means a row was counted twice.
+
+    Memory stays flat as a day grows: a first pass keeps one 64-bit hash per key (8 bytes, not the key), and only
+    keys whose hash repeats are read again and counted exactly (a hash collision is therefore never reported).
+    """
     key = p.spec.key_column
-    ids = pa.chunked_array([table[key] for table in p.batches([])], pa.string()).drop_null()  # one column only
-    counts = pc.value_counts(ids)
+
+    def keys() -> Iterator[list[str]]:
+        for table in p.batches([]):
+            yield table[key].drop_null().to_pylist()
+
+    hashes = np.concatenate([np.empty(0, np.int64), *(np.fromiter(map(hash, b), np.int64, len(b)) for b in keys())])
+    hashes.sort()
+    repeated_hashes = set(np.unique(hashes[1:][hashes[1:] == hashes[:-1]]).tolist())
+    candidates = [k for batch in keys() if repeated_hashes for k in batch if hash(k) in repeated_hashes]
+    counts = pc.value_counts(pa.array(candidates, pa.string()))  # first-seen order, as over the whole column
     repeated = counts.filter(pc.greater(counts.field("counts"), 1))
     extra = (pc.sum(repeated.field("counts")).as_py() or 0) - len(repeated)
     observed = {"duplicated_ids": len(repeated), "extra_rows": extra}
