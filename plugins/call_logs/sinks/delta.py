@@ -37,12 +37,12 @@ from fsspec import AbstractFileSystem
 
 from call_logs.lake import delta_table
 from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
-from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
+from call_logs.lake.manifest import Manifest, ManifestError
 from call_logs.lake.prepare import PreparedDay
-from call_logs.lake.storage import publish_json, read_json, stream_digest
+from call_logs.lake.storage import publish_json, read_json
 from call_logs.reports.spec import ReportSpec
 from call_logs.sinks.base import StagedDay, StoredDay
-from call_logs.sinks.parquet_partitions import DEFAULT_ROW_GROUP_ROWS, _RowGroupWriter
+from call_logs.sinks.parquet_partitions import DEFAULT_ROW_GROUP_ROWS, stage_parquet
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -139,15 +139,7 @@ class DeltaTableSink:
     # --- writing -----------------------------------------------------------------------------------------------
 
     def stage(self, day: date, prepared: PreparedDay, workdir: str) -> StagedDay:
-        local_path = os.path.join(workdir, STAGED_FILE)
-        writer = _RowGroupWriter(local_path, self.spec.schema, self.row_group_rows)
-        for table in prepared.tables():
-            writer.append(table)
-        writer.close()
-        row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
-        with open(local_path, "rb") as handle:
-            size, sha256 = stream_digest(handle)
-        return StagedDay(local_path, StoredFile(STAGED_FILE, size, sha256, row_groups))
+        return stage_parquet(prepared, self.spec.schema, os.path.join(workdir, STAGED_FILE), self.row_group_rows)
 
     def commit(self, day: date, staged: StagedDay, manifest: Manifest) -> str:
         staged_file = pq.ParquetFile(staged.local_path)

@@ -62,6 +62,18 @@ class _RowGroupWriter:
         self._writer.close()
 
 
+def stage_parquet(prepared: DayRows, schema: pa.Schema, local_path: str, row_group_rows: int) -> StagedDay:
+    """Write the prepared day's ordered tables to one local Parquet file and describe its bytes (both sinks)."""
+    writer = _RowGroupWriter(local_path, schema, row_group_rows)
+    for table in prepared.tables():
+        writer.append(table)
+    writer.close()
+    row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
+    with open(local_path, "rb") as handle:
+        size, sha256 = stream_digest(handle)
+    return StagedDay(local_path, StoredFile(os.path.basename(local_path), size, sha256, row_groups))
+
+
 class _ParquetData:
     """``DataReader`` over a local Parquet file."""
 
@@ -101,15 +113,7 @@ class ParquetPartitionSink(Generic[TableT]):
         return self.layout.partition_path(day)
 
     def stage(self, day: date, prepared: DayRows, workdir: str) -> StagedDay:
-        local_path = os.path.join(workdir, DATA_FILE)
-        writer = _RowGroupWriter(local_path, self.spec.schema, self.row_group_rows)
-        for table in prepared.tables():
-            writer.append(table)
-        writer.close()
-        row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
-        with open(local_path, "rb") as handle:
-            size, sha256 = stream_digest(handle)
-        return StagedDay(local_path, StoredFile(DATA_FILE, size, sha256, row_groups))
+        return stage_parquet(prepared, self.spec.schema, os.path.join(workdir, DATA_FILE), self.row_group_rows)
 
     def commit(self, day: date, staged: StagedDay, manifest: DayFacts) -> str:
         folder = self.location(day)
