@@ -31,6 +31,8 @@ from call_logs.pipeline import DEFAULT_ARGS
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 
 LAKE_ROOT = template(DIRECT_ROUTING.variable("lake_root"))  # the gold tables live beside their source
+# The source's format: a Delta deployment's gold runs fail at once with one sentence (gold tables are Parquet only).
+TABLE_FORMAT = template(DIRECT_ROUTING.variable("table_format"))
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -50,11 +52,12 @@ def trunk_health_dag() -> DAG:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = TrunkHealthOperator(task_id="build", lake_root=LAKE_ROOT)
+        build = TrunkHealthOperator(task_id="build", lake_root=LAKE_ROOT, table_format=TABLE_FORMAT)
         check = GoldQualityOperator(
             task_id="data_quality",
             table=TRUNK_HEALTH.table,
             lake_root=LAKE_ROOT,
+            table_format=TABLE_FORMAT,
             retries=0,
             outlets=[Asset(name=TRUNK_HEALTH.table)],
         )
@@ -82,11 +85,14 @@ def trunk_health_monthly_dag() -> DAG:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = TrunkHealthMonthlyOperator(task_id="build", table=TRUNK_HEALTH_MONTHLY.table, lake_root=LAKE_ROOT)
+        build = TrunkHealthMonthlyOperator(
+            task_id="build", table=TRUNK_HEALTH_MONTHLY.table, lake_root=LAKE_ROOT, table_format=TABLE_FORMAT
+        )
         check = GoldQualityOperator(
             task_id="data_quality",
             table=TRUNK_HEALTH_MONTHLY.table,
             lake_root=LAKE_ROOT,
+            table_format=TABLE_FORMAT,
             retries=0,
             outlets=[Asset(name=TRUNK_HEALTH_MONTHLY.table)],
         )
