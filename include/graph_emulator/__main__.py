@@ -85,14 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with GraphEmulator(config) as emu:
-        info = {
-            "graph_root": emu.graph_root,
-            "authority": emu.authority,
-            "ca_path": emu.ca_path,
-            "tenant_id": config.tenant_id,
-            "client_id": config.client_id,
-            "client_secret": config.client_secret,
-        }
+        info = emu.info
         if args.info_file:
             args.info_file.write_text(json.dumps(info, indent=2))
         print(json.dumps(info), flush=True)

@@ -22,20 +22,7 @@ INFO_KEYS = ("graph_root", "authority", "ca_path", "tenant_id", "client_id", "cl
 
 def emulator_info(emu: Any) -> dict[str, str]:
     """Where an emulator listens and the credentials it accepts, whatever kind of emulator it is."""
-    if isinstance(emu, Mapping):
-        info = emu
-    elif isinstance(getattr(emu, "info", None), Mapping):  # EmulatorProcess
-        info = emu.info
-    else:  # GraphEmulator
-        config = emu.config
-        info = {
-            "graph_root": emu.graph_root,
-            "authority": emu.authority,
-            "ca_path": emu.ca_path,
-            "tenant_id": config.tenant_id,
-            "client_id": config.client_id,
-            "client_secret": config.client_secret,
-        }
+    info = emu if isinstance(emu, Mapping) else emu.info  # a GraphEmulator or an EmulatorProcess
     return {key: info[key] for key in INFO_KEYS}
 
 

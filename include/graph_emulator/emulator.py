@@ -80,6 +80,19 @@ class GraphEmulator:
         return int(self.graph_root.rsplit(":", 1)[1])
 
     @property
+    def info(self) -> dict[str, str]:
+        """What a client needs to reach this emulator (the CLI's --info-file, the msgraph connection)."""
+        config = self.config
+        return {
+            "graph_root": self.graph_root,
+            "authority": self.authority,
+            "ca_path": self.ca_path,
+            "tenant_id": config.tenant_id,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+        }
+
+    @property
     def config(self) -> EmulatorConfig:
         return self.state.config
 
