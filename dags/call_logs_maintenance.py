@@ -1,7 +1,8 @@
 """Delta Lake maintenance of every call-log table: vacuum, then checkpoint, daily at 05:00 UTC.
 
 Kept out of the daily report DAGs so that a day's run adds exactly one table version (its own commit).
-For each report, one task reads the same Variables as its DAG (``<report>_lake_root``, ``<report>_table_format``):
+For each report, one task reads the same Variables as its DAG (``<report>_lake_root``, ``<report>_table_format``);
+each gold table (trunk health, its monthly rollup) lives beside its source and reads its source's Variables:
 
 - ``delta``: **vacuum** deletes data files that a re-run replaced (and files of writes that died before their
   commit) once they are older than ``VACUUM_RETENTION_HOURS`` = 168 h, Delta's default
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, CronTriggerTimetable, task
 from call_logs.config import template
+from call_logs.gold.table import GOLD_TABLES, report_of
 from call_logs.reports import REPORTS
 
 VACUUM_RETENTION_HOURS = 168
@@ -27,14 +29,16 @@ log = logging.getLogger(__name__)
 
 
 @task(retries=2, retry_delay=timedelta(minutes=10))
-def maintain(report: str, lake_root: str, table_format: str) -> dict | None:
+def maintain(table: str, lake_root: str, table_format: str) -> dict | None:
     from call_logs.operators._context import lake_sink, quiet_azure_sdk
+    from call_logs.operators.gold import open_gold
     from call_logs.sinks.delta import DeltaTableSink
 
     quiet_azure_sdk()
-    sink = lake_sink(report, lake_root, table_format)
+    gold = GOLD_TABLES.get(table)
+    sink = open_gold(gold, lake_root, table_format) if gold else lake_sink(table, lake_root, table_format)
     if not isinstance(sink, DeltaTableSink):
-        log.info("%s is a %s table: nothing to vacuum or checkpoint.", report, sink.table_format)
+        log.info("%s is a %s table: nothing to vacuum or checkpoint.", table, sink.table_format)
         return None
     done = sink.maintain(VACUUM_RETENTION_HOURS)
     if done is None:
@@ -63,4 +67,9 @@ with DAG(
     for spec in REPORTS.values():
         maintain.override(task_id=f"maintain_{spec.table}")(
             spec.table, template(spec.variable("lake_root")), template(spec.variable("table_format"))
+        )
+    for gold in GOLD_TABLES.values():
+        source = REPORTS[report_of(gold)]
+        maintain.override(task_id=f"maintain_{gold.table}")(
+            gold.table, template(source.variable("lake_root")), template(source.variable("table_format"))
         )

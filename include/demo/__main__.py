@@ -108,11 +108,11 @@ def trunk_health(days: list[date]) -> None:
     from call_logs.gold.table import TRUNK_HEALTH
     from call_logs.gold.trunk_health import build_day
     from call_logs.reports.direct_routing import DIRECT_ROUTING
-    from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+    from call_logs.sinks import open_sink
 
     fs = fsspec.filesystem("file")
-    source = ParquetPartitionSink(fs, str(LAKE), DIRECT_ROUTING)
-    gold = gold_sink("parquet", fs, str(LAKE), TRUNK_HEALTH)
+    source = open_sink(TABLE_FORMAT, fs, str(LAKE), DIRECT_ROUTING)
+    gold = gold_sink(TABLE_FORMAT, fs, str(LAKE), TRUNK_HEALTH)
     print("\nTrunk health (what the direct_routing_trunk_health DAG does per checked day):")
     for day in days:
         manifest = build_day(source, gold, day, run={"demo": True})
@@ -170,8 +170,7 @@ def main() -> int:
         print("\nPer day:")
         states = [(day, run_day(bag.get_dag(table), day)) for day in days for table in TABLES]
     direct = [day for day, state in states[::2] if state == "success"]
-    if TABLE_FORMAT == "parquet":  # the gold tables are written as Parquet partitions only, for now
-        trunk_health(direct)
+    trunk_health(direct)
     duckdb_report()
     print(f"\nDone in {time.monotonic() - started:.0f} s; the lake is in {LAKE}")
     return 0 if all(state == "success" for _, state in states) else 1

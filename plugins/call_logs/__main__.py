@@ -85,7 +85,8 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
         from call_logs.gold.trunk_health import stored_days
 
         sums = {sink.spec.table: daily_sums(sink) for sink in found if sink.spec.daily_sums}
-        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(fs, root), sums=sums)
+        trunk_days = stored_days(fs, root, table_format, lake_root=lake_root)
+        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=trunk_days, sums=sums)
         print(f"Chart written to {chart}.")
     return 0
 

@@ -31,7 +31,7 @@ from call_logs.pipeline import DEFAULT_ARGS
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 
 LAKE_ROOT = template(DIRECT_ROUTING.variable("lake_root"))  # the gold tables live beside their source
-# The source's format: a Delta deployment's gold runs fail at once with one sentence (gold tables are Parquet only).
+# The source's format: the gold tables are Parquet partitions or Delta tables, as their source is.
 TABLE_FORMAT = template(DIRECT_ROUTING.variable("table_format"))
 START = datetime(2025, 1, 1, tzinfo=UTC)
 

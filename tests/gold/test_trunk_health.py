@@ -1,9 +1,14 @@
-"""Trunk health (daily and monthly) against DuckDB queries over the source partitions, and its quality checks."""
+"""Trunk health (daily and monthly) against DuckDB queries over the source partitions, and its quality checks.
+
+Every test runs in both table formats: Parquet partitions, and Delta tables (DuckDB then reads the source through an
+independent ``deltalake.DeltaTable`` dataset, never through the pipeline's sinks).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,13 +26,14 @@ from call_logs.gold.trunk_health import build_day
 from call_logs.lake.layout import DATA_FILE
 from call_logs.lake.storage import publish_file
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+from call_logs.sinks import open_sink
+from deltalake import DeltaTable
 
 from tests.conftest import emulator_client
 
 DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
 
-SOURCE = "read_parquet('{lake}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
+PARQUET_SOURCE = "read_parquet('{lake}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
 TOTALS = """
 SELECT trunkFullyQualifiedDomainName, count(*), count(*) FILTER (WHERE successfulCall),
        count(*) FILTER (WHERE finalSipCode IN (0, 200)), count(*) FILTER (WHERE mediaBypassEnabled),
@@ -54,22 +60,44 @@ def approx_rows(rows: list[tuple]) -> list[tuple]:
     return [tuple(pytest.approx(v, rel=1e-12) if isinstance(v, float) else v for v in row) for row in rows]
 
 
-@pytest.fixture
-def lake(emulator, tmp_path):
+@dataclass
+class Lake:
+    table_format: str
+    root: str
+    fs: fsspec.AbstractFileSystem
+
+    def source(self):
+        return open_sink(self.table_format, self.fs, self.root, DIRECT_ROUTING)
+
+    def gold(self, table=TRUNK_HEALTH):
+        return gold_sink(self.table_format, self.fs, self.root, table)
+
+
+@pytest.fixture(params=["parquet", "delta"])
+def lake(request, emulator, tmp_path):
     """Three days of direct-routing calls pulled from the emulator (varied trunks, codes, locations) and their sinks."""
     emu = emulator(rows_per_day=1200, seed=51)
-    root = str(tmp_path / "lake")
-    fs = fsspec.filesystem("file")
-    source = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
+    lake = Lake(request.param, str(tmp_path / "lake"), fsspec.filesystem("file"))
     client = emulator_client(emu)
+    source = lake.source()
     for day in DAYS:
         extract_day(client, source, day, concurrency=1)
-    return root, source, gold_sink("parquet", fs, root, TRUNK_HEALTH), fs
+    return lake
+
+
+def query(lake: Lake, sql: str, **values) -> list[tuple]:
+    """Run ``sql`` with ``{source}`` bound to the lake's source table."""
+    connection = duckdb.connect()
+    if lake.table_format == "delta":
+        connection.register("source_calls", DeltaTable(f"{lake.root}/direct_routing_calls").to_pyarrow_dataset())
+        source = "source_calls"
+    else:
+        source = PARQUET_SOURCE.format(lake=lake.root)
+    return connection.sql(sql.format(source=source, **values)).fetchall()
 
 
 def test_daily_rows_match_duckdb_over_the_source_partitions(lake):
-    root, source, gold, _ = lake
-    src = SOURCE.format(lake=root)
+    source, gold = lake.source(), lake.gold()
     for day in DAYS:
         manifest = build_day(source, gold, day, run={"test": True})
         rows = read_day(gold, day)
@@ -77,7 +105,7 @@ def test_daily_rows_match_duckdb_over_the_source_partitions(lake):
         assert manifest.rows == rows.num_rows > 1
         assert manifest.sources[0].sha256 == source.read_manifest(day).file.sha256
         got = rows.to_pylist()
-        expected = duckdb.sql(TOTALS.format(source=src, day=day)).fetchall()
+        expected = query(lake, TOTALS, day=day)
         assert [
             (
                 r[TRUNK],
@@ -95,25 +123,34 @@ def test_daily_rows_match_duckdb_over_the_source_partitions(lake):
             assert r["answer_seizure_ratio"] == pytest.approx(r["answered_calls"] / r["calls"])
             assert r["media_bypass_share"] == pytest.approx(r["media_bypass_calls"] / r["calls"])
         codes = [(r[TRUNK], c["code"], c["phrase"], c["calls"]) for r in got for c in r["top_final_sip_codes"]]
-        assert codes == [tuple(row) for row in duckdb.sql(TOP_CODES.format(source=src, day=day)).fetchall()]
+        assert codes == [tuple(row) for row in query(lake, TOP_CODES, day=day)]
         for gold_column, column in (
             ("calls_by_signaling_location", "signalingLocation"),
             ("calls_by_media_location", "mediaPathLocation"),
         ):
             located = [(r[TRUNK], c["value"], c["calls"]) for r in got for c in r[gold_column]]
-            query = LOCATIONS.format(source=src, day=day, column=column)
-            assert located == [tuple(row) for row in duckdb.sql(query).fetchall()]
+            assert located == [tuple(row) for row in query(lake, LOCATIONS, day=day, column=column)]
         assert sum(r["calls"] for r in got) == source.read_manifest(day).rows
 
 
 def test_a_day_is_idempotent_and_passes_its_checks(lake):
-    root, source, gold, _ = lake
+    source, gold = lake.source(), lake.gold()
     day = DAYS[0]
-    build_day(source, gold, day)
-    data_file = Path(gold.location(day)) / DATA_FILE
-    first = data_file.read_bytes()
-    build_day(source, gold, day)
-    assert data_file.read_bytes() == first
+    first = build_day(source, gold, day)
+    if lake.table_format == "parquet":
+        data_file = Path(gold.location(day)) / DATA_FILE
+        before = data_file.read_bytes()
+        build_day(source, gold, day)
+        assert data_file.read_bytes() == before
+    else:  # one more version, holding the same rows; the other days untouched
+        build_day(source, gold, DAYS[1])
+        table = DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}")
+        version, other = table.version(), read_day(gold, DAYS[1])
+        again = build_day(source, gold, day)
+        table = DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}")
+        assert table.version() == version + 1 and gold.table_version(day) == version + 1
+        assert again.file.sha256 == first.file.sha256 and read_day(gold, DAYS[1]).equals(other)
+        assert table.to_pyarrow_table(filters=[("call_date", "=", day)]).num_rows == first.rows
     report = check_trunk_health_day(gold, source, day)
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert {c["name"] for c in report["checks"]} == {
@@ -128,14 +165,20 @@ def test_a_day_is_idempotent_and_passes_its_checks(lake):
 
 
 def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, emulator):
-    root, source, gold, fs = lake
+    source, gold = lake.source(), lake.gold()
     day = DAYS[1]
     build_day(source, gold, day)
     rows = read_day(gold, day)
-    with tempfile.TemporaryDirectory() as workdir:  # a gold file (and manifest) without its first trunk
-        local = os.path.join(workdir, DATA_FILE)
-        pq.write_table(rows.slice(1), local)
-        publish_file(fs, local, f"{gold.location(day)}/{DATA_FILE}")
+    if lake.table_format == "parquet":
+        with tempfile.TemporaryDirectory() as workdir:  # a gold file (and manifest) without its first trunk
+            local = os.path.join(workdir, DATA_FILE)
+            pq.write_table(rows.slice(1), local)
+            publish_file(lake.fs, local, f"{gold.location(day)}/{DATA_FILE}")
+    else:  # somebody deletes the first trunk's row outside the pipeline
+        first = rows[TRUNK][0].as_py()
+        DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}").delete(
+            f"call_date = '{day}' AND {TRUNK} = '{first}'" if first else f"call_date = '{day}' AND {TRUNK} IS NULL"
+        )
     failed = {c["name"] for c in check_trunk_health_day(gold, source, day)["checks"] if c["status"] == "fail"}
     assert failed == {"file_matches_manifest", "calls_match_source_rows"}
 
@@ -147,12 +190,11 @@ def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, 
 
 
 def test_the_monthly_rollup_sums_every_day_and_refuses_an_incomplete_month(lake, emulator, tmp_path):
-    root, _, gold, fs = lake
+    gold, monthly = lake.gold(), lake.gold(TRUNK_HEALTH_MONTHLY)
     month = date(2026, 2, 1)
-    monthly = gold_sink("parquet", fs, root, TRUNK_HEALTH_MONTHLY)
     emu = emulator(rows_per_day=150, seed=53)
     client = emulator_client(emu)
-    source = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
+    source = lake.source()
     days = days_of_month(month)
     for day in days[:-1]:
         extract_day(client, source, day, concurrency=1)
@@ -164,19 +206,26 @@ def test_the_monthly_rollup_sums_every_day_and_refuses_an_incomplete_month(lake,
     manifest = build_month(gold, monthly, month)
     assert [s.partition for s in manifest.sources] == days
     rows = read_day(monthly, month)
-    expected = duckdb.sql(
-        f"""SELECT trunkFullyQualifiedDomainName, count(DISTINCT call_date)::INT, count(*),
+    expected = query(
+        lake,
+        """SELECT trunkFullyQualifiedDomainName, count(DISTINCT call_date)::INT, count(*),
                    count(*) FILTER (WHERE successfulCall), count(*) FILTER (WHERE finalSipCode IN (0, 200)),
                    count(*) FILTER (WHERE mediaBypassEnabled)
-            FROM {SOURCE.format(lake=root)} WHERE call_date BETWEEN DATE '{days[0]}' AND DATE '{days[-1]}'
-            GROUP BY 1 ORDER BY 1 NULLS LAST"""
-    ).fetchall()
+            FROM {source} WHERE call_date BETWEEN DATE '{first}' AND DATE '{last}'
+            GROUP BY 1 ORDER BY 1 NULLS LAST""",
+        first=days[0],
+        last=days[-1],
+    )
     got = [
         (r[TRUNK], r["days"], r["calls"], r["successful_calls"], r["answered_calls"], r["media_bypass_calls"])
         for r in rows.to_pylist()
     ]
     assert got == [tuple(row) for row in expected]
     assert read_manifest(monthly, month).partition == month
+    if lake.table_format == "delta":  # a Delta table partitioned by its month's first day, read independently
+        table = DeltaTable(f"{lake.root}/{TRUNK_HEALTH_MONTHLY.table}")
+        assert table.metadata().partition_columns == ["month"]
+        assert table.to_pyarrow_table(filters=[("month", "=", month)]).num_rows == rows.num_rows
     report = check_month(monthly, gold, month)
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert pa.types.is_int32(rows.schema.field("days").type)

@@ -172,6 +172,24 @@ def test_end_to_end_into_azurite(dag, emulator, pipeline_env, azurite, blob_cont
     report = json.loads(fs.cat_file(f"{container}/lake/direct_routing_calls/_dq/call_date={day}.json"))
     assert report["status"] == "pass"
 
+    # The day's trunk health, as the gold DAG's tasks compute and check it: a Delta table beside the source.
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+    from call_logs.operators.gold import GoldQualityOperator, TrunkHealthOperator
+
+    context = {"partition_key": day.isoformat(), "run_id": "gold", "outlet_events": OutletEventAccessors()}
+    TrunkHealthOperator(task_id="build", lake_root=lake_root, table_format="delta").execute(context)
+    check = GoldQualityOperator(
+        task_id="check", table="direct_routing_trunk_health", lake_root=lake_root, table_format="delta"
+    )
+    assert check.execute(context)["status"] == "pass"
+    gold = delta_location(
+        lake_root, "direct_routing_trunk_health", AzureConnection(extras={"connection_string": azurite})
+    )
+    trunks = DeltaTable(gold.uri, storage_options=gold.storage_options).to_pyarrow_table()
+    assert sum(trunks["calls"].to_pylist()) == len(truth_ids(emu, day))
+    gold_report = json.loads(fs.cat_file(f"{container}/lake/direct_routing_trunk_health/_dq/call_date={day}.json"))
+    assert gold_report["status"] == "pass"
+
 
 def test_the_maintenance_dag_is_a_no_op_for_parquet(maintenance_dag, pipeline_env, emulator, tmp_path, caplog):
     emu = emulator(rows_per_day=10)
@@ -179,5 +197,10 @@ def test_the_maintenance_dag_is_a_no_op_for_parquet(maintenance_dag, pipeline_en
     pipeline_env(emu, lake.as_uri())
     run = maintenance_dag.test(logical_date=day_start(TODAY))
     assert str(run.state) == "success", task_states(run)
-    assert set(task_states(run)) == {"maintain_direct_routing_calls", "maintain_pstn_calls"}
+    assert set(task_states(run)) == {
+        "maintain_direct_routing_calls",
+        "maintain_pstn_calls",
+        "maintain_direct_routing_trunk_health",
+        "maintain_direct_routing_trunk_health_monthly",
+    }
     assert not Path(lake).exists() or not any(Path(lake).rglob("*"))

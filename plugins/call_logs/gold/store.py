@@ -1,8 +1,10 @@
 """Writing and reading gold days through a sink, with a manifest of their own.
 
-A gold day's ``_manifest.json`` is a ``GoldManifest``: the stored file (size, sha256), the rows, and the source
-partitions it was computed from (their rows and sha256), so a consumer or a check can tell whether a gold day is
-current without recomputing it. (A Graph day's ``Manifest`` describes a pull; none of that applies here.)
+A gold day's manifest is a ``GoldManifest``: the stored file (size, sha256), the rows, and the source partitions
+it was computed from (their rows and sha256), so a consumer or a check can tell whether a gold day is current
+without recomputing it. (A Graph day's ``Manifest`` describes a pull; none of that applies here.) The sinks are the
+reports' own: Parquet partitions (the manifest is ``_manifest.json``) or a Delta table (the manifest is the day's
+commit metadata, and the commit replaces the day's rows and facts together).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from fsspec import AbstractFileSystem
 
 from call_logs.gold.table import GoldTable
 from call_logs.graph.window import format_utc
-from call_logs.lake.layout import MANIFEST_FILE
+from call_logs.lake.delta_storage import DeltaLocation
 from call_logs.lake.manifest import StoredFile
-from call_logs.lake.storage import read_json
+from call_logs.sinks import open_table
+from call_logs.sinks.delta import DeltaTableSink
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 GOLD_MANIFEST_VERSION = 1
-GoldSink = ParquetPartitionSink[GoldTable]
+GoldSink = ParquetPartitionSink[GoldTable] | DeltaTableSink[GoldTable]
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,17 @@ class _OneTable:
         yield self._table
 
 
-def gold_sink(table_format: str, fs: AbstractFileSystem, root: str, table: GoldTable) -> GoldSink:
-    """The sink of a gold table; Parquet partitions today (the Delta sink will take gold tables the same way)."""
-    if table_format != "parquet":
-        raise ValueError(
-            f"The gold table {table.table} cannot be written as {table_format!r} yet; only 'parquet' is implemented."
-        )
-    return ParquetPartitionSink(fs, root.rstrip("/"), table)
+def gold_sink(
+    table_format: str,
+    fs: AbstractFileSystem,
+    root: str,
+    table: GoldTable,
+    *,
+    lake_root: str | None = None,
+    delta_location: DeltaLocation | None = None,
+) -> GoldSink:
+    """The sink of a gold table in the lake's table format, beside its source (``sinks.open_table``)."""
+    return open_table(table_format, fs, root.rstrip("/"), table, lake_root=lake_root, delta_location=delta_location)
 
 
 def write_day(
@@ -119,15 +126,21 @@ def write_day(
 
 
 def read_manifest(sink: GoldSink, day: date) -> GoldManifest | None:
-    document = read_json(sink.fs, f"{sink.location(day)}/{MANIFEST_FILE}")
+    document = sink.read_facts(day)
     if document is None:
         return None
     try:
         return GoldManifest.from_dict(document)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
 def read_day(sink: GoldSink, day: date) -> pa.Table | None:
-    """The whole gold day, or None when it is missing or unreadable."""
-    return sink.read_columns(day, list(sink.spec.column_names))
+    """The whole gold day in the table's schema, or None when it is missing, unreadable or of another schema."""
+    rows = sink.read_columns(day, list(sink.spec.column_names))
+    if rows is None:
+        return None
+    try:  # a Delta table hands back its own spelling of the types (large strings, its list item names)
+        return rows.cast(sink.spec.schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None

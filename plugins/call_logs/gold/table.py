@@ -31,8 +31,12 @@ class GoldTable:
     schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        schema = pa.schema(list(self.fields), metadata={b"gold.schema_version": str(self.schema_version).encode()})
+        schema = pa.schema(list(self.fields), metadata={self.schema_version_key: str(self.schema_version).encode()})
         object.__setattr__(self, "schema", schema)
+
+    @property
+    def schema_version_key(self) -> bytes:
+        return b"gold.schema_version"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -86,3 +90,11 @@ TRUNK_HEALTH_MONTHLY = GoldTable(
 )
 
 GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY)}
+
+
+def report_of(table: GoldTable) -> str:
+    """The Graph report a gold table is computed from, through other gold tables: its Variables place the table."""
+    source = table.source
+    while source in GOLD_TABLES:
+        source = GOLD_TABLES[source].source
+    return source

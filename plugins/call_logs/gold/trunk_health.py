@@ -139,10 +139,10 @@ def build_day(source: Sink, gold: GoldSink, day: date, *, run: dict[str, Any] | 
     return write_day(gold, day, trunk_health_rows(calls), [origin], run)
 
 
-def stored_days(fs: AbstractFileSystem, root: str) -> dict[date, list[dict[str, Any]]]:
+def stored_days(
+    fs: AbstractFileSystem, root: str, table_format: str = "parquet", *, lake_root: str | None = None
+) -> dict[date, list[dict[str, Any]]]:
     """Every committed trunk-health day under a lake root, as rows (the lake report's trunk charts); {} if none."""
-    gold = gold_sink("parquet", fs, root, TRUNK_HEALTH)
-    if not fs.exists(gold.layout.table_path):
-        return {}
+    gold = gold_sink(table_format, fs, root, TRUNK_HEALTH, lake_root=lake_root)
     days = {day: read_day(gold, day) for day in gold.committed_days()}
     return {day: rows.to_pylist() for day, rows in days.items() if rows is not None}

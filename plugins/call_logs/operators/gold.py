@@ -49,7 +49,7 @@ def open_gold(table: GoldTable, lake_root: str, table_format: str) -> GoldSink:
 
     try:
         root = ObjectStoragePath(lake_root)
-        return gold_sink(table_format, root.fs, root.path.rstrip("/"), table)
+        return gold_sink(table_format, root.fs, root.path.rstrip("/"), table, lake_root=lake_root)
     except ValueError as error:
         raise AirflowFailException(str(error)) from None
 
@@ -163,6 +163,7 @@ class GoldQualityOperator(_GoldOperator):
             "sha256": document["file"]["sha256"],
             "bytes": document["file"]["bytes"],
             "table_format": gold.table_format,
+            "table_version": gold.table_version(partition),
             "location": partition_url(self.lake_root, table.table, table.partition_column, partition),
             "quality_status": document["status"],
         }

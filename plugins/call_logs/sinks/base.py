@@ -83,6 +83,10 @@ class Sink(Protocol):
         """The table version that committed the day, for formats that version their table (else None)."""
         ...
 
+    def read_facts(self, day: date) -> dict[str, Any] | None:
+        """The facts committed with the day (its manifest document, unparsed), or None when there are none."""
+        ...
+
     def read_manifest(self, day: date) -> Manifest | None:
         """The day's manifest, or None when there is none or it cannot be read."""
         ...

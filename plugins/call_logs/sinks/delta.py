@@ -1,4 +1,8 @@
-"""Delta Lake: one report's days in one Delta table ``<root>/<table>/``, partitioned by ``call_date`` (a DATE).
+"""Delta Lake: one table's days in one Delta table ``<root>/<table>/``, partitioned by its day column (a DATE).
+
+The table is a Graph report (partitioned by ``call_date``) or a gold table derived from one (``call_date``, or
+``month`` for a monthly rollup, keyed by the month's first day); a commit's metadata is the day's manifest document
+either way (``Manifest`` or ``GoldManifest``), and ``read_facts`` returns it unparsed.
 
 The second table format, over ``lake/delta_table.py`` (delta-rs, no Spark). Fabric, Databricks, Synapse Spark,
 Spark with Delta, DuckDB's ``delta_scan`` and delta-rs read it natively.
@@ -29,7 +33,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,11 +42,10 @@ from fsspec import AbstractFileSystem
 from call_logs.lake import delta_table
 from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
 from call_logs.lake.manifest import Manifest, ManifestError
-from call_logs.lake.prepare import PreparedDay
 from call_logs.lake.storage import publish_json, read_json
-from call_logs.reports.spec import ReportSpec
 from call_logs.sinks.base import StagedDay, StoredDay
 from call_logs.sinks.parquet_partitions import DEFAULT_ROW_GROUP_ROWS, stage_parquet
+from call_logs.sinks.tables import DayFacts, DayRows, PartitionedTable, TableT
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -52,14 +55,14 @@ QUALITY_FOLDER = "_dq"
 
 
 class _DeltaData:
-    """``DataReader`` over one day of one pinned snapshot, columns conformed to the report schema's Arrow types.
+    """``DataReader`` over one day of one pinned snapshot, columns conformed to the table schema's Arrow types.
 
-    A column whose Delta type is the report schema's (the same logical type, which Arrow can spell in more than
+    A column whose Delta type is the table schema's (the same logical type, which Arrow can spell in more than
     one way) is presented with the schema's Arrow type; any other column keeps the type the table gives it, so
     the schema check sees the drift.
     """
 
-    def __init__(self, table: DeltaTable, spec: ReportSpec, day: date, schema_version: int | None):
+    def __init__(self, table: DeltaTable, spec: PartitionedTable, day: date, schema_version: int | None):
         from deltalake import Schema
 
         column = spec.partition_column
@@ -101,8 +104,8 @@ def _delta_type(schema_class: Any, field: pa.Field) -> Any:
         return None
 
 
-class DeltaTableSink:
-    """One report's days in one Delta table; quality reports beside it in ``_dq/`` (an fsspec filesystem)."""
+class DeltaTableSink(Generic[TableT]):
+    """One table's days in one Delta table; quality reports beside it in ``_dq/`` (an fsspec filesystem)."""
 
     table_format = "delta"
 
@@ -110,7 +113,7 @@ class DeltaTableSink:
         self,
         fs: AbstractFileSystem,
         root: str,
-        spec: ReportSpec,
+        spec: TableT,
         location: DeltaLocation,
         *,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
@@ -138,10 +141,10 @@ class DeltaTableSink:
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def stage(self, day: date, prepared: PreparedDay, workdir: str) -> StagedDay:
+    def stage(self, day: date, prepared: DayRows, workdir: str) -> StagedDay:
         return stage_parquet(prepared, self.spec.schema, os.path.join(workdir, STAGED_FILE), self.row_group_rows)
 
-    def commit(self, day: date, staged: StagedDay, manifest: Manifest) -> str:
+    def commit(self, day: date, staged: StagedDay, manifest: DayFacts) -> str:
         staged_file = pq.ParquetFile(staged.local_path)
         try:
             self.last_version = delta_table.replace_day(
@@ -180,6 +183,10 @@ class DeltaTableSink:
     def read_manifest(self, day: date) -> Manifest | None:
         return self._manifest(self._commit(day))[0]
 
+    def read_facts(self, day: date) -> dict[str, Any] | None:
+        commit = self._commit(day)
+        return None if commit is None else commit["metadata"]
+
     def table_version(self, day: date) -> int | None:
         commit = self._commit(day)
         return None if commit is None else commit["version"]
@@ -204,19 +211,18 @@ class DeltaTableSink:
             manifest, manifest_problem = self._manifest(commit)
             if table is not None:
                 name = f"{name} at version {table.version()}"
-                data = _DeltaData(table, self.spec, day, None if manifest is None else manifest.schema_version)
-                fingerprint = self._fingerprint(table, day, commit, manifest)
+                data = _DeltaData(table, self.spec, day, _schema_version(commit))
+                fingerprint = self._fingerprint(table, day, commit)
         yield StoredDay(day, manifest, manifest_problem, data, problem, name, fingerprint)
 
-    def _fingerprint(
-        self, table: DeltaTable, day: date, commit: dict[str, Any] | None, manifest: Manifest | None
-    ) -> dict[str, Any]:
+    def _fingerprint(self, table: DeltaTable, day: date, commit: dict[str, Any] | None) -> dict[str, Any]:
         """The manifest's file facts when the snapshot holds exactly the day's committed files, else unknown ones."""
         from deltalake import DeltaTable
 
         current = _day_files(table, self.spec.partition_column, day)
         observed: dict[str, Any] = {"sha256": None, "bytes": None}
-        if commit is None or manifest is None or commit["version"] is None or commit["version"] > table.version():
+        file = _committed_file(commit)
+        if commit is None or file is None or commit["version"] is None or commit["version"] > table.version():
             return observed
         try:
             committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
@@ -225,7 +231,7 @@ class DeltaTableSink:
             return observed | {"committed_version_unreadable": reason}
         committed = _day_files(committed_table, self.spec.partition_column, day)
         if current == committed:
-            return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
+            return {"sha256": file["sha256"], "bytes": file["bytes"]}
         return observed | {"changed_since_version": commit["version"], "files": len(current)}
 
     def read_columns(self, day: date, columns: list[str]) -> pa.Table | None:
@@ -265,6 +271,19 @@ class DeltaTableSink:
 
     def read_quality(self, day: date) -> dict[str, Any] | None:
         return read_json(self.fs, self.quality_path(day))
+
+
+def _committed_file(commit: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The staged file's facts (``sha256``, ``bytes``) in the day's commit metadata, if it has them."""
+    file = ((commit or {}).get("metadata") or {}).get("file")
+    if isinstance(file, dict) and isinstance(file.get("sha256"), str) and isinstance(file.get("bytes"), int):
+        return file
+    return None
+
+
+def _schema_version(commit: dict[str, Any] | None) -> int | None:
+    version = ((commit or {}).get("metadata") or {}).get("schema_version")
+    return version if isinstance(version, int) else None
 
 
 def _day_files(table: DeltaTable, column: str, day: date) -> dict[str, int]:

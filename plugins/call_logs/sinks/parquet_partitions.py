@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,10 +26,9 @@ from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, TableL
 from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
 from call_logs.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files, stream_digest
 from call_logs.sinks.base import StagedDay, StoredDay
-from call_logs.sinks.tables import DayFacts, DayRows, PartitionedTable
+from call_logs.sinks.tables import DayFacts, DayRows, TableT
 
 DEFAULT_ROW_GROUP_ROWS = 65_536
-TableT = TypeVar("TableT", bound=PartitionedTable)
 
 
 class _RowGroupWriter:
@@ -96,7 +95,7 @@ class ParquetPartitionSink(Generic[TableT]):
     """One table's days as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob).
 
     The table is a Graph report's ``ReportSpec`` (its ``_manifest.json`` is a ``Manifest``, read back by
-    ``read_manifest``) or a table derived from one (a gold table commits its own facts and reads them itself).
+    ``read_manifest``) or a table derived from one (a gold table commits its own facts and parses ``read_facts``).
     """
 
     table_format = "parquet"
@@ -134,8 +133,11 @@ class ParquetPartitionSink(Generic[TableT]):
         days = (self.layout.day_of_partition(entry) for entry in self.fs.ls(base, detail=False))
         return sorted(day for day in days if day is not None)
 
+    def read_facts(self, day: date) -> dict[str, Any] | None:
+        return read_json(self.fs, f"{self.location(day)}/{MANIFEST_FILE}")
+
     def _manifest(self, day: date) -> tuple[Manifest | None, str | None]:
-        document = read_json(self.fs, f"{self.location(day)}/{MANIFEST_FILE}")
+        document = self.read_facts(day)
         if document is None:
             return None, "missing"
         try:

@@ -8,7 +8,7 @@ and ``DayFacts`` what it commits beside the data as ``_manifest.json``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -24,6 +24,14 @@ class PartitionedTable(Protocol):
 
     @property
     def schema(self) -> pa.Schema: ...
+
+    @property
+    def schema_version_key(self) -> bytes:
+        """The key of the schema version in the table's Arrow (and Parquet) schema metadata."""
+        ...
+
+
+TableT = TypeVar("TableT", bound=PartitionedTable)
 
 
 class DayRows(Protocol):
