@@ -32,6 +32,43 @@ def test_limiter_never_allows_more_than_the_budget_in_any_window():
     assert sent[5] == pytest.approx(10.25)  # the sixth waits for the first to leave the window (+ jitter guard)
 
 
+def over_budget(arrivals: list[float], budget: int, window_s: float) -> list[float]:
+    """Window starts at which Graph (counting arrivals) would see more than ``budget`` requests."""
+    return [t for t in arrivals if sum(1 for u in arrivals if t <= u < t + window_s) > budget]
+
+
+@pytest.mark.parametrize("counted_from", ["answer", "slot"])
+def test_a_slot_counts_from_the_answer_so_a_delayed_request_cannot_overfill_graphs_window(counted_from):
+    # One request takes its slot at 0 s but reaches Graph only at 2 s (a new TLS connection, a descheduled
+    # thread): far more than the jitter guard. Four others go at once, then the pull continues.
+    clock = FakeClock()
+    limiter = RateLimiter(5, 10.0, clock=clock, sleep=clock.sleep)
+    arrivals: list[float] = []
+    if counted_from == "answer":
+        delayed = limiter.slot()
+        delayed.__enter__()
+    else:
+        limiter.acquire()
+    for _ in range(4):
+        with limiter.slot():
+            arrivals.append(clock.now)
+            clock.now += 0.1
+    clock.now = 2.0
+    arrivals.append(clock.now)  # the delayed request arrives, and is answered
+    if counted_from == "answer":
+        delayed.__exit__(None, None, None)
+    for _ in range(10):
+        with limiter.slot():
+            arrivals.append(clock.now)
+            clock.now += 0.1
+    if counted_from == "answer":  # the limit can be Graph's own budget
+        assert over_budget(arrivals, 5, 10.0) == []
+        assert arrivals[5] == pytest.approx(0.1 + 10.25)  # the first answer (at 0.1 s) left the window
+        assert arrivals[9] == pytest.approx(2.0 + 10.25)  # the delayed request's slot counted from its answer
+    else:  # counted from the slot, as before: Graph would have refused the sixth
+        assert over_budget(arrivals, 5, 10.0) != []
+
+
 def test_pause_holds_back_every_caller():
     clock = FakeClock()
     limiter = RateLimiter(100, 60.0, clock=clock, sleep=clock.sleep)

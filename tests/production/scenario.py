@@ -16,7 +16,8 @@ from graph_emulator.connection import msgraph_connection_env
 from graph_emulator.process import EmulatorProcess
 from graph_emulator.reports import DIRECT_ROUTING_CALLS
 
-# The scaled Graph: budget 20 requests / 5 s (Graph's 50/60 s), client limiter 18 / 5 s (README's 45/50).
+# The scaled Graph: budget 20 requests / 5 s (Graph's 50/60 s), client limiter 18 / 5 s: below the budget, so that
+# the both-reports test can set an app budget that binds only if the two pulls together exceed their limiters.
 EMULATOR_BUDGET = (20, 5.0)
 CLIENT_LIMIT = 18
 EMULATOR_ROWS_PER_DAY = 20_000  # weekdays need 33 pages (24 hourly slices, the busy ones 2 pages)

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -210,11 +211,9 @@ class GraphReportClient:
         attempt, waited, refreshed = 0, 0.0, False
         while True:
             attempt += 1
-            if self.limiter:
-                stats.add(throttle_wait_s=self.limiter.acquire(deadline=self.retry.deadline))
-            stats.add(requests=1)
             try:
-                return self._request(url)
+                with self._budget_slot(stats):
+                    return self._request(url)
             except _Unauthorized as unauthorized:
                 if refreshed:
                     raise unauthorized.error from None
@@ -236,6 +235,17 @@ class GraphReportClient:
                     log.warning("Graph throttled the pull; client budget lowered to %d requests per window", budget)
                 else:
                     self._sleep(delay)
+
+    @contextmanager
+    def _budget_slot(self, stats: PullStats) -> Iterator[None]:
+        """One request's slot of the shared budget, held until its answer is in (``RateLimiter.slot``)."""
+        if self.limiter is None:
+            stats.add(requests=1)
+            yield
+            return
+        with self.limiter.slot(deadline=self.retry.deadline) as waited:
+            stats.add(throttle_wait_s=waited, requests=1)
+            yield
 
     def _request(self, url: str) -> RawPage:
         headers = {

@@ -32,7 +32,7 @@ from call_logs.graph.errors import GraphConfigError
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
 
 # Graph allows 50 requests / 60 s per collection; stay below it so retries and other readers fit.
-DEFAULT_REQUESTS_PER_MINUTE = 45
+DEFAULT_REQUESTS_PER_MINUTE = 50
 DEFAULT_WINDOW_S = 60.0
 GRAPH_COLLECTION_LIMIT = (50, 60.0)  # requests, seconds
 DEFAULT_API_VERSION = "v1.0"

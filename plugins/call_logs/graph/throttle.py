@@ -12,7 +12,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from call_logs.graph.errors import GraphDeadlineError, GraphRetryAfterTooLongError, GraphUnavailableError
@@ -36,8 +37,12 @@ def _deadline_error(delay: float, what: str, deadline: float, now: float) -> Gra
 class RateLimiter:
     """At most ``max_requests`` in any rolling ``window_s`` seconds, shared by every thread of a pull.
 
-    ``pause_for`` lets a 429's Retry-After hold back every caller, not just the one that was told. The clock
-    is wall time so that ``sent_times`` can be handed to the next pull, in another process (``ledger.py``).
+    Graph counts a request when it arrives, somewhere between the moment it took its slot here and the moment
+    its answer came back. A request sent through ``slot`` is counted from its answer, so nothing that delays it
+    after it took its slot (thread scheduling, a new TLS connection, the network) can bring two requests closer
+    at Graph than the window: the limit can be Graph's own budget. ``pause_for`` lets a 429's Retry-After hold
+    back every caller, not just the one that was told. The clock is wall time so that ``sent_times`` can be
+    handed to the next pull, in another process (``ledger.py``).
     """
 
     def __init__(self, max_requests: int, window_s: float = 60.0, *, clock=time.time, sleep=time.sleep):
@@ -54,10 +59,30 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def acquire(self, deadline: float | None = None) -> float:
-        """Block until a request may be sent; return the seconds spent waiting.
+        """Block until a request may be sent, counted from now; return the seconds spent waiting.
 
         ``deadline`` (wall-clock seconds, like the clock): raise ``GraphDeadlineError`` instead of waiting past it.
         """
+        return self._take(deadline)[0]
+
+    @contextmanager
+    def slot(self, deadline: float | None = None) -> Iterator[float]:
+        """Hold a slot for one request (yields the seconds spent waiting for it), counted from when it is done.
+
+        The slot counts from the moment it is taken while the request is in flight, and from the moment the
+        block exits (the answer is in, or the request failed) after that: never earlier than Graph's arrival.
+        """
+        waited, taken = self._take(deadline)
+        try:
+            yield waited
+        finally:
+            with self._lock:
+                with suppress(ValueError):  # an answer slower than the window: the slot had already expired
+                    self._sent.remove(taken)
+                self._sent.append(self._clock())
+
+    def _take(self, deadline: float | None) -> tuple[float, float]:
+        """Wait for a free slot and take it; returns (seconds waited, the slot's time)."""
         waited = 0.0
         while True:
             with self._lock:
@@ -69,7 +94,7 @@ class RateLimiter:
                     delay = self._sent[0] + self.window_s - now
                 if delay <= 0:
                     self._sent.append(now)
-                    return waited
+                    return waited, now
             if deadline is not None and now + delay > deadline:
                 raise _deadline_error(delay, "the request budget", deadline, now)
             self._sleep(delay)
