@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Protocol
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
@@ -43,6 +44,8 @@ from call_logs.lake.convert import (
 )
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP, ReportSpec
+
+_NEWLINE = ord("\n")
 
 
 class Page(Protocol):
@@ -83,6 +86,26 @@ def _plan(spec: ReportSpec) -> _Plan:
     return cached[1]
 
 
+def read_rows(raws: Sequence[msgspec.Raw], spec: ReportSpec) -> pa.Table:
+    """The rows as ``pyarrow.json`` reads them against the report's types (timestamps as text); raises when it cannot.
+
+    The parsing step of the fast path on its own (``bench/run.py`` measures a pull's floor with it).
+    """
+    text = b"\n".join(raws)
+    # Pretty-printed rows: more line breaks than the joins. numpy counts them at twice the speed of bytes.count.
+    newlines = int(np.count_nonzero(np.frombuffer(text, np.uint8) == _NEWLINE))
+    multiline = newlines != len(raws) - 1 or b"\r" in text
+    return pa_json.read_json(
+        io.BytesIO(text),
+        read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(text) + 1, 1 << 16)),
+        parse_options=pa_json.ParseOptions(
+            explicit_schema=_plan(spec).parse_schema,
+            unexpected_field_behavior="infer",
+            newlines_in_values=multiline,
+        ),
+    )
+
+
 def _fits_precision(column: pa.Array, kind: pa.Decimal128Type) -> bool:
     """Whether every value has at most ``kind.precision`` digits: ``pyarrow.json`` does not check it."""
     if column.null_count == len(column):
@@ -99,23 +122,13 @@ def _fast_columns(
     plan = _plan(spec)
     if pseudonymiser is not None and any(pseudonymiser.covers(f.name) and f.type != pa.string() for f in spec.schema):
         return None  # the row path raises the one-sentence error
-    text = b"\n".join(raws)
     if plan.numbers is not None:
         try:
             plan.numbers.decode(b"[" + b",".join(raws) + b"]")
         except msgspec.DecodeError:  # ValidationError included
             return None
-    multiline = text.count(b"\n") != len(raws) - 1 or b"\r" in text  # pretty-printed rows
     try:
-        table = pa_json.read_json(
-            io.BytesIO(text),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(text) + 1, 1 << 16)),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=plan.parse_schema,
-                unexpected_field_behavior="infer",
-                newlines_in_values=multiline,
-            ),
-        )
+        table = read_rows(raws, spec)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != len(raws) or not table.schema.equals(plan.parse_schema):

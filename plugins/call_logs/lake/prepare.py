@@ -160,11 +160,14 @@ def prepare_day(
             batch = page_to_batch(page, spec, prepared.conversion, sentinel_flags=True, pseudonymiser=pseudonymiser)
         micros = batch.column(time).cast(pa.int64())
         inside = pc.fill_null(pc.and_(pc.greater_equal(micros, start_us), pc.less(micros, end_us)), False)
-        kept = batch.filter(inside)
-        prepared.out_of_window_dropped += batch.num_rows - kept.num_rows
-        if not kept.num_rows:
-            continue
-        buckets = (kept.column(time).cast(pa.int64()).to_numpy() - start_us) // bucket_us
+        kept = batch
+        if not pc.all(inside).as_py():  # filtering copies every column: ~10x the cost of the rest of this loop
+            kept = batch.filter(inside)
+            prepared.out_of_window_dropped += batch.num_rows - kept.num_rows
+            if not kept.num_rows:
+                continue
+            micros = kept.column(time).cast(pa.int64())
+        buckets = (micros.to_numpy() - start_us) // bucket_us
         if (np.diff(buckets) < 0).any():  # Graph's order is not documented: group the page by bucket once
             order = np.argsort(buckets, kind="stable")
             kept, buckets = kept.take(pa.array(order)), buckets[order]
