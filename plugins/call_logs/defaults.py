@@ -12,7 +12,7 @@ SLICING_EXTRA_REQUESTS = 0.03
 # nights, a working day from about 07:00 to 18:00 UTC. It only shapes the slices (their balance), never which rows
 # are pulled; the next day plans from this one's manifest.
 FIRST_RUN_HOURLY_PROFILE = (1, 1, 1, 1, 1, 1, 2, 5, 8, 9, 9, 8, 8, 9, 9, 8, 6, 4, 3, 2, 2, 1, 1, 1)
-PROFILE_LOOKBACK_DAYS = 7  # a day plans from the nearest manifest this many days back (a gap is not a first run)
+PROFILE_LOOKBACK_DAYS = 7  # a day plans from the nearest manifest this many days away (a gap is not a first run)
 VOLUME_DEVIATION = 0.5  # quality: warn when a day strays further than this fraction from its history's median
 HISTORY_DAYS = 28  # quality: calendar days of history behind that median
 MIN_HISTORY = 3  # quality: partitions needed before the volume check applies

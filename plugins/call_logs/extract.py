@@ -40,16 +40,18 @@ def retention_skip_reason(day: date, retention_days: int, today: date) -> str | 
     )
 
 
-def earlier_profile(sink: Sink, day: date) -> list[int] | None:
-    """Rows per hour of the nearest of the ``defaults.PROFILE_LOOKBACK_DAYS`` days before ``day`` with a manifest.
+def nearby_profile(sink: Sink, day: date) -> list[int] | None:
+    """Rows per hour of the nearest day with a manifest, up to ``defaults.PROFILE_LOOKBACK_DAYS`` away either side.
 
-    The previous day is the usual source; after a gap, or when a backfill's runs finish out of order, an older
-    day still knows the shape of a day far better than no profile at all (a first run).
+    The previous day is the usual source (the earlier one wins at equal distance); after a gap an older day, and in
+    a backfill that runs backwards (``--run-backwards``) or out of order a later one, still knows the shape of a day
+    far better than no profile at all (a first run).
     """
-    for back in range(1, defaults.PROFILE_LOOKBACK_DAYS + 1):
-        manifest = sink.read_manifest(day - timedelta(days=back))
-        if manifest is not None and manifest.source.rows_per_hour:
-            return list(manifest.source.rows_per_hour)
+    for distance in range(1, defaults.PROFILE_LOOKBACK_DAYS + 1):
+        for neighbour in (day - timedelta(days=distance), day + timedelta(days=distance)):
+            manifest = sink.read_manifest(neighbour)
+            if manifest is not None and manifest.source.rows_per_hour:
+                return list(manifest.source.rows_per_hour)
     return None
 
 
@@ -66,7 +68,7 @@ def extract_day(
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
     ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
-    they follow the hourly volume of the nearest earlier day with a manifest (``earlier_profile``) so that each
+    they follow the hourly volume of the nearest day with a manifest (``nearby_profile``) so that each
     holds about the same number of rows and a small day is not split into many partly filled pages; without one
     (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that profile
     (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
@@ -76,7 +78,7 @@ def extract_day(
     started_at = datetime.now(UTC)
     start, end = day_window(day)
     if expected_rows_per_hour is None:
-        expected_rows_per_hour = earlier_profile(sink, day)
+        expected_rows_per_hour = nearby_profile(sink, day)
     stats = PullStats()
     with tempfile.TemporaryDirectory(prefix="call-logs-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)

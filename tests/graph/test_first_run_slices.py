@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import fsspec
-from call_logs.extract import earlier_profile, extract_day
+from call_logs.extract import extract_day, nearby_profile
 from call_logs.graph.throttle import RateLimiter
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
@@ -29,7 +29,7 @@ def test_first_run_slices_write_the_same_file_as_one_stream(emulator, tmp_path):
     fs = fsspec.filesystem("file")
     one_stream, sliced = (ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING) for name in "ab")
     sequential = extract_day(emulator_client(emu), one_stream, DAY, concurrency=1)
-    assert earlier_profile(sliced, DAY) is None  # nothing before: a first run
+    assert nearby_profile(sliced, DAY) is None  # no day nearby: a first run
     first_run = extract_day(emulator_client(emu), sliced, DAY, concurrency=4)
     assert first_run.graph["pages"] > sequential.graph["pages"]  # really sliced
     assert first_run.file.sha256 == sequential.file.sha256
@@ -55,12 +55,27 @@ def test_first_run_on_a_budget_bound_day_costs_at_most_3_percent_more_requests(e
     assert single == 100 and sliced <= single * 1.03, (single, sliced)
 
 
+def day_count(emu, day: date) -> int:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return emu.expected_count(start, start + timedelta(days=1))
+
+
 def test_a_day_after_a_gap_plans_from_the_nearest_earlier_manifest(emulator, tmp_path):
     emu = emulator(rows_per_day=3_000, seed=43)
     sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
     earlier = DAY.replace(day=1)
     extract_day(emulator_client(emu), sink, earlier, concurrency=2)
-    profile = earlier_profile(sink, DAY)
-    start = datetime(earlier.year, earlier.month, earlier.day, tzinfo=UTC)
-    assert profile is not None and sum(profile) == emu.expected_count(start, start + timedelta(days=1))
-    assert earlier_profile(sink, DAY.replace(day=20)) is None  # beyond the look-back: a first run
+    profile = nearby_profile(sink, DAY)
+    assert profile is not None and sum(profile) == day_count(emu, earlier)
+    assert nearby_profile(sink, DAY.replace(day=20)) is None  # beyond the look-back: a first run
+
+
+def test_a_backwards_backfill_plans_from_the_later_day_and_the_earlier_day_wins_a_tie(emulator, tmp_path):
+    emu = emulator(rows_per_day=3_000, seed=44)
+    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
+    later, earlier = DAY + timedelta(days=2), DAY - timedelta(days=2)
+    later_hours = extract_day(emulator_client(emu), sink, later, concurrency=2).source.rows_per_hour
+    assert nearby_profile(sink, DAY) == list(later_hours)  # newest first, as --run-backwards pulls
+    earlier_hours = extract_day(emulator_client(emu), sink, earlier, concurrency=2).source.rows_per_hour
+    assert list(earlier_hours) != list(later_hours)
+    assert nearby_profile(sink, DAY) == list(earlier_hours)
