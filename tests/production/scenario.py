@@ -16,8 +16,9 @@ from graph_emulator.connection import msgraph_connection_env
 from graph_emulator.process import EmulatorProcess
 from graph_emulator.reports import DIRECT_ROUTING_CALLS
 
-# The scaled Graph: budget 20 requests / 5 s (Graph's 50/60 s), client limiter 18 / 5 s: below the budget, so that
-# the both-reports test can set an app budget that binds only if the two pulls together exceed their limiters.
+# The scaled Graph: budget 20 requests / 5 s (Graph's 50/60 s). The client limiter is 18 / 5 s, below the budget so
+# that the both-reports test can set an app budget that binds only if the two pulls together exceed their limiters;
+# the LocalExecutor backfill sets the budget itself, as the default requests_per_minute does against Graph.
 EMULATOR_BUDGET = (20, 5.0)
 CLIENT_LIMIT = 18
 EMULATOR_ROWS_PER_DAY = 20_000  # weekdays need 33 pages (24 hourly slices, the busy ones 2 pages)
@@ -49,15 +50,20 @@ def start_graph_emulator(workdir: Path, *, app_budget: int | None = None) -> Emu
     return emulator.start()
 
 
-def lake_env(emulator: EmulatorProcess, connection_string: str, container: str) -> dict[str, str]:
+def lake_env(
+    emulator: EmulatorProcess, connection_string: str, container: str, *, client_limit: int = CLIENT_LIMIT
+) -> dict[str, str]:
     """Connections and Variables exactly as a deployment would set them through the environment.
+
+    ``client_limit``: the msgraph connection's ``requests_per_minute`` per scaled window (``EMULATOR_BUDGET[0]``
+    is the default's relation to Graph: the limit is the budget).
 
     Both reports' days are pulled at once (settle hours 0). The PSTN DAG's lake root and msgraph connection are
     left unset on purpose: ``pstn_calls_lake_root`` and ``pstn_calls_msgraph_conn_id`` fall back to the
     ``direct_routing_*`` ones, as in a deployment that predates the PSTN report.
     """
     return {
-        **msgraph_connection_env(emulator, requests_per_minute=CLIENT_LIMIT, rate_limit_window_s=EMULATOR_BUDGET[1]),
+        **msgraph_connection_env(emulator, requests_per_minute=client_limit, rate_limit_window_s=EMULATOR_BUDGET[1]),
         "AIRFLOW_CONN_AZURE_LAKE": json.dumps({"conn_type": "wasb", "extra": {"connection_string": connection_string}}),
         "AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT": f"abfs://azure_lake@{container}/lake",
         "AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS": "0",

@@ -2,8 +2,9 @@
 
 Scheduler, dag-processor, triggerer and api-server run as subprocesses with their own AIRFLOW_HOME; the Graph
 emulator is a subprocess with a scaled budget (20 requests / 5 s) and random 503/504/429/connection resets;
-the msgraph connection's limiter allows 18 / 5 s. Then the same backfill is reprocessed while a reader
-loops over the lake.
+the msgraph connection's limiter allows 20 / 5 s, the budget itself, as the default ``requests_per_minute`` (50)
+is Graph's 50 / 60 s: no request may reach the emulator over its budget. Then the same backfill is reprocessed
+while a reader loops over the lake.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.production.backfill import (
 from tests.production.conftest import wall_time
 from tests.production.lake import LakeReader, check_lake, read_lake, snapshot
 from tests.production.processes import log
-from tests.production.scenario import budget_problems, lake_env
+from tests.production.scenario import EMULATOR_BUDGET, budget_problems, lake_env
 from tests.production.stack import start_stack, stop_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.azurite]
@@ -35,7 +36,7 @@ SCENARIO = "LocalExecutor"
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory, graph_emulator_process, lake_container, azurite, postgres_server):
     fs, container = lake_container
-    env = lake_env(graph_emulator_process, azurite, container)
+    env = lake_env(graph_emulator_process, azurite, container, client_limit=EMULATOR_BUDGET[0])
     with wall_time("1. backfill, LocalExecutor (incl. start/stop)"):
         stack = start_stack(
             tmp_path_factory.mktemp("airflow-local"), "LocalExecutor", free_port, env, postgres=postgres_server
