@@ -6,7 +6,6 @@ maintenance DAG's tasks vacuum and checkpoint them. Tables are read back with an
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from types import SimpleNamespace
 
 import fsspec
@@ -98,13 +97,7 @@ def test_the_maintenance_dag_vacuums_and_checkpoints_the_gold_delta_tables(emula
 
 
 def _maintenance_dag():
+    import call_logs_maintenance
     from airflow.dag_processing.dagbag import DagBag
 
-    path = Path(call_logs_maintenance_file())
-    return DagBag(dag_folder=str(path)).dags["call_logs_maintenance"]
-
-
-def call_logs_maintenance_file() -> str:
-    import call_logs_maintenance
-
-    return call_logs_maintenance.__file__
+    return DagBag(dag_folder=call_logs_maintenance.__file__).dags["call_logs_maintenance"]
