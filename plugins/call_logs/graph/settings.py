@@ -1,7 +1,7 @@
 """Turn an azure-provider ``msgraph`` connection (its fields, as plain values) into a ready client.
 
-Plain Python, so a test can build a client without Airflow. Extras read: ``tenant_id``, ``api_version``,
-``authority``, ``base_url``, ``scopes``, ``certificate_path`` / ``certificate_data``, ``verify``,
+Plain Python, so a test can build a client without Airflow. Extras read: ``tenant_id`` (or ``tenantId``),
+``api_version``, ``authority``, ``base_url``, ``scopes``, ``certificate_path`` / ``certificate_data``, ``verify``,
 ``proxies``, ``allowed_hosts``, plus this project's ``requests_per_minute`` and ``rate_limit_window_s``
 (the budget is ``requests_per_minute`` per ``rate_limit_window_s`` seconds, 60 by default; tests scale both).
 (``disable_instance_discovery`` and ``trust_env`` are accepted and not used: the authority is explicit here,
@@ -9,8 +9,8 @@ and environment proxies apply only when the ``proxies`` extra is absent.)
 
 Every field is checked before any request is sent: a configuration mistake raises ``GraphConfigError`` with one
 sentence naming the field and the fix. A setting that can also come from elsewhere (today the API version, from
-the Variable ``direct_routing_api_version`` through the task) follows one rule: a value set explicitly there
-wins, else the connection's, else the default; ``GraphSettings.sources`` says where each value came from.
+a Variable, through the task) follows one rule: a value set explicitly there wins, else the connection's, else
+the default; ``GraphSettings.sources`` says where each value came from.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from call_logs.graph.clouds import Cloud, resolve_cloud
 from call_logs.graph.errors import GraphConfigError
 from call_logs.graph.throttle import RateLimiter, RetryPolicy
 
-# Graph allows 50 requests / 60 s per collection; stay below it so retries and other readers fit.
+# Graph's own budget, 50 requests / 60 s per collection: the limiter counts each request from its answer
+# (``RateLimiter.slot``), never before Graph can have counted it, and retries take their slots from the same
+# budget, so a pull at the full rate does not overfill Graph's window.
 DEFAULT_REQUESTS_PER_MINUTE = 50
 DEFAULT_WINDOW_S = 60.0
 GRAPH_COLLECTION_LIMIT = (50, 60.0)  # requests, seconds
