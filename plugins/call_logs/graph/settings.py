@@ -218,6 +218,87 @@ def _api_version(
     return DEFAULT_API_VERSION, DEFAULT
 
 
+def _verify(check: _Checker) -> bool | str:
+    """TLS verification: true, false (with a warning) or the path of a CA bundle (PEM) or CA directory."""
+    value = check.extras.get("verify")
+    fix = "set it to true, false or the path of a CA bundle (PEM)"
+    if value is None or value == "":
+        check.sources["verify"] = DEFAULT
+        return True
+    check.sources["verify"] = "connection extra 'verify'"
+    if isinstance(value, bool):
+        verify: bool | str = value
+    elif isinstance(value, str):
+        text = value.strip()
+        lowered = text.lower()
+        verify = True if lowered in ("true", "1", "yes") else False if lowered in ("false", "0", "no") else text
+    else:
+        raise check.refuse(f"{check.extra('verify')} is {value!r}; {fix}.")
+    if verify is False:
+        check.warn(
+            f"{check.extra('verify')} turns TLS verification off, so the token could be sent to an impostor; "
+            "prefer the path of the CA bundle that signs the proxy's certificates."
+        )
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return verify  # a directory of CA certificates (c_rehash layout), as requests accepts
+        data = check.read_file(check.extra("verify"), verify, f"copy the CA bundle there, or {fix}")
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise check.refuse(
+                f"{check.extra('verify')} names {verify}, which holds no PEM certificate; point it at the CA "
+                "bundle (PEM) that signs Graph's certificate as this network presents it."
+            )
+    return verify
+
+
+def _proxies(check: _Checker) -> dict | None:
+    """The proxies extra as requests takes it (scheme -> proxy URL); None leaves proxies to the environment."""
+    value = check.extras.get("proxies")
+    example = '{"https": "http://proxy.example:3128"}'
+    if value is None or value == "" or value == {}:
+        check.sources["proxies"] = DEFAULT
+        return None
+    check.sources["proxies"] = "connection extra 'proxies'"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            try:
+                value = ast.literal_eval(value)  # the azure provider accepts a Python dict literal too
+            except (ValueError, SyntaxError):
+                raise check.refuse(
+                    f"{check.extra('proxies')} is not valid JSON; give a JSON object such as {example}."
+                ) from None
+    if not isinstance(value, dict):
+        raise check.refuse(f"{check.extra('proxies')} must be a JSON object such as {example}.")
+    proxies = {}
+    for key, url in value.items():
+        scheme = str(key).strip().lower().removesuffix("://")
+        if scheme == "no":
+            check.warn(
+                f"{check.extra('proxies')} has a 'no' entry, which this pipeline does not use: every request "
+                "(Graph and the token authority) goes through the proxy."
+            )
+            continue
+        if scheme not in ("http", "https", "all") and "://" not in scheme:
+            raise check.refuse(
+                f"{check.extra('proxies')} has the key {key!r}; use 'https' (and 'http'), as in {example}."
+            )
+        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            valid = bool(parts and parts.scheme.lower() in PROXY_SCHEMES and parts.hostname and parts.port != 0)
+        except ValueError:
+            valid = False
+        if not valid:
+            shown = _redact_url(url) if isinstance(url, str) else repr(url)
+            raise check.refuse(
+                f"{check.extra('proxies')} gives {shown!r} for {key!r}, which is not a proxy URL; write it like "
+                "http://proxy.example:3128."
+            )
+        proxies[scheme] = url.strip()
+    return proxies or None
+
+
 @dataclass(frozen=True)
 class GraphSettings:
     """Everything needed to reach Graph for one connection; ``repr`` shows no secret."""
@@ -354,8 +435,8 @@ class GraphSettings:
         check.sources["scope"] = "connection extra 'scopes'" if scopes else f"implied by {cloud.graph_root}"
 
         # --- transport -----------------------------------------------------------------------------------
-        verify = cls._verify(check)
-        proxies = cls._proxies(check)
+        verify = _verify(check)
+        proxies = _proxies(check)
         allowed_hosts = check.host_list("allowed_hosts")
         check.sources["allowed_hosts"] = "connection extra 'allowed_hosts'" if allowed_hosts else DEFAULT
 
@@ -382,85 +463,6 @@ class GraphSettings:
             sources=dict(check.sources),
             warnings=tuple(check.warnings),
         )
-
-    @staticmethod
-    def _verify(check: _Checker) -> bool | str:
-        value = check.extras.get("verify")
-        fix = "set it to true, false or the path of a CA bundle (PEM)"
-        if value is None or value == "":
-            check.sources["verify"] = DEFAULT
-            return True
-        check.sources["verify"] = "connection extra 'verify'"
-        if isinstance(value, bool):
-            verify: bool | str = value
-        elif isinstance(value, str):
-            text = value.strip()
-            lowered = text.lower()
-            verify = True if lowered in ("true", "1", "yes") else False if lowered in ("false", "0", "no") else text
-        else:
-            raise check.refuse(f"{check.extra('verify')} is {value!r}; {fix}.")
-        if verify is False:
-            check.warn(
-                f"{check.extra('verify')} turns TLS verification off, so the token could be sent to an impostor; "
-                "prefer the path of the CA bundle that signs the proxy's certificates."
-            )
-        if isinstance(verify, str):
-            if os.path.isdir(verify):
-                return verify  # a directory of CA certificates (c_rehash layout), as requests accepts
-            data = check.read_file(check.extra("verify"), verify, f"copy the CA bundle there, or {fix}")
-            if b"-----BEGIN CERTIFICATE-----" not in data:
-                raise check.refuse(
-                    f"{check.extra('verify')} names {verify}, which holds no PEM certificate; point it at the CA "
-                    "bundle (PEM) that signs Graph's certificate as this network presents it."
-                )
-        return verify
-
-    @staticmethod
-    def _proxies(check: _Checker) -> dict | None:
-        value = check.extras.get("proxies")
-        example = '{"https": "http://proxy.example:3128"}'
-        if value is None or value == "" or value == {}:
-            check.sources["proxies"] = DEFAULT
-            return None
-        check.sources["proxies"] = "connection extra 'proxies'"
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                try:
-                    value = ast.literal_eval(value)  # the azure provider accepts a Python dict literal too
-                except (ValueError, SyntaxError):
-                    raise check.refuse(
-                        f"{check.extra('proxies')} is not valid JSON; give a JSON object such as {example}."
-                    ) from None
-        if not isinstance(value, dict):
-            raise check.refuse(f"{check.extra('proxies')} must be a JSON object such as {example}.")
-        proxies = {}
-        for key, url in value.items():
-            scheme = str(key).strip().lower().removesuffix("://")
-            if scheme == "no":
-                check.warn(
-                    f"{check.extra('proxies')} has a 'no' entry, which this pipeline does not use: every request "
-                    "(Graph and the token authority) goes through the proxy."
-                )
-                continue
-            if scheme not in ("http", "https", "all") and "://" not in scheme:
-                raise check.refuse(
-                    f"{check.extra('proxies')} has the key {key!r}; use 'https' (and 'http'), as in {example}."
-                )
-            parts = urlsplit(url) if isinstance(url, str) else None
-            try:
-                valid = bool(parts and parts.scheme.lower() in PROXY_SCHEMES and parts.hostname and parts.port != 0)
-            except ValueError:
-                valid = False
-            if not valid:
-                shown = _redact_url(url) if isinstance(url, str) else repr(url)
-                raise check.refuse(
-                    f"{check.extra('proxies')} gives {shown!r} for {key!r}, which is not a proxy URL; write it like "
-                    "http://proxy.example:3128."
-                )
-            proxies[scheme] = url.strip()
-        return proxies or None
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(setting, value, where it came from) for the log: no secret, proxy passwords redacted."""
