@@ -22,7 +22,7 @@ from call_logs.graph.window import Window
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from graph_emulator import Fault
 
-from tests.conftest import emulator_client, emulator_connection
+from tests.helpers import emulator_client, emulator_connection
 
 DAY = datetime(2026, 3, 3, tzinfo=UTC)  # a Tuesday
 WINDOW = Window(DAY, DAY + timedelta(days=1))
@@ -273,7 +273,7 @@ def test_the_acceptance_day_with_every_fault_at_once(emulator):
 def test_an_unreachable_token_authority_is_a_network_error_not_a_credentials_one():
     from call_logs.graph.errors import GraphConfigError
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     root = f"https://127.0.0.1:{free_port()}"  # nothing listens there
     settings = GraphSettings.from_connection(

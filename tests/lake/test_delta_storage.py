@@ -20,7 +20,7 @@ from call_logs.lake.delta_storage import (
     secrets_redacted,
 )
 
-from tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.helpers import AZURITE_ACCOUNT, AZURITE_KEY
 
 KEY = "c2VjcmV0LWtleS1ub3QtcmVhbA=="  # shaped like an account key; not a real one
 SAS = "sv=2024-11-04&ss=b&srt=co&sp=rwdlac&se=2030-01-01T00%3A00%3A00Z&sig=Zm9vYmFyYmF6c2lnbmF0dXJl%2B%3D"

@@ -17,8 +17,8 @@ import pytest
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE
 from graph_emulator import Fault
 
-from tests.conftest import emulator_connection, free_port
 from tests.graph import certificates
+from tests.helpers import emulator_connection, free_port
 from tests.pipeline.conftest import run_for_day
 
 DAY = datetime.now(UTC).date() - timedelta(days=5)

@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 from tests.production.conftest import wall_time
 from tests.production.stack import DAG_ID, AirflowStack
 

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, PSTN_CALLS
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import (
     backfill_days,
     create_backfill,

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import backfill_days, create_backfill, non_backfill_runs, task_states, wait_backfill
 from tests.production.conftest import wall_time
 from tests.production.lake import check_lake, read_lake, snapshot

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import (
     backfill_days,
     create_backfill,

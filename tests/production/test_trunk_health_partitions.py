@@ -34,8 +34,8 @@ from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator.connection import msgraph_connection_env
 from graph_emulator.process import EmulatorProcess
 
-from tests.conftest import free_port
 from tests.gold.test_trunk_health import approx_rows
+from tests.helpers import free_port
 from tests.production.backfill import create_backfill, wait_backfill
 from tests.production.conftest import wall_time
 from tests.production.processes import log
