@@ -11,12 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
 def test_bench_smoke_prints_table_and_verifies_rows():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(str(ROOT / part) for part in ("plugins", "include", "dags"))

@@ -17,8 +17,6 @@ from tests.helpers import ROOT, free_port
 from tests.production.conftest import wall_time
 from tests.production.stack import DAG_ID, AirflowStack
 
-pytestmark = pytest.mark.slow
-
 SETTINGS = ROOT / "airflow_settings.yaml"
 VARIABLE_READ = re.compile(r"var\.value\.get\(\s*['\"]([A-Za-z0-9_]+)['\"]|var\.value\.([A-Za-z0-9_]+)")
 ABFS_CONN = re.compile(r"abfs://([A-Za-z0-9_\-]+)@")

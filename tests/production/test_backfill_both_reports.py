@@ -58,8 +58,6 @@ from tests.production.scenario import (
 )
 from tests.production.stack import start_stack, stop_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.azurite]
-
 DAYS = backfill_days(days=7)
 MAX_ACTIVE_RUNS = 4
 BACKFILL_TIMEOUT_S = 360

@@ -18,8 +18,6 @@ from tests.production.processes import log
 from tests.production.scenario import budget_problems, lake_env
 from tests.production.stack import start_stack, stop_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.azurite]
-
 DAYS = backfill_days()
 BACKFILL_TIMEOUT_S = 420
 SCENARIO = "CeleryExecutor"

@@ -42,8 +42,6 @@ from tests.production.processes import log
 from tests.production.stack import start_stack, stop_stack
 from tests.rows import call_rows, commit_rows, pages_of
 
-pytestmark = [pytest.mark.slow]
-
 GOLD_DAG, MONTHLY_DAG = TRUNK_HEALTH.table, TRUNK_HEALTH_MONTHLY.table
 SETTLE_HOURS = 240
 TIMEOUT_S = 600
