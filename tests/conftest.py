@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import AZURITE_ACCOUNT, AZURITE_KEY, ROOT, free_port, stop_process, wait_for_port
 
 # Airflow reads its configuration at import: give the whole session its own home before anything imports it.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
@@ -25,10 +22,6 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
-
-# Azurite's well-known development account (public, documented by Microsoft; not a secret).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 # --- which tests are integration tests: declared here and nowhere else ---------------------------------------
 # `make test-fast` runs `pytest -m "not integration"`: no Airflow DAG run, no Azurite, no PostgreSQL or Redis
@@ -66,32 +59,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     item.config.stash[_RUNNING] = item
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
-def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds (Azurite waits on idle keep-alive connections)."""
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -161,25 +128,3 @@ def emulator():
     yield start
     for emu in started:
         emu.__exit__(None, None, None)
-
-
-def emulator_connection(emu, **extras) -> dict:
-    """The ``msgraph`` connection (as Airflow would hold it) that points at an emulator."""
-    from graph_emulator.connection import msgraph_connection
-
-    return msgraph_connection(emu, **extras)
-
-
-def emulator_client(emu, *, limiter=None, retry=None, **extras):
-    """A Graph client built exactly as the hook builds it, from the emulator's connection."""
-    from call_logs.graph.settings import GraphSettings
-    from call_logs.graph.throttle import RetryPolicy
-
-    conn = emulator_connection(emu, **extras)
-    settings = GraphSettings.from_connection(
-        login=conn["login"], password=conn["password"], host=conn["host"], extras=conn["extra"]
-    )
-    retry = retry or RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.5, max_total_wait_s=30)
-    from call_logs.reports.direct_routing import DIRECT_ROUTING
-
-    return settings.build_client(DIRECT_ROUTING.function_path, limiter=limiter, retry=retry)

@@ -1,39 +1,53 @@
 """``bench/run.py --smoke`` runs end to end: the table is printed and every pull wrote the right rows.
 
-Timings are never asserted (CI machines vary); only that the harness works and the data is right.
+Timings are never asserted (CI machines vary); only that the harness works, at smoke sizes, and the data is right.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+def table_rows(stdout: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The table's columns and its rows of single pulls (the CPU and network sections), cells by column."""
+    lines = stdout.splitlines()
+    header = next((line for line in lines if line.startswith("path ")), "")
+    columns = [cell.strip() for cell in header.split("|")]
+    pulls = [line for line in lines if line.split("|")[0].strip() in ("CPU", "network")]
+    return columns, [dict(zip(columns, (cell.strip() for cell in line.split("|")), strict=True)) for line in pulls]
+
+
 def test_bench_smoke_prints_table_and_verifies_rows():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(str(ROOT / part) for part in ("plugins", "include", "dags"))
-    started = time.monotonic()
+    # No timeout of its own: a hung run is ended by pytest-timeout (pyproject.toml), and run() kills the child.
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
     )
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, f"bench --smoke exited {done.returncode}:\n{done.stdout}\n{done.stderr[-4000:]}"
-    header = next((line for line in done.stdout.splitlines() if line.startswith("path ")), "")
-    for column in ("case", "wall s", "rows/CPU-s", "peak RSS MB", "429s", "actual/ideal", "rows ok", "result"):
-        assert column in header, f"table header lacks {column!r}: {header!r}"
+    columns, pulls = table_rows(done.stdout)
+    for column in ("case", "rows", "wall s", "rows/CPU-s", "peak RSS MB", "reqs", "429s", "actual/ideal", "rows ok"):
+        assert column in columns, f"table header lacks {column!r}: {columns!r}"
     assert "rows verified (manifest rows == file rows == N for every pull): yes" in done.stdout
     assert "| NO" not in done.stdout
-    assert elapsed < 60
+    # What keeps the smoke a smoke, seen in what it reports rather than in how long it took: the smoke sizes,
+    # and none of the Airflow sections (a metadata database migration and a scheduler stack each).
+    assert "SMOKE sizes" in done.stdout
+    assert "whole DAG run and backfill sections skipped in --smoke" in done.stdout
+    page_size = int(re.search(r"(\d+) rows/page", done.stdout).group(1))
+    assert len(pulls) >= 2 and all(pull["rows ok"] == "yes" for pull in pulls), pulls
+    for pull in pulls:
+        rows = int(pull["rows"].replace(",", ""))
+        # Each pull's rows came from the emulator, page by page: it answered at least one request per page.
+        assert rows > 0 and int(pull["reqs"]) >= math.ceil(rows / page_size), pull

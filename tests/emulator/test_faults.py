@@ -136,15 +136,22 @@ def test_expire_token_revokes_every_token(emu, client):
 
 
 def test_latency_fault_and_config_latency(emu, client):
+    """The answer is the same page, later. Only lower bounds on time: the server sleeps before it answers, so
+    no load can make the client see the answer sooner (and no upper bound is asserted: load can delay it)."""
     emu.configure(faults=[Fault("latency", on_request=1, seconds=0.3)])
     path = client.window(DAY, NEXT_DAY)
     started = time.monotonic()
-    assert client.get(path).status_code == 200
+    delayed = client.get(path)
     assert time.monotonic() - started >= 0.3
+    assert delayed.status_code == 200 and len(delayed.json()["value"]) == 1000
+    assert emu.stats()["faults_served"] == {"latency": 1}
     emu.configure(latency_s=0.2)
     started = time.monotonic()
-    client.get(path)
+    slowed = client.get(path)
     assert time.monotonic() - started >= 0.2
+    assert slowed.json() == delayed.json()  # latency changes when the page comes, not what it says
+    stats = emu.stats()
+    assert stats["data_requests"] == 2 and stats["faults_served"] == {"latency": 1}  # configured, not a fault
 
 
 def test_random_faults_are_seeded(emu, client):

@@ -265,9 +265,11 @@ def test_page_timing():
     log = big.state.log(PSTN)
     lo, hi = log.bounds(to_ticks(at(DAY)), to_ticks(at(NEXT_DAY)))
     log.count(lo, hi)
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU of this thread: time spent waiting for a core on a busy machine is not in it
     for k in range(20):
-        ("[" + ",".join(log.rows(lo, hi, 400_000 + k * 1000, 1000, beta=True)) + "]").encode()
-    per_page = (time.perf_counter() - started) / 20
-    print(f"\n1000-row PSTN page: {per_page * 1000:.1f} ms")
+        rows = log.rows(lo, hi, 400_000 + k * 1000, 1000, beta=True)
+        ("[" + ",".join(rows) + "]").encode()
+        assert len(rows) == 1000
+    per_page = (time.thread_time() - started) / 20
+    print(f"\n1000-row PSTN page: {per_page * 1000:.1f} ms CPU")
     assert per_page < 0.05

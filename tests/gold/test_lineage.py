@@ -14,7 +14,7 @@ from call_logs.operators.gold import TrunkHealthOperator
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
-from tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY, emulator_client
+from tests.helpers import AZURITE_ACCOUNT, AZURITE_KEY, emulator_client
 
 DAY = date(2026, 3, 9)
 

@@ -29,7 +29,7 @@ from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.sinks import open_sink
 from deltalake import DeltaTable
 
-from tests.conftest import emulator_client
+from tests.helpers import emulator_client
 
 DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
 

@@ -22,7 +22,7 @@ from call_logs.graph.window import Window
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from graph_emulator import Fault
 
-from tests.conftest import emulator_client, emulator_connection
+from tests.helpers import emulator_client, emulator_connection
 
 DAY = datetime(2026, 3, 3, tzinfo=UTC)  # a Tuesday
 WINDOW = Window(DAY, DAY + timedelta(days=1))
@@ -103,26 +103,40 @@ def test_giving_up_after_bounded_retries_says_so(emulator):
 
 
 def test_a_huge_retry_after_fails_the_try_at_once_instead_of_holding_the_worker(emulator):
-    import time
-
     emu = emulator(rows_per_day=1500, seed=6, faults=[Fault("throttle", on_request=2, retry_after=86400)])
-    started = time.monotonic()
+
+    def no_wait(seconds: float) -> None:  # a 429's wait is the request budget's (pause_for, then sleep)
+        raise AssertionError(f"the pull waited {seconds} s for Graph instead of failing the try")
+
+    client = emulator_client(emu, limiter=RateLimiter(50, 60.0, sleep=no_wait))
+    stats = PullStats()
     with pytest.raises(GraphRetryAfterTooLongError, match=r"Retry-After 86400 s, longer than the 120 s"):
-        pull(emulator_client(emu))
-    assert time.monotonic() - started < 10
-    assert emu.stats()["data_requests"] == 2
+        for _ in client.iter_pages(WINDOW, stats):
+            pass
+    assert emu.stats()["data_requests"] == 2  # the throttled request was the last one Graph saw
+    assert (stats.retries, stats.throttled, stats.throttle_wait_s) == (0, 0, 0.0)  # no wait was even counted
 
 
 def test_retries_stop_before_the_tasks_deadline(emulator):
     import time
 
     emu = emulator(rows_per_day=1500, seed=6, faults=[Fault("unavailable", rate=1.0, retry_after=0.4)])
-    deadline = time.time() + 1.0
-    client = emulator_client(emu, retry=RetryPolicy(deadline=deadline))
-    with pytest.raises(GraphDeadlineError, match=r"would outlast the task's execution_timeout"):
-        pull(client)
-    assert time.time() <= deadline  # gave up before the deadline, not after it
-    assert 2 <= emu.stats()["data_requests"] <= 3
+    granted: list[float] = []
+
+    class RecordedRetry(RetryPolicy):
+        def wait_before_retry(self, *args):
+            granted.append(super().wait_before_retry(*args))
+            return granted[-1]
+
+    # The policy's clock moves by the waits it granted and nothing else: what the client decides does not
+    # depend on how fast a loaded machine runs the requests in between.
+    start = time.time()
+    retry = RecordedRetry(deadline=start + 1.0, clock=lambda: start + sum(granted))
+    with pytest.raises(GraphDeadlineError, match=r"Waiting 0.4 s more .* execution_timeout \(0.2 s left\)"):
+        pull(emulator_client(emu, retry=retry))
+    assert granted == [0.4, 0.4]  # Graph's Retry-After each time, until a third wait would end after the deadline
+    assert start + sum(granted) <= retry.deadline  # gave up before the deadline, not after it
+    assert emu.stats()["data_requests"] == 3  # one retry per granted wait, none after the refused one
 
 
 def test_tokens_are_renewed_across_a_pull_longer_than_their_lifetime(emulator):
@@ -273,7 +287,7 @@ def test_the_acceptance_day_with_every_fault_at_once(emulator):
 def test_an_unreachable_token_authority_is_a_network_error_not_a_credentials_one():
     from call_logs.graph.errors import GraphConfigError
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     root = f"https://127.0.0.1:{free_port()}"  # nothing listens there
     settings = GraphSettings.from_connection(

@@ -15,7 +15,7 @@ from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator import Fault
 
-from tests.conftest import emulator_client
+from tests.helpers import emulator_client
 
 DAY = date(2026, 3, 4)
 

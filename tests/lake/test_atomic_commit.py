@@ -118,7 +118,6 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
 def test_a_writer_killed_mid_upload_never_leaves_a_partial_file(lake, tmp_path, request):
     fs, root = lake
     kind = "azurite" if "azurite" in request.node.callspec.params.get("lake", "") else "local"

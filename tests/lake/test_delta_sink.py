@@ -36,7 +36,7 @@ D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 RUN = {"dag_id": "direct_routing_calls", "run_id": "manual__r1", "task_id": "extract", "try_number": 1}
 
 
-@pytest.fixture(params=["local", pytest.param("azurite", marks=pytest.mark.azurite)])
+@pytest.fixture(params=["local", "azurite"])
 def lake(request, tmp_path) -> dict:
     """An empty lake: the fs + root the sink stores quality reports in, and the lake root's Delta location."""
     if request.param == "local":

@@ -20,7 +20,7 @@ from call_logs.lake.delta_storage import (
     secrets_redacted,
 )
 
-from tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.helpers import AZURITE_ACCOUNT, AZURITE_KEY
 
 KEY = "c2VjcmV0LWtleS1ub3QtcmVhbA=="  # shaped like an account key; not a real one
 SAS = "sv=2024-11-04&ss=b&srt=co&sp=rwdlac&se=2030-01-01T00%3A00%3A00Z&sig=Zm9vYmFyYmF6c2lnbmF0dXJl%2B%3D"
@@ -173,7 +173,6 @@ def small_table() -> pa.Table:
     return pa.table({"id": ["a", "b"], "call_date": pa.array([date(2026, 3, 1)] * 2)})
 
 
-@pytest.mark.azurite
 def test_an_airflow_connection_named_in_the_root_reaches_azurite(azurite, blob_container, monkeypatch):
     from deltalake import DeltaTable, write_deltalake
 
@@ -193,7 +192,6 @@ def test_a_missing_airflow_connection_is_one_clear_sentence(monkeypatch):
         resolve_delta_location("abfs://no_such_lake@lake-box/lake", "calls")
 
 
-@pytest.mark.azurite
 def test_a_container_sas_token_alone_is_enough_on_azurite(azurite, blob_container):
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
     from deltalake import DeltaTable, write_deltalake
@@ -215,7 +213,6 @@ def test_a_container_sas_token_alone_is_enough_on_azurite(azurite, blob_containe
     assert DeltaTable(location.uri, storage_options=location.storage_options).version() == 0
 
 
-@pytest.mark.azurite
 def test_a_wrong_key_fails_without_putting_the_key_in_the_message(azurite, blob_container):
     from call_logs.lake.delta_table import table_version
 

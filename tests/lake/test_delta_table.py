@@ -43,7 +43,7 @@ SCHEMA = pa.schema(
 D1, D2, D3, D4 = (date(2026, 3, 1) + timedelta(days=i) for i in range(4))
 
 
-@pytest.fixture(params=["local", pytest.param("azurite", marks=pytest.mark.azurite)])
+@pytest.fixture(params=["local", "azurite"])
 def location(request, tmp_path) -> DeltaLocation:
     """Where a fresh table goes: a local folder, or a new Azurite container through an Airflow-style connection."""
     if request.param == "local":

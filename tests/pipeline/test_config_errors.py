@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pyarrow.parquet as pq
 import pytest
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE
 from graph_emulator import Fault
 
-from tests.conftest import emulator_connection, free_port
 from tests.graph import certificates
+from tests.helpers import emulator_connection, free_port
 from tests.pipeline.conftest import run_for_day
 
 DAY = datetime.now(UTC).date() - timedelta(days=5)
@@ -30,22 +31,36 @@ class Outcome:
     tries: int
     failures: list[BaseException] = field(default_factory=list)
     retries: list[BaseException] = field(default_factory=list)
+    requests_seen: list[int] = field(default_factory=list)  # Graph's data requests so far, as each failed try ended
 
 
-def run_extract(dag, *, retries: int = 3, execution_timeout: timedelta | None = None) -> Outcome:
-    """Run the DAG for DAY; the extract task's exception(s) and tries, as Airflow recorded them."""
+def run_extract(dag, *, retries: int = 3, execution_timeout: timedelta | None = None, emu=None) -> Outcome:
+    """Run the DAG for DAY; the extract task's exception(s) and tries, as Airflow recorded them.
+
+    With ``emu``, also how many data requests that emulator had received when each failed try ended.
+    """
     from airflow.models import DagRun
     from airflow.utils.session import create_session
 
     failures: list[BaseException] = []
     retried: list[BaseException] = []
+    seen: list[int] = []
+
+    def record(into: list[BaseException]):
+        def callback(context) -> None:
+            into.append(context["exception"])
+            if emu is not None:
+                seen.append(emu.stats()["data_requests"])
+
+        return [callback]
+
     extract = dag.get_task("extract")
     extract.retries = retries
     extract.retry_delay = timedelta(0)
     extract.retry_exponential_backoff = False
     extract.execution_timeout = execution_timeout
-    extract.on_failure_callback = [lambda context: failures.append(context["exception"])]
-    extract.on_retry_callback = [lambda context: retried.append(context["exception"])]
+    extract.on_failure_callback = record(failures)
+    extract.on_retry_callback = record(retried)
     run = run_for_day(dag, DAY)
     with create_session() as session:
         ti = (
@@ -54,7 +69,7 @@ def run_extract(dag, *, retries: int = 3, execution_timeout: timedelta | None = 
             .one()
             .get_task_instance("extract", session=session)
         )
-        return Outcome(str(ti.state), ti.try_number, failures, retried)
+        return Outcome(str(ti.state), ti.try_number, failures, retried, seen)
 
 
 def configure(pipeline_env, emu, tmp_path, monkeypatch, mutate=None, **variables) -> None:
@@ -231,14 +246,17 @@ def test_a_wait_that_cannot_fit_fails_the_try_and_airflow_retries(
     dag, emulator, pipeline_env, tmp_path, monkeypatch, faults, timeout, error_name, words, final
 ):
     """Retryable: the try ends at once (the worker and the pool slot are freed), and the next try is Airflow's."""
-    import time
-
     emu = emulator(rows_per_day=500, faults=faults)
     configure(pipeline_env, emu, tmp_path, monkeypatch, None, direct_routing_graph_concurrency=1)
-    started = time.monotonic()
-    outcome = run_extract(dag, retries=1, execution_timeout=timeout)
-    assert time.monotonic() - started < 60
+    outcome = run_extract(dag, retries=1, execution_timeout=timeout, emu=emu)
     assert (outcome.state, outcome.tries) == (final, 2), outcome
+    # What each failed try sent Graph. A day's Retry-After: the throttled request was the try's last, no retry.
+    # Graph down: a try sends at most 3 requests, since two of its 1.5 s waits but not three fit its 4 s.
+    tries = [later - earlier for earlier, later in pairwise([0, *outcome.requests_seen])]
+    if final == "success":
+        assert tries == [1] and emu.stats()["faults_served"] == {"throttle": 1}, tries
+    else:
+        assert len(tries) == 2 and all(1 <= sent <= 3 for sent in tries), tries
     errors = [*outcome.retries, *outcome.failures]
     assert len(outcome.retries) == 1 and len(errors) == (1 if final == "success" else 2)
     for error in errors:

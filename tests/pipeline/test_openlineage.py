@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from graph_emulator.connection import emulator_info, msgraph_connection_env
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TODAY = datetime.now(UTC).date()
 DAY = TODAY - timedelta(days=4)

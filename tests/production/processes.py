@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def log(message: str) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.processes import ManagedProcess, log, tail
 
 UNPRIVILEGED_USER = "nobody"

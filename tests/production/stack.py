@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.production.processes import ManagedProcess, log, tail
 from tests.production.services import Postgres, Redis
 

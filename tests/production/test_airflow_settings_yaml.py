@@ -13,11 +13,9 @@ import re
 import pytest
 import yaml
 
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 from tests.production.conftest import wall_time
 from tests.production.stack import DAG_ID, AirflowStack
-
-pytestmark = pytest.mark.slow
 
 SETTINGS = ROOT / "airflow_settings.yaml"
 VARIABLE_READ = re.compile(r"var\.value\.get\(\s*['\"]([A-Za-z0-9_]+)['\"]|var\.value\.([A-Za-z0-9_]+)")

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, PSTN_CALLS
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import (
     backfill_days,
     create_backfill,
@@ -57,8 +57,6 @@ from tests.production.scenario import (
     start_graph_emulator,
 )
 from tests.production.stack import start_stack, stop_stack
-
-pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 
 DAYS = backfill_days(days=7)
 MAX_ACTIVE_RUNS = 4

@@ -10,15 +10,13 @@ import re
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import backfill_days, create_backfill, non_backfill_runs, task_states, wait_backfill
 from tests.production.conftest import wall_time
 from tests.production.lake import check_lake, read_lake, snapshot
 from tests.production.processes import log
 from tests.production.scenario import budget_problems, lake_env
 from tests.production.stack import start_stack, stop_stack
-
-pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 
 DAYS = backfill_days()
 BACKFILL_TIMEOUT_S = 420

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.production.backfill import (
     backfill_days,
     create_backfill,
@@ -25,8 +25,6 @@ from tests.production.lake import LakeReader, check_lake, read_lake, snapshot
 from tests.production.processes import log
 from tests.production.scenario import EMULATOR_BUDGET, budget_problems, lake_env
 from tests.production.stack import start_stack, stop_stack
-
-pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 
 DAYS = backfill_days()
 BACKFILL_TIMEOUT_S = 420

@@ -34,15 +34,13 @@ from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator.connection import msgraph_connection_env
 from graph_emulator.process import EmulatorProcess
 
-from tests.conftest import free_port
 from tests.gold.test_trunk_health import approx_rows
+from tests.helpers import free_port
 from tests.production.backfill import create_backfill, wait_backfill
 from tests.production.conftest import wall_time
 from tests.production.processes import log
 from tests.production.stack import start_stack, stop_stack
 from tests.rows import call_rows, commit_rows, pages_of
-
-pytestmark = [pytest.mark.slow]
 
 GOLD_DAG, MONTHLY_DAG = TRUNK_HEALTH.table, TRUNK_HEALTH_MONTHLY.table
 SETTLE_HOURS = 240
@@ -111,6 +109,41 @@ def wait_runs(stack, dag_id: str, count: int, timeout: float) -> list[tuple[str,
         time.sleep(2)
 
 
+def pending_rollups(stack) -> dict[str, int]:
+    """The rollup's provisional runs (AssetPartitionDagRun) not created yet: month -> days announced for it."""
+    return dict(
+        stack.query(
+            "SELECT r.partition_key, count(DISTINCT k.source_partition_key) FROM asset_partition_dag_run r "
+            "JOIN partitioned_asset_key_log k ON k.asset_partition_dag_run_id = r.id "
+            "WHERE r.target_dag_id = %s AND r.created_dag_run_id IS NULL GROUP BY r.partition_key",
+            (MONTHLY_DAG,),
+        )
+    )
+
+
+def wait_scheduler_loop_after(stack, moment: datetime, timeout: float) -> None:
+    """Wait until the scheduler has run a whole loop that began after ``moment``.
+
+    Each loop of the 3.3 scheduler first creates the runs that pending asset events call for (it evaluates every
+    pending AssetPartitionDagRun), and heartbeats at its end. The first heartbeat after ``moment`` may end a loop
+    that began before it; a later one of the same scheduler job ends a loop that began after it, and so saw every
+    asset event committed before ``moment``: a run that loop did not create is one the scheduler decided against.
+    """
+    deadline = time.monotonic() + timeout
+    first: dict[int, datetime] = {}  # scheduler job -> its first heartbeat after moment
+    while True:
+        stack.check_alive()
+        beats = stack.query(
+            "SELECT id, latest_heartbeat FROM job WHERE job_type = 'SchedulerJob' AND state = 'running'"
+        )
+        for job_id, beat in beats:
+            if beat is not None and beat > moment and beat > first.setdefault(job_id, beat):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no scheduler loop began after {moment} within {timeout} s: heartbeats {beats}")
+        time.sleep(2)
+
+
 @pytest.fixture(scope="module")
 def emulator_process(tmp_path_factory):
     emulator = EmulatorProcess(
@@ -143,16 +176,26 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
                 stack.wait_dag(dag_id)
                 stack.cli("dags", "unpause", dag_id)
             announce(stack, [day.isoformat() for day in SEEDED])
-            time.sleep(15)  # several scheduler loops: an incomplete month must not start the rollup
+            announced = datetime.now(UTC)
+            # The events reached the rollup: one provisional run for M, waiting on its other days.
+            assert pending_rollups(stack) == {f"{MONTH:%Y-%m}": len(SEEDED)}, pending_rollups(stack)
+            wait_scheduler_loop_after(stack, announced, TIMEOUT_S)
+            # A whole scheduler loop has weighed it since: no rollup run, and the provisional one still waits.
             assert runs(stack, MONTHLY_DAG) == [], f"{MONTH:%Y-%m} has {len(SEEDED)} days only"
+            assert pending_rollups(stack) == {f"{MONTH:%Y-%m}": len(SEEDED)}, pending_rollups(stack)
 
             backfill_id = create_backfill(stack, BACKFILL[0], BACKFILL[-1], max_active_runs=4)
             states = wait_backfill(stack, backfill_id, len(BACKFILL), TIMEOUT_S)
             assert sorted(states.values()) == ["success"] * len(BACKFILL), states
             gold_runs = wait_runs(stack, GOLD_DAG, len(BACKFILL), TIMEOUT_S)
             monthly_runs = wait_runs(stack, MONTHLY_DAG, 1, TIMEOUT_S)
-            time.sleep(15)  # and nothing more comes: M+1 has three days only
+            # Every trunk-health run has finished, so M+1's three days are announced: the scheduler holds
+            # M+1's rollup for the days it lacks, as it held M's.
+            finished = datetime.now(UTC)
+            assert pending_rollups(stack) == {f"{BACKFILL[-1]:%Y-%m}": 3}, pending_rollups(stack)
+            wait_scheduler_loop_after(stack, finished, TIMEOUT_S)
             gold_runs, monthly_runs = runs(stack, GOLD_DAG), runs(stack, MONTHLY_DAG)
+            pending = pending_rollups(stack)
             scheduled = stack.query(
                 "SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run dr ON dr.run_id = ti.run_id "
                 "AND dr.dag_id = ti.dag_id WHERE dr.dag_id = 'direct_routing_calls' AND dr.backfill_id IS NULL "
@@ -173,6 +216,7 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
     assert scheduled == [("data_quality", None), ("extract", None), ("wait_for_settled_data", "deferred")], scheduled
     assert gold_runs == [(day.isoformat(), "success", "asset_triggered") for day in BACKFILL]
     assert monthly_runs == [(f"{MONTH:%Y-%m}", "success", "asset_triggered")]
+    assert pending == {f"{BACKFILL[-1]:%Y-%m}": 3}, pending  # M+1 still waits for its other days
     extras = {key: extra if isinstance(extra, dict) else json.loads(extra) for key, extra in events}
     assert sorted(extras) == [day.isoformat() for day in BACKFILL]
     source_glob = f"read_parquet('{lake}/direct_routing_calls/*/*.parquet', hive_partitioning = true)"
