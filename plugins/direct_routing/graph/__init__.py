@@ -1,0 +1,1 @@
+"""Old path of ``call_logs.graph``."""
