@@ -49,10 +49,11 @@ MYPY := $(PY) -m mypy plugins dags include
 typecheck: $(INSTALLED)
 	$(MYPY)
 
-## lint: ruff (lint and format check), then the type check.
+## lint: ruff (lint and format check), the import contracts (pyproject.toml [tool.importlinter]), the type check.
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(MYPY)
 
 clean:

@@ -1,4 +1,5 @@
 """Performance table for one day's pull: CPU path, network path, and a hand-written baseline.
+from tests.sinks import report_sink
 
 Run ``make bench`` (full sizes) or ``make bench-smoke`` (``--smoke``: tiny sizes, a few seconds).
 
@@ -55,8 +56,9 @@ def _child_ours(spec: dict) -> dict:
     from call_logs.extract import extract_day
     from call_logs.graph.settings import GraphSettings
     from call_logs.lake.layout import DATA_FILE
+    from call_logs.lake.root import LakeRoot
     from call_logs.reports.direct_routing import DIRECT_ROUTING
-    from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+    from call_logs.sinks import open_report
 
     conn = spec["connection"]  # built by the parent: this process imports only what a task would
     settings = GraphSettings.from_connection(
@@ -84,7 +86,7 @@ def _child_ours(spec: dict) -> dict:
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
-    sink = ParquetPartitionSink(fs, lake, DIRECT_ROUTING)
+    sink = open_report("parquet", LakeRoot(lake, fs, lake), DIRECT_ROUTING)
     manifest = extract_day(
         client, sink, day, concurrency=spec["concurrency"], expected_rows_per_hour=rows_per_hour
     ).to_dict()
@@ -119,8 +121,8 @@ def _child_floor(spec: dict) -> dict:
     from call_logs.graph.settings import GraphSettings
     from call_logs.graph.window import Window
     from call_logs.lake.fast_decode import read_rows
-    from call_logs.lake.layout import day_window
     from call_logs.reports.direct_routing import DIRECT_ROUTING
+    from call_logs.utc import day_window
 
     conn = spec["connection"]
     settings = GraphSettings.from_connection(

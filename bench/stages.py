@@ -27,9 +27,10 @@ import call_logs.graph.client as client_module  # noqa: E402
 import call_logs.lake.fast_decode as fast_decode  # noqa: E402
 import call_logs.lake.prepare as prepare  # noqa: E402
 import call_logs.sinks.parquet_partitions as parquet  # noqa: E402
-import fsspec  # noqa: E402
 from call_logs.graph.settings import GraphSettings  # noqa: E402
+from call_logs.lake.root import LakeRoot  # noqa: E402
 from call_logs.reports.direct_routing import DIRECT_ROUTING  # noqa: E402
+from call_logs.sinks import open_report  # noqa: E402
 from graph_emulator.connection import msgraph_connection  # noqa: E402
 from graph_emulator.process import EmulatorProcess  # noqa: E402
 from run import DAY, PAGE_SIZE, previous_day_profile  # noqa: E402
@@ -103,7 +104,7 @@ def main() -> None:
         profile = previous_day_profile(emulator, DAY)
         lake = tempfile.mkdtemp(prefix="bench-stages-")
         try:
-            sink = parquet.ParquetPartitionSink(fsspec.filesystem("file"), lake, DIRECT_ROUTING)
+            sink = open_report("parquet", LakeRoot.from_url(lake), DIRECT_ROUTING)
             cpu0, wall0 = _cpu(), time.perf_counter()
             manifest = extract.extract_day(client, sink, DAY, concurrency=concurrency, expected_rows_per_hour=profile)
             cpu, wall = _cpu() - cpu0, time.perf_counter() - wall0

@@ -30,17 +30,18 @@ log = logging.getLogger(__name__)
 
 @task(retries=2, retry_delay=timedelta(minutes=10))
 def maintain(table: str, lake_root: str, table_format: str) -> dict | None:
-    from call_logs.operators._context import lake_sink, quiet_azure_sdk
+    from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink
     from call_logs.operators.gold import open_gold
     from call_logs.sinks.delta import DeltaTableSink
 
     quiet_azure_sdk()
     gold = GOLD_TABLES.get(table)
-    sink = open_gold(gold, lake_root, table_format) if gold else lake_sink(table, lake_root, table_format)
-    if not isinstance(sink, DeltaTableSink):
-        log.info("%s is a %s table: nothing to vacuum or checkpoint.", table, sink.table_format)
-        return None
-    done = sink.maintain(VACUUM_RETENTION_HOURS)
+    with airflow_errors():
+        sink = open_gold(gold, lake_root, table_format) if gold else report_sink(table, lake_root, table_format)
+        if not isinstance(sink, DeltaTableSink):
+            log.info("%s is a %s table: nothing to vacuum or checkpoint.", table, sink.table_format)
+            return None
+        done = sink.maintain(VACUUM_RETENTION_HOURS)
     if done is None:
         log.info("There is no Delta table %s yet: nothing to maintain.", sink.delta.uri)
     else:

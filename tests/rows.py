@@ -6,7 +6,11 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from call_logs.lake.layout import day_window
+from call_logs.graph.client import PullStats
+from call_logs.lake.manifest import Manifest
+from call_logs.lake.prepare import prepare_day
+from call_logs.sinks.base import replace_day
+from call_logs.utc import day_window
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "graph-sample-page.json"  # Microsoft's example page
 DAY = date(2024, 1, 2)
@@ -54,27 +58,31 @@ def pages_of(rows: list[dict], size: int = 1000) -> list[list[dict]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
 
-def commit_rows(sink, day: date, pages: list[list[dict]], *, run: dict | None = None, pseudonymiser=None):
-    """Prepare Graph pages through the real pipeline code and commit them with ``sink``; returns the manifest."""
+def commit_rows(
+    sink, day: date, pages: list[list[dict]], *, run: dict | None = None, pseudonymiser=None, before_commit=None
+):
+    """Prepare Graph pages through the real pipeline code and commit them with ``sink``; returns the manifest.
+
+    ``before_commit`` is called once the day is staged, just before its commit (concurrency tests meet there).
+    """
     import tempfile
     from datetime import UTC
-
-    from call_logs.graph.client import PullStats
-    from call_logs.lake.manifest import Manifest
-    from call_logs.lake.prepare import prepare_day
 
     start, end = day_window(day)
     with tempfile.TemporaryDirectory() as workdir:
         prepared = prepare_day(pages, sink.spec, start, end, workdir, pseudonymiser=pseudonymiser)
-        staged = sink.stage(day, prepared, workdir)
-        manifest = Manifest.for_day(
-            prepared,
-            day=day,
-            stored=staged.stored,
-            pull=PullStats(),
-            api_version="v1.0",
-            run=run if run is not None else {"test": True},
-            started_at=datetime.now(UTC),
-        )
-        sink.commit(day, staged, manifest)
-    return manifest
+
+        def facts(stored):
+            if before_commit is not None:
+                before_commit()
+            return Manifest.for_day(
+                prepared,
+                day=day,
+                stored=stored,
+                pull=PullStats().as_dict(),
+                api_version="v1.0",
+                run=run if run is not None else {"test": True},
+                started_at=datetime.now(UTC),
+            )
+
+        return replace_day(sink, day, prepared, facts)

@@ -102,23 +102,24 @@ def trunk_health(days: list[date]) -> None:
     ``dag.test`` runs one DAG and has no scheduler to turn the asset events into runs of
     ``direct_routing_trunk_health``; the same code runs here in-process so that ``make report`` charts the trunks.
     """
-    import fsspec
-    from call_logs.gold.quality import check_trunk_health_day
+    from call_logs.gold.quality import check_gold
     from call_logs.gold.store import gold_sink
     from call_logs.gold.table import TRUNK_HEALTH
     from call_logs.gold.trunk_health import build_day
+    from call_logs.lake.root import LakeRoot
+    from call_logs.quality.engine import write_report
     from call_logs.reports.direct_routing import DIRECT_ROUTING
-    from call_logs.sinks import open_sink
+    from call_logs.sinks import open_report
 
-    fs = fsspec.filesystem("file")
-    source = open_sink(TABLE_FORMAT, fs, str(LAKE), DIRECT_ROUTING)
-    gold = gold_sink(TABLE_FORMAT, fs, str(LAKE), TRUNK_HEALTH)
+    lake = LakeRoot.from_url(str(LAKE))
+    source = open_report(TABLE_FORMAT, lake, DIRECT_ROUTING)
+    gold = gold_sink(TABLE_FORMAT, lake, TRUNK_HEALTH)
     print("\nTrunk health (what the direct_routing_trunk_health DAG does per checked day):")
     for day in days:
         manifest = build_day(source, gold, day, run={"demo": True})
-        report = check_trunk_health_day(gold, source, day)
-        gold.write_quality(day, report)
-        print(f"{day}  trunks={manifest.rows}  quality={report['status']}", flush=True)
+        report = check_gold(gold, day, source)
+        write_report(gold, day, report)
+        print(f"{day}  trunks={manifest.rows}  quality={report.status}", flush=True)
 
 
 def duckdb_report() -> None:

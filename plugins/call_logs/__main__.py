@@ -1,11 +1,11 @@
 """Command line: ``python -m call_logs report --lake-root URL_OR_PATH [--table NAME] [--table-format parquet|delta]
 [--chart lake_report.html]``.
 
-Plain Python (no Airflow): a data engineer can inspect a lake from a laptop. ``--lake-root`` is a local path or
+A data engineer can inspect a lake from a laptop, without a running Airflow. ``--lake-root`` is a local path or
 any fsspec URL (``file:///…``; ``abfs://container/path`` with the ``AZURE_STORAGE_*`` variables). Every report
 table found under the root is reported unless ``--table`` names one. ``--table-format delta`` reads Delta tables
 through their current snapshot (a local folder, or ``abfs://<conn_id>@<container>/…`` where the Airflow
-connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>`` variable).
+connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>`` variable: ``call_logs/hooks/lake.py`` reads it).
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from fsspec.core import url_to_fs
-
+from call_logs.charts import CHART_SUFFIXES, write_chart
+from call_logs.gold.trunk_health import stored_days
+from call_logs.lake.delta_storage import azure_conn_id
 from call_logs.lake.delta_table import table_version
-from call_logs.quality.report import CHART_SUFFIXES, daily_sums, format_table, lake_report, write_chart
+from call_logs.lake.errors import LakeConfigError
+from call_logs.lake.root import LakeRoot
+from call_logs.quality.report import daily_sums, format_table, lake_report
 from call_logs.reports import REPORTS
-from call_logs.sinks import TABLE_FORMATS, open_sink
-from call_logs.sinks.base import Sink
+from call_logs.sinks import TABLE_FORMATS, ReportSink, open_report
 from call_logs.sinks.delta import DeltaTableSink
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
@@ -42,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exists(sink: Sink) -> bool:
+def _lake(lake_root: str, table_format: str) -> LakeRoot:
+    """The lake to report on; a Delta lake on ``abfs://<conn_id>@…`` takes its account from that Airflow connection."""
+    conn_id = azure_conn_id(lake_root) if table_format == "delta" else None
+    if conn_id is None:
+        return LakeRoot.from_url(lake_root)
+    from call_logs.hooks.lake import open_lake  # Airflow is imported only for a lake that names a connection
+
+    return open_lake(lake_root)
+
+
+def _exists(sink: ReportSink) -> bool:
     if isinstance(sink, DeltaTableSink):
         return table_version(sink.delta.uri, sink.delta.storage_options) is not None
     assert isinstance(sink, ParquetPartitionSink)
@@ -50,7 +62,7 @@ def _exists(sink: Sink) -> bool:
     return bool(sink.fs.exists(path)) and not sink.fs.exists(f"{path}/_delta_log")  # a Delta table is not one
 
 
-def _where(sink: Sink) -> str:
+def _where(sink: ReportSink) -> str:
     return sink.delta.uri if isinstance(sink, DeltaTableSink) else sink.layout.table_path  # type: ignore[attr-defined]
 
 
@@ -59,18 +71,18 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
     if chart is not None and Path(chart).suffix.lower() not in CHART_SUFFIXES:
         print(f"The chart file {chart} must end in {', '.join(CHART_SUFFIXES)}.", file=sys.stderr)
         return EXIT_USAGE
-    fs, root = url_to_fs(lake_root)
     specs = [REPORTS[table]] if table else list(REPORTS.values())
     try:
-        sinks = [open_sink(table_format, fs, root, spec, lake_root=lake_root) for spec in specs]
-    except ValueError as error:
+        lake = _lake(lake_root, table_format)
+        sinks = [open_report(table_format, lake, spec) for spec in specs]
+    except LakeConfigError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     found = [sink for sink in sinks if _exists(sink)]
     if not found:
         paths = ", ".join(_where(sink) for sink in sinks)
         hint = ""
-        if table_format == "parquet" and any(fs.exists(f"{_where(sink)}/_delta_log") for sink in sinks):
+        if table_format == "parquet" and any(lake.fs.exists(f"{_where(sink)}/_delta_log") for sink in sinks):
             hint = " (it holds Delta tables: add --table-format delta)"
         print(f"No lake at {lake_root}: none of {paths} exists; check --lake-root{hint}.", file=sys.stderr)
         return EXIT_USAGE
@@ -82,11 +94,10 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
         print(format_table(lines, sink.spec))
         tables.append((sink.spec, lines))
     if chart is not None:
-        from call_logs.gold.trunk_health import stored_days
-
         sums = {sink.spec.table: daily_sums(sink) for sink in found if sink.spec.daily_sums}
-        trunk_days = stored_days(fs, root, table_format, lake_root=lake_root)
-        write_chart(tables, chart, title=f"Call logs in {lake_root}", trunk_days=trunk_days, sums=sums)
+        write_chart(
+            tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(lake, table_format), sums=sums
+        )
         print(f"Chart written to {chart}.")
     return 0
 

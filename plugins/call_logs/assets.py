@@ -1,7 +1,7 @@
 """What consumers see of the lake in Airflow: one asset event per committed day, keyed by the day.
 
 Each table has two assets:
-- ``<table>`` (e.g. ``direct_routing_calls``): the extract task committed the day (quality not known yet);
+- ``<table>``: the extract task committed the day (quality not known yet);
 - ``<table>_checked``: the quality task passed the day (status ``pass`` or ``warn``). Downstream tables schedule
   on this one, so a day whose checks failed never reaches them.
 

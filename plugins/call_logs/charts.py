@@ -12,16 +12,18 @@ import html
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from call_logs.gold.table import TRUNK
+from call_logs.quality.report import DayLine, DaySums, table_html
+from call_logs.reports.spec import ReportSpec
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from call_logs.quality.report import DayLine
-    from call_logs.reports.spec import ReportSpec
-
+CHART_SUFFIXES = (".html", ".htm")
+TrunkDays = dict[date, list[dict[str, Any]]]  # a trunk-health day's rows by day
 STATUS_COLOURS = {"pass": "#4c78a8", "warn": "#f58518", "fail": "#e45756", "stale": "#9d9d9d", "unchecked": "#bab0ac"}
 RATE_COLOUR = "#54a24b"
 TRUNK_RATES = (
@@ -138,7 +140,7 @@ def trunk_figure(trunk: str | None, days: list[TrunkDay]) -> go.Figure:
     return figure
 
 
-def sums_figure(spec: ReportSpec, sums: dict[date, dict[str, dict[str, float]]]) -> go.Figure:
+def sums_figure(spec: ReportSpec, sums: DaySums) -> go.Figure:
     """One line per group and column over the days (e.g. charge and connectionCharge per currency)."""
     go = _plotly()
     figure = go.Figure()
@@ -166,17 +168,17 @@ def render_page(
     tables: list[tuple[ReportSpec, list[DayLine], str]],
     trunks: dict[str | None, list[TrunkDay]],
     title: str,
-    sums: dict[str, dict[date, dict[str, dict[str, float]]]] | None = None,
+    sums: dict[str, DaySums] | None = None,
 ) -> str:
     """The page: per report table its chart(s) and its text table (``table_html``), then one chart per trunk."""
     figures: list[tuple[str, go.Figure, str]] = []
     sums = sums or {}
-    for spec, lines, table_html in tables:
+    for spec, lines, text in tables:
         if spec.daily_sums is not None and sums.get(spec.table):
             figures.append((spec.table, lake_figure(lines, spec), ""))
-            figures.append((f"{spec.table}: {spec.daily_sums.title}", sums_figure(spec, sums[spec.table]), table_html))
+            figures.append((f"{spec.table}: {spec.daily_sums.title}", sums_figure(spec, sums[spec.table]), text))
         else:
-            figures.append((spec.table, lake_figure(lines, spec), table_html))
+            figures.append((spec.table, lake_figure(lines, spec), text))
     if trunks:
         figures += [
             (f"trunk health: {trunk or '(none)'}", trunk_figure(trunk, days), "") for trunk, days in trunks.items()
@@ -194,3 +196,31 @@ td,th{{padding:2px 10px;text-align:right}}tr.warn{{background:#fde9d4}}tr.fail{{
 {body}
 </body></html>
 """
+
+
+def render_html(
+    tables: list[tuple[ReportSpec, list[DayLine]]],
+    title: str,
+    trunk_days: TrunkDays | None = None,
+    sums: dict[str, DaySums] | None = None,
+) -> str:
+    """A self-contained page: per table its chart(s) and its text table, then trunk health per trunk.
+
+    ``sums`` (table -> ``daily_sums``) adds a chart per table that has them, e.g. PSTN cost per currency.
+    """
+    sections = [(spec, lines, table_html(lines, spec)) for spec, lines in tables]
+    return render_page(sections, trunk_series(trunk_days or {}), title, sums or {})
+
+
+def write_chart(
+    tables: list[tuple[ReportSpec, list[DayLine]]],
+    path: str,
+    title: str,
+    trunk_days: TrunkDays | None = None,
+    sums: dict[str, DaySums] | None = None,
+) -> None:
+    """Write the charts as one HTML page (``.html``/``.htm``) that works offline."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in CHART_SUFFIXES:
+        raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
+    Path(path).write_text(render_html(tables, title, trunk_days, sums), encoding="utf-8")

@@ -1,10 +1,10 @@
 """The pipeline's settings, in one place: per-report Airflow Variables (or ``AIRFLOW_VAR_…``) with their defaults.
 
 Each report's Variables are ``<namespace>_<setting>`` (``direct_routing_lake_root``, ``pstn_calls_lake_root``, …).
-The lake-wide settings (``SHARED``) of every other report fall back to the first report's Variable, so one
-``direct_routing_lake_root`` (as deployments already have) puts every table in the same lake, and one
-``direct_routing_table_format`` gives every table the same format. Values are Jinja
-templates, resolved when a task runs, so parsing a DAG never touches the database.
+The lake-wide settings (``SHARED``) of every report fall back to one Variable named with ``LAKE_WIDE_PREFIX``, so
+one ``direct_routing_lake_root`` (as deployments already have) puts every table in the same lake, and one
+``direct_routing_table_format`` gives every table the same format. Values are Jinja templates, resolved when a task
+runs, so parsing a DAG never touches the database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from call_logs.reports.spec import ReportSpec
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SHARED = ("lake_root", "msgraph_conn_id", "table_format")
-LAKE_WIDE = next(iter(REPORTS.values()))  # direct routing: its Variables predate the others
+# The lake-wide Variables keep the names they had when direct routing was the only report: deployments set them.
+LAKE_WIDE_PREFIX = "direct_routing"
 POOLS = {
     spec.pool: f"one slot: one {spec.function} pull at a time shares its collection's budget (50 requests / 60 s)"
     for spec in REPORTS.values()
@@ -58,9 +59,14 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
     return {spec.variable(setting): value for setting, value in settings.items()}
 
 
+def lake_wide_variable(setting: str) -> str:
+    """The Variable every report falls back to for a lake-wide setting, e.g. ``direct_routing_lake_root``."""
+    return f"{LAKE_WIDE_PREFIX}_{setting}"
+
+
 # Lake-wide settings: one Variable for every report (no per-report override that could leave one table raw).
-PSEUDONYMISED_COLUMNS = LAKE_WIDE.variable("pseudonymised_columns")
-PSEUDONYMISATION_CONN_ID = f"{LAKE_WIDE.namespace}_pseudonymisation"  # its password is the key: secrets backend
+PSEUDONYMISED_COLUMNS = lake_wide_variable("pseudonymised_columns")
+PSEUDONYMISATION_CONN_ID = f"{LAKE_WIDE_PREFIX}_pseudonymisation"  # its password is the key: secrets backend
 LAKE_VARIABLES = {
     PSEUDONYMISED_COLUMNS: (
         "",
@@ -71,10 +77,10 @@ LAKE_VARIABLES = {
 VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()} | LAKE_VARIABLES
 # Variable -> the lake-wide Variable it falls back to when unset.
 FALLBACKS = {
-    spec.variable(setting): LAKE_WIDE.variable(setting)
+    spec.variable(setting): lake_wide_variable(setting)
     for spec in REPORTS.values()
-    if spec is not LAKE_WIDE
     for setting in SHARED
+    if spec.variable(setting) != lake_wide_variable(setting)
 }
 
 

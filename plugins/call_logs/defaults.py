@@ -19,3 +19,5 @@ MIN_HISTORY = 3  # quality: partitions needed before the volume check applies
 ZERO_ROWS_SEVERITY = "warning"
 MSGRAPH_CONN_ID = "msgraph_default"
 TABLE_FORMAT = "parquet"
+# Rows per Parquet row group written and per Arrow batch read back: bounds what one step holds in memory.
+ROWS_PER_BATCH = 65_536

@@ -15,12 +15,13 @@ from call_logs import defaults
 from call_logs.graph.client import GraphReportClient, PullStats
 from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.window import Window
-from call_logs.lake.layout import day_window
 from call_logs.lake.manifest import Manifest
 from call_logs.lake.prepare import prepare_day
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES
-from call_logs.sinks.base import Sink
+from call_logs.sinks import ReportSink
+from call_logs.sinks.base import replace_day
+from call_logs.utc import day_window
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def retention_skip_reason(day: date, retention_days: int, today: date) -> str | 
     )
 
 
-def nearby_profile(sink: Sink, day: date) -> list[int] | None:
+def nearby_profile(sink: ReportSink, day: date) -> list[int] | None:
     """Rows per hour of the nearest day with a manifest, up to ``defaults.PROFILE_LOOKBACK_DAYS`` away either side.
 
     The previous day is the usual source (the earlier one wins at equal distance); after a gap an older day, and in
@@ -57,7 +58,7 @@ def nearby_profile(sink: Sink, day: date) -> list[int] | None:
 
 def extract_day(
     client: GraphReportClient,
-    sink: Sink,
+    sink: ReportSink,
     day: date,
     *,
     run: dict[str, Any] | None = None,
@@ -80,7 +81,7 @@ def extract_day(
     if expected_rows_per_hour is None:
         expected_rows_per_hour = nearby_profile(sink, day)
     stats = PullStats()
-    with tempfile.TemporaryDirectory(prefix="call-logs-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="call-logs-spill-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
         pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
         prepared = prepare_day(pages, spec, start, end, workdir, pseudonymiser=pseudonymiser)
@@ -91,20 +92,23 @@ def extract_day(
                 count,
                 ADDITIONAL_PROPERTIES if ADDITIONAL_PROPERTIES in spec.schema.names else "no column (dropped)",
             )
-        staged = sink.stage(day, prepared, workdir)
-        manifest = Manifest.for_day(
+        manifest = replace_day(
+            sink,
+            day,
             prepared,
-            day=day,
-            stored=staged.stored,
-            pull=stats,
-            api_version=client.api_version,
-            run=run or {},
-            started_at=started_at,
+            lambda stored: Manifest.for_day(
+                prepared,
+                day=day,
+                stored=stored,
+                pull=stats.as_dict(),
+                api_version=client.api_version,
+                run=run or {},
+                started_at=started_at,
+            ),
         )
-        location = sink.commit(day, staged, manifest)
     log.info(
         "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped) in %d pages, %d requests",
-        location,
+        sink.location(day),
         manifest.rows,
         manifest.source.rows_fetched,
         manifest.source.duplicates_dropped,

@@ -2,8 +2,10 @@
 
 Airflow retries a failed task (3 times, exponential backoff from 5 minutes in this DAG) unless it raises
 ``AirflowFailException``. A retry helps only when the cause may go away by itself: Graph throttling or down,
-the network, the lake's storage briefly unavailable. Configuration, permissions, a tampered nextLink or data
-Graph sent in the wrong shape will be the same 35 minutes later: those fail at once, with the same sentence.
+the network, the lake's storage briefly unavailable, another run of the same day committing first.
+Configuration, permissions, a tampered nextLink, data Graph sent in the wrong shape, a table that refuses the
+data's schema or a source partition that is missing will be the same 35 minutes later: those fail at once, with
+the same sentence. Every class of ``graph/errors.py`` and ``lake/errors.py`` has its row.
 
     try:
         ...
@@ -17,6 +19,7 @@ names the same cases.
 from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from azure.core.exceptions import ClientAuthenticationError
 
 from call_logs.graph.errors import (
     GraphConfigError,
@@ -26,16 +29,16 @@ from call_logs.graph.errors import (
     GraphUnavailableError,
     UnsafeNextLinkError,
 )
-from call_logs.lake.convert import SchemaViolation
-
-
-def _azure_auth_error() -> list[type[BaseException]]:
-    try:
-        from azure.core.exceptions import ClientAuthenticationError
-    except ImportError:  # pragma: no cover - the azure provider brings it
-        return []
-    return [ClientAuthenticationError]
-
+from call_logs.lake.errors import (
+    CommitConflict,
+    LakeConfigError,
+    LakeError,
+    LakeSchemaError,
+    ManifestError,
+    PartitionUnusable,
+    RowsRejected,
+)
+from call_logs.reports import UnknownReport
 
 # (error class, retryable, why): read top to bottom, the first class the error is an instance of decides.
 CLASSIFICATION: list[tuple[type[BaseException], bool, str]] = [
@@ -47,12 +50,20 @@ CLASSIFICATION: list[tuple[type[BaseException], bool, str]] = [
     (GraphConfigError, False, "connection, credentials, permission, cloud or request: fix the configuration"),
     (UnsafeNextLinkError, False, "a nextLink to another host: a proxy or tampering, investigate before re-running"),
     (GraphError, False, "any other Graph error names what to fix"),
-    # The data Graph sent.
-    (SchemaViolation, False, "Graph sent a value of another type: the same day gives the same rows again"),
+    # The lake: what a later try may get past.
+    (CommitConflict, True, "another run committed the same partition first; a later try replaces it"),
+    # The lake: what no retry can change.
+    (RowsRejected, False, "Graph sent a value of another type: the same day gives the same rows again"),
+    (LakeConfigError, False, "the lake root, its connection or a lake setting is wrong: fix what the message names"),
+    (LakeSchemaError, False, "the table refuses the data's schema or partitioning: the same data is refused again"),
+    (PartitionUnusable, False, "a partition this task reads is missing or changed: re-run the DAG that writes it"),
+    (ManifestError, False, "a stored manifest cannot be read: re-run the day that wrote it"),
+    (LakeError, False, "any other lake error names what to fix"),
+    (UnknownReport, False, "the task names a report this project does not have: fix the DAG"),
     # The lake's storage.
-    (PermissionError, False, "the lake refuses this worker: fix direct_routing_lake_root or its connection"),
+    (PermissionError, False, "the lake refuses this worker: fix the lake root's connection or its permissions"),
     # (Graph's token errors never get here raw: auth.py turns them into Graph errors above.)
-    *((cls, False, "the lake's connection cannot authenticate: fix its credentials") for cls in _azure_auth_error()),
+    (ClientAuthenticationError, False, "the lake's connection cannot authenticate: fix its credentials"),
 ]
 RETRYABLE_BY_DEFAULT = True  # anything else (storage hiccups, an unforeseen error): Airflow's retries decide
 

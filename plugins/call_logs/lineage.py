@@ -2,7 +2,7 @@
 
 - The Graph function a pull reads is a dataset in the namespace ``msgraph://<graph host>`` (``msgraph://
   graph.microsoft.com``, ``msgraph://graph.microsoft.us``, …) named by its path, e.g.
-  ``communications/callRecords/getDirectRoutingCalls``: the naming spec has no entry for Graph, so the namespace
+  ``communications/callRecords/<function>``: the naming spec has no entry for Graph, so the namespace
   follows its ``scheme://authority`` rule with a scheme of our own (one namespace per Graph cloud).
 - A lake table is the folder holding its partitions: ``file`` + absolute path locally; on Azure
   ``abfss://<container>@<account>.dfs.core.windows.net`` + the path inside the container (the spec's ABFSS form,
@@ -10,7 +10,8 @@
   ``version`` facet is the committed file's sha256), so lineage graphs stay one node per table.
 
 Plain Python: the OpenLineage client is imported only when lineage is built (the provider calls the operators'
-``get_openlineage_facets_on_complete`` only when a transport is configured).
+``get_openlineage_facets_on_complete`` only when a transport is configured); ``operators/_lineage.py`` hands the
+datasets to the provider.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from call_logs.quality.results import CheckResult
+from call_logs.tables.checks import CheckResult
 
 GRAPH_SCHEME = "msgraph"
 AZURE_SCHEMES = ("abfs", "abfss", "adl")
@@ -140,20 +141,6 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def operator_lineage(lineage: TaskLineage | None) -> Any:
-    """The provider's ``OperatorLineage`` for what a task recorded (empty when it recorded nothing)."""
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
-    if lineage is None:
-        return OperatorLineage()
-    return OperatorLineage(
-        inputs=[_input(facts) for facts in lineage.inputs], outputs=[_output(facts) for facts in lineage.outputs]
-    )
-
-
-def results_of(document: dict[str, Any]) -> tuple[CheckResult, ...]:
-    """The check results of a stored quality report (``_dq.json``)."""
-    return tuple(
-        CheckResult(c["name"], c["severity"], c["status"], c.get("observed"), c.get("expected"), c.get("message", ""))
-        for c in document.get("checks", [])
-    )
+def lineage_datasets(lineage: TaskLineage) -> tuple[list[Any], list[Any]]:
+    """OpenLineage's input and output datasets (with their facets) for what a task recorded."""
+    return [_input(facts) for facts in lineage.inputs], [_output(facts) for facts in lineage.outputs]

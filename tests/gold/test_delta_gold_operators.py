@@ -8,18 +8,17 @@ from __future__ import annotations
 from datetime import date
 from types import SimpleNamespace
 
-import fsspec
 from airflow.sdk import Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from call_logs.extract import extract_day
-from call_logs.gold.quality import days_of_month
 from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
 from call_logs.operators.gold import GoldQualityOperator, TrunkHealthMonthlyOperator, TrunkHealthOperator
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks import open_sink
+from call_logs.utc import days_of_month
 from deltalake import DeltaTable
 
 from tests.helpers import emulator_client
+from tests.sinks import report_sink
 
 MONTH = date(2026, 2, 1)
 
@@ -32,7 +31,7 @@ def context(key: str, task_id: str) -> dict:
 def test_gold_days_and_months_are_delta_tables_checked_and_announced_with_their_version(emulator, tmp_path):
     lake = tmp_path / "lake"
     root = lake.as_uri()
-    source = open_sink("delta", fsspec.filesystem("file"), str(lake), DIRECT_ROUTING)
+    source = report_sink(lake, DIRECT_ROUTING, "delta")
     client = emulator_client(emulator(rows_per_day=120, seed=61))
     days = days_of_month(MONTH)
     for day in days:
@@ -83,7 +82,7 @@ def test_the_maintenance_dag_vacuums_and_checkpoints_the_gold_delta_tables(emula
 
     lake = tmp_path / "lake"
     day = date(2026, 3, 3)
-    source = open_sink("delta", fsspec.filesystem("file"), str(lake), DIRECT_ROUTING)
+    source = report_sink(lake, DIRECT_ROUTING, "delta")
     extract_day(emulator_client(emulator(rows_per_day=50, seed=62)), source, day, concurrency=1)
     build = TrunkHealthOperator(task_id="build", lake_root=lake.as_uri(), table_format="delta")
     build.execute(context(day.isoformat(), "build"))  # type: ignore[arg-type]

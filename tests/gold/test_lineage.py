@@ -6,15 +6,14 @@ import json
 from datetime import date
 from types import SimpleNamespace
 
-import fsspec
 from call_logs.extract import extract_day
 from call_logs.lineage import DatasetName, graph_dataset, lake_dataset
 from call_logs.operators._lineage import storage_account
 from call_logs.operators.gold import TrunkHealthOperator
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.helpers import AZURITE_ACCOUNT, AZURITE_KEY, emulator_client
+from tests.sinks import report_sink
 
 DAY = date(2026, 3, 9)
 
@@ -40,7 +39,7 @@ def test_lake_tables_and_graph_functions_are_named_by_the_naming_spec(monkeypatc
 
 def test_trunk_health_lineage_names_source_and_gold_with_schema_and_statistics(emulator, tmp_path):
     lake = tmp_path / "lake"
-    source = ParquetPartitionSink(fsspec.filesystem("file"), str(lake), DIRECT_ROUTING)
+    source = report_sink(lake, DIRECT_ROUTING)
     manifest = extract_day(emulator_client(emulator(rows_per_day=700, seed=71)), source, DAY, concurrency=1)
     operator = TrunkHealthOperator(task_id="build", lake_root=lake.as_uri())
     context = {"partition_key": DAY.isoformat(), "ti": SimpleNamespace(dag_id="d", task_id="build", try_number=1)}

@@ -19,17 +19,18 @@ import pyarrow.parquet as pq
 import pytest
 from call_logs.extract import extract_day
 from call_logs.gold.monthly import MonthIncomplete, build_month
-from call_logs.gold.quality import check_month, check_trunk_health_day, days_of_month
-from call_logs.gold.store import gold_sink, read_day, read_manifest
+from call_logs.gold.quality import check_gold
+from call_logs.gold.store import read_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
 from call_logs.gold.trunk_health import build_day
 from call_logs.lake.layout import DATA_FILE
 from call_logs.lake.storage import publish_file
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks import open_sink
+from call_logs.utc import days_of_month
 from deltalake import DeltaTable
 
 from tests.helpers import emulator_client
+from tests.sinks import gold_table_sink, report_sink
 
 DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
 
@@ -67,10 +68,10 @@ class Lake:
     fs: fsspec.AbstractFileSystem
 
     def source(self):
-        return open_sink(self.table_format, self.fs, self.root, DIRECT_ROUTING)
+        return report_sink(self.root, DIRECT_ROUTING, self.table_format, fs=self.fs)
 
     def gold(self, table=TRUNK_HEALTH):
-        return gold_sink(self.table_format, self.fs, self.root, table)
+        return gold_table_sink(self.root, table, self.table_format, fs=self.fs)
 
 
 @pytest.fixture(params=["parquet", "delta"])
@@ -151,7 +152,7 @@ def test_a_day_is_idempotent_and_passes_its_checks(lake):
         assert table.version() == version + 1 and gold.table_version(day) == version + 1
         assert again.file.sha256 == first.file.sha256 and read_day(gold, DAYS[1]).equals(other)
         assert table.to_pyarrow_table(filters=[("call_date", "=", day)]).num_rows == first.rows
-    report = check_trunk_health_day(gold, source, day)
+    report = check_gold(gold, day, source).to_dict()
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert {c["name"] for c in report["checks"]} == {
         "file_matches_manifest",
@@ -179,13 +180,13 @@ def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, 
         DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}").delete(
             f"call_date = '{day}' AND {TRUNK} = '{first}'" if first else f"call_date = '{day}' AND {TRUNK} IS NULL"
         )
-    failed = {c["name"] for c in check_trunk_health_day(gold, source, day)["checks"] if c["status"] == "fail"}
+    failed = {c["name"] for c in check_gold(gold, day, source).to_dict()["checks"] if c["status"] == "fail"}
     assert failed == {"file_matches_manifest", "calls_match_source_rows"}
 
     build_day(source, gold, day)
     emu = emulator(rows_per_day=900, seed=52)  # the source day is pulled again and now differs
     extract_day(emulator_client(emu), source, day, concurrency=1)
-    failed = {c["name"] for c in check_trunk_health_day(gold, source, day)["checks"] if c["status"] == "fail"}
+    failed = {c["name"] for c in check_gold(gold, day, source).to_dict()["checks"] if c["status"] == "fail"}
     assert failed == {"calls_match_source_rows", "computed_from_current_source"}
 
 
@@ -221,11 +222,11 @@ def test_the_monthly_rollup_sums_every_day_and_refuses_an_incomplete_month(lake,
         for r in rows.to_pylist()
     ]
     assert got == [tuple(row) for row in expected]
-    assert read_manifest(monthly, month).partition == month
+    assert monthly.read_manifest(month).partition == month
     if lake.table_format == "delta":  # a Delta table partitioned by its month's first day, read independently
         table = DeltaTable(f"{lake.root}/{TRUNK_HEALTH_MONTHLY.table}")
         assert table.metadata().partition_columns == ["month"]
         assert table.to_pyarrow_table(filters=[("month", "=", month)]).num_rows == rows.num_rows
-    report = check_month(monthly, gold, month)
+    report = check_gold(monthly, month, gold).to_dict()
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert pa.types.is_int32(rows.schema.field("days").type)

@@ -12,10 +12,10 @@ import fsspec
 from call_logs.extract import extract_day, nearby_profile
 from call_logs.graph.throttle import RateLimiter
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator import Fault
 
 from tests.helpers import emulator_client
+from tests.sinks import report_sink
 
 DAY = date(2026, 3, 4)  # a Wednesday: the full working-day profile
 
@@ -27,7 +27,7 @@ def test_first_run_slices_write_the_same_file_as_one_stream(emulator, tmp_path):
         faults=[Fault("duplicate_rows", on_request=4, rows=30), Fault("reset", on_request=9)],
     )
     fs = fsspec.filesystem("file")
-    one_stream, sliced = (ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING) for name in "ab")
+    one_stream, sliced = (report_sink(str(tmp_path / name), DIRECT_ROUTING, fs=fs) for name in "ab")
     sequential = extract_day(emulator_client(emu), one_stream, DAY, concurrency=1)
     assert nearby_profile(sliced, DAY) is None  # no day nearby: a first run
     first_run = extract_day(emulator_client(emu), sliced, DAY, concurrency=4)
@@ -42,7 +42,7 @@ def test_first_run_on_a_budget_bound_day_costs_at_most_3_percent_more_requests(e
 
     def pull(name: str, concurrency: int) -> tuple[int, str]:
         emu.reset_stats()
-        sink = ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING)
+        sink = report_sink(str(tmp_path / name), DIRECT_ROUTING, fs=fs)
         client = emulator_client(emu, limiter=RateLimiter(40, 1.0))
         manifest = extract_day(client, sink, DAY, concurrency=concurrency)
         stats = emu.stats()
@@ -62,7 +62,7 @@ def day_count(emu, day: date) -> int:
 
 def test_a_day_after_a_gap_plans_from_the_nearest_earlier_manifest(emulator, tmp_path):
     emu = emulator(rows_per_day=3_000, seed=43)
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
+    sink = report_sink(str(tmp_path / "lake"), DIRECT_ROUTING)
     earlier = DAY.replace(day=1)
     extract_day(emulator_client(emu), sink, earlier, concurrency=2)
     profile = nearby_profile(sink, DAY)
@@ -72,7 +72,7 @@ def test_a_day_after_a_gap_plans_from_the_nearest_earlier_manifest(emulator, tmp
 
 def test_a_backwards_backfill_plans_from_the_later_day_and_the_earlier_day_wins_a_tie(emulator, tmp_path):
     emu = emulator(rows_per_day=3_000, seed=44)
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
+    sink = report_sink(str(tmp_path / "lake"), DIRECT_ROUTING)
     later, earlier = DAY + timedelta(days=2), DAY - timedelta(days=2)
     later_hours = extract_day(emulator_client(emu), sink, later, concurrency=2).source.rows_per_hour
     assert nearby_profile(sink, DAY) == list(later_hours)  # newest first, as --run-backwards pulls

@@ -12,10 +12,10 @@ from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.throttle import RateLimiter
 from call_logs.graph.window import Window
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from graph_emulator import Fault
 
 from tests.helpers import emulator_client
+from tests.sinks import report_sink
 
 DAY = date(2026, 3, 4)
 
@@ -28,7 +28,7 @@ def test_concurrent_and_sequential_pulls_write_identical_partitions(emulator, tm
         faults=[Fault("duplicate_rows", on_request=5, rows=20), Fault("reset", on_request=7)],
     )
     fs = fsspec.filesystem("file")
-    one_stream, sliced = (ParquetPartitionSink(fs, str(tmp_path / name), DIRECT_ROUTING) for name in "ab")
+    one_stream, sliced = (report_sink(str(tmp_path / name), DIRECT_ROUTING, fs=fs) for name in "ab")
     sequential = extract_day(emulator_client(emu), one_stream, DAY, concurrency=1)
     extract_day(emulator_client(emu), sliced, DAY - timedelta(days=1), concurrency=4)  # its manifest plans the slices
     emu.reset_stats()

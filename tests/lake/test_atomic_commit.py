@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, TableLayout
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.lake.conftest import DAY, graph_rows, pages_of
 from tests.rows import commit_rows
+from tests.sinks import report_sink
 
 END = DAY + timedelta(days=1)
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def table_path(root: str) -> str:
 
 
 def commit(fs, root, workdir: Path, pages) -> dict:
-    return commit_rows(ParquetPartitionSink(fs, root, DIRECT_ROUTING), DAY.date(), pages, run={}).to_dict()
+    return commit_rows(report_sink(root, DIRECT_ROUTING, fs=fs), DAY.date(), pages, run={}).to_dict()
 
 
 def snapshot(fs, root) -> dict[str, bytes]:

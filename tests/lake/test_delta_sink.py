@@ -19,13 +19,15 @@ from pathlib import Path
 import fsspec
 import pyarrow as pa
 import pytest
-from call_logs.lake.delta_storage import AzureConnection, delta_location
+from call_logs.lake.delta_storage import AzureConnection
 from call_logs.lake.delta_table import vacuum
-from call_logs.quality.checks import check_partition, write_report
+from call_logs.lake.errors import LakeConfigError
+from call_logs.lake.root import LakeRoot
+from call_logs.quality.engine import check_report_day, write_report
 from call_logs.quality.report import lake_report
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.reports.pstn import PSTN
-from call_logs.sinks import open_sink
+from call_logs.sinks import open_report
 from call_logs.sinks.delta import DeltaTableSink
 from deltalake import DeltaTable, write_deltalake
 
@@ -53,9 +55,8 @@ def lake(request, tmp_path) -> dict:
 
 
 def sink_of(lake: dict, spec=DIRECT_ROUTING) -> DeltaTableSink:
-    connection = AzureConnection(extras={"connection_string": lake["connection"]}) if lake["connection"] else None
-    location = delta_location(lake["lake_root"], spec.table, connection)
-    sink = open_sink("delta", lake["fs"], lake["root"], spec, delta_location=location)
+    azure = AzureConnection(extras={"connection_string": lake["connection"]}) if lake["connection"] else None
+    sink = open_report("delta", LakeRoot(lake["lake_root"], lake["fs"], lake["root"], azure), spec)
     assert isinstance(sink, DeltaTableSink)
     return sink
 
@@ -131,15 +132,15 @@ KILLED_PULL = textwrap.dedent(
     """
     import sys, time
     import fsspec
-    from call_logs.lake.delta_storage import AzureConnection, delta_location
+    from call_logs.lake.delta_storage import AzureConnection
+    from call_logs.lake.root import LakeRoot
     from call_logs.reports.direct_routing import DIRECT_ROUTING
-    from call_logs.sinks.delta import DeltaTableSink
+    from call_logs.sinks import open_report
     from tests.rows import call_rows, commit_rows, pages_of
 
     lake_root, connection_string, day = sys.argv[1], sys.argv[2], __import__("datetime").date.fromisoformat(sys.argv[3])
-    connection = AzureConnection(extras={"connection_string": connection_string}) if connection_string else None
-    location = delta_location(lake_root, DIRECT_ROUTING.table, connection)
-    sink = DeltaTableSink(fsspec.filesystem("memory"), "/unused", DIRECT_ROUTING, location)
+    azure = AzureConnection(extras={"connection_string": connection_string}) if connection_string else None
+    sink = open_report("delta", LakeRoot(lake_root, fsspec.filesystem("memory"), "/unused", azure), DIRECT_ROUTING)
 
     def pages():
         yield from pages_of(call_rows(3000, day=day, prefix="killed"))[:2]
@@ -176,31 +177,16 @@ def test_a_rerun_killed_mid_pull_leaves_version_and_rows_unchanged(lake):
 
 def commit_after_barrier(lake: dict, day: date, count: int, prefix: str, barrier, results) -> None:
     """One writer process: pull and stage the day, wait until the other writer has too, then commit."""
-    import tempfile
-    from datetime import UTC, datetime
-
-    from call_logs.graph.client import PullStats
-    from call_logs.lake.layout import day_window
-    from call_logs.lake.manifest import Manifest
-    from call_logs.lake.prepare import prepare_day
-
     try:
         sink = sink_of(lake)
-        start, end = day_window(day)
-        with tempfile.TemporaryDirectory() as workdir:
-            prepared = prepare_day(pages_of(rows(day, count, prefix)), sink.spec, start, end, workdir)
-            staged = sink.stage(day, prepared, workdir)
-            manifest = Manifest.for_day(
-                prepared,
-                day=day,
-                stored=staged.stored,
-                pull=PullStats(),
-                api_version="v1.0",
-                run={"run_id": prefix},
-                started_at=datetime.now(UTC),
-            )
-            barrier.wait(timeout=60)
-            sink.commit(day, staged, manifest)
+        # commit_rows' facts are made once the day is staged, just before the commit: both writers meet there
+        commit_rows(
+            sink,
+            day,
+            pages_of(rows(day, count, prefix)),
+            run={"run_id": prefix},
+            before_commit=lambda: barrier.wait(timeout=60),
+        )
         results.put((prefix, sink.last_version, None))
     except Exception as error:
         results.put((prefix, None, f"{type(error).__name__}: {error}"))
@@ -237,7 +223,7 @@ def test_quality_passes_on_a_clean_day_and_fails_when_the_day_is_tampered_with(l
     sink = sink_of(lake)
     commit_rows(sink, D1, pages_of(rows(D1, 3000, "q")))
     commit_rows(sink, D2, pages_of(rows(D2, 500, "r")))
-    report = check_partition(sink, D1)
+    report = check_report_day(sink, D1)
     assert report.status == "pass", [(r.name, r.message) for r in report.results if r.failed]
     manifest = sink.read_manifest(D1)
     document = report.to_dict()
@@ -249,11 +235,11 @@ def test_quality_passes_on_a_clean_day_and_fails_when_the_day_is_tampered_with(l
 
     # Someone deletes a call of the day behind the pipeline's back: a new version without our commit metadata.
     table_of(sink).delete("id = 'q-000007'")
-    tampered = check_partition(sink, D1)
+    tampered = check_report_day(sink, D1)
     failed = {r.name for r in tampered.results if r.failed}
     assert {"manifest_matches_file", "row_count"} <= failed and tampered.status == "fail"
     # The other day is untouched and still passes.
-    assert check_partition(sink, D2).status == "pass"
+    assert check_report_day(sink, D2).status == "pass"
 
 
 def test_rows_appended_to_a_day_fail_its_check(tmp_path):
@@ -262,7 +248,7 @@ def test_rows_appended_to_a_day_fail_its_check(tmp_path):
     commit_rows(sink, D1, pages_of(rows(D1, 400, "a")))
     extra = table_of(sink).to_pyarrow_table(filters=[("id", "=", "a-000001")])
     write_deltalake(sink.delta.uri, extra, mode="append")
-    report = check_partition(sink, D1)
+    report = check_report_day(sink, D1)
     failed = {r.name for r in report.results if r.failed}
     assert {"manifest_matches_file", "row_count", "duplicate_ids"} <= failed
 
@@ -271,15 +257,15 @@ def test_a_rerun_makes_the_old_quality_report_go_away_and_vacuum_keeps_it_out_of
     lake = {"fs": fsspec.filesystem("file"), "root": str(tmp_path), "lake_root": tmp_path.as_uri(), "connection": None}
     sink = sink_of(lake)
     commit_rows(sink, D1, pages_of(rows(D1, 300, "a")))
-    write_report(sink, D1, check_partition(sink, D1))
+    write_report(sink, D1, check_report_day(sink, D1))
     commit_rows(sink, D1, pages_of(rows(D1, 320, "b")))
     assert sink.read_quality(D1) is None  # it judged the previous commit
-    write_report(sink, D1, check_partition(sink, D1))
+    write_report(sink, D1, check_report_day(sink, D1))
 
     deleted = vacuum(sink.delta.uri, None, 0, enforce_retention_duration=False)
     assert len(deleted) == 1 and "call_date=2026-03-01" in deleted[0]
     assert sink.read_quality(D1)["status"] == "pass"  # the _dq/ folder is not table data
-    assert check_partition(sink, D1).status == "pass"
+    assert check_report_day(sink, D1).status == "pass"
 
 
 def test_an_empty_day_is_committed_and_checked(tmp_path):
@@ -287,7 +273,7 @@ def test_an_empty_day_is_committed_and_checked(tmp_path):
     sink = sink_of(lake)
     commit_rows(sink, D2, [[]])
     assert sink.committed_days() == [D2] and sink.read_manifest(D2).rows == 0
-    report = check_partition(sink, D2)
+    report = check_report_day(sink, D2)
     assert report.status == "pass" and report.rows == 0
     assert sink.read_columns(D2, ["id"]).num_rows == 0
 
@@ -301,7 +287,7 @@ def test_the_pstn_table_keeps_its_decimals_and_passes_its_rules(tmp_path):
     table = table_of(sink).to_pyarrow_table(columns=["charge", "connectionCharge"])
     assert table.schema.field("charge").type == pa.decimal128(18, 6)
     assert sorted(set(table["charge"].to_pylist())) == [Decimal("0.000000"), Decimal("0.123400")]
-    report = check_partition(sink, DAY)
+    report = check_report_day(sink, DAY)
     assert report.status == "pass", [(r.name, r.message) for r in report.results if r.failed]
 
 
@@ -312,7 +298,7 @@ def test_the_report_cli_reads_a_delta_lake(tmp_path, capsys):
     sink = sink_of(lake)
     for day, count in ((D1, 200), (D2, 0)):
         commit_rows(sink, day, pages_of(rows(day, count, "x")))
-    write_report(sink, D1, check_partition(sink, D1))
+    write_report(sink, D1, check_report_day(sink, D1))
 
     assert main(["report", "--lake-root", str(tmp_path), "--table", "direct_routing_calls"]) == 2
     assert "add --table-format delta" in capsys.readouterr().err
@@ -325,17 +311,17 @@ def test_the_report_cli_reads_a_delta_lake(tmp_path, capsys):
 
 
 def test_an_unknown_table_format_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="not one of parquet, delta"):
-        open_sink("iceberg", fsspec.filesystem("file"), str(tmp_path), DIRECT_ROUTING)
+    with pytest.raises(LakeConfigError, match="not one of parquet, delta"):
+        open_report("iceberg", LakeRoot.from_url(str(tmp_path)), DIRECT_ROUTING)
 
 
 def test_a_day_never_committed_has_no_manifest_and_no_data_problem_hidden(tmp_path):
     lake = {"fs": fsspec.filesystem("file"), "root": str(tmp_path), "lake_root": tmp_path.as_uri(), "connection": None}
     sink = sink_of(lake)
-    report = check_partition(sink, D1)  # no table at all
+    report = check_report_day(sink, D1)  # no table at all
     assert report.status == "fail" and {"data_file_present", "manifest_present"} <= {
         r.name for r in report.results if r.failed
     }
     commit_rows(sink, D2, pages_of(rows(D2, 10, "y")))
     assert sink.read_manifest(D1 - timedelta(days=1)) is None
-    assert check_partition(sink, D1).status == "fail"  # the table exists, the day was never pulled
+    assert check_report_day(sink, D1).status == "fail"  # the table exists, the day was never pulled

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
+from call_logs.hooks.lake import open_lake
 from call_logs.lake.delta_storage import (
     AzureConnection,
     DeltaLocation,
@@ -16,7 +17,6 @@ from call_logs.lake.delta_storage import (
     azure_storage_options,
     delta_location,
     redact,
-    resolve_delta_location,
     secrets_redacted,
 )
 
@@ -173,23 +173,25 @@ def small_table() -> pa.Table:
     return pa.table({"id": ["a", "b"], "call_date": pa.array([date(2026, 3, 1)] * 2)})
 
 
-def test_an_airflow_connection_named_in_the_root_reaches_azurite(azurite, blob_container, monkeypatch):
+def test_the_lake_hook_reads_the_airflow_connection_named_in_the_root_and_reaches_azurite(
+    azurite, blob_container, monkeypatch
+):
     from deltalake import DeltaTable, write_deltalake
 
     _, container = blob_container
     monkeypatch.setenv(
         "AIRFLOW_CONN_AZURE_DELTA", json.dumps({"conn_type": "wasb", "extra": {"connection_string": azurite}})
     )
-    location = resolve_delta_location(f"abfs://azure_delta@{container}/lake", "calls")
+    location = open_lake(f"abfs://azure_delta@{container}/lake").delta_location("calls")
     assert location.uri == f"abfss://{container}@{AZURITE_ACCOUNT}.dfs.core.windows.net/lake/calls"
     write_deltalake(location.uri, small_table(), partition_by=["call_date"], storage_options=location.storage_options)
     assert DeltaTable(location.uri, storage_options=location.storage_options).to_pyarrow_table().num_rows == 2
 
 
-def test_a_missing_airflow_connection_is_one_clear_sentence(monkeypatch):
+def test_the_lake_hook_says_in_one_sentence_that_the_named_connection_is_missing(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_LAKE", raising=False)
     with pytest.raises(LakeLocationError, match="There is no Airflow connection 'no_such_lake'"):
-        resolve_delta_location("abfs://no_such_lake@lake-box/lake", "calls")
+        open_lake("abfs://no_such_lake@lake-box/lake")
 
 
 def test_a_container_sas_token_alone_is_enough_on_azurite(azurite, blob_container):

@@ -28,6 +28,7 @@ from call_logs.lake.delta_table import (
     table_version,
     vacuum,
 )
+from call_logs.lake.errors import LakeSchemaError
 from deltalake import DeltaTable
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -294,7 +295,7 @@ def test_the_protocol_stays_reader_1_writer_2_and_naive_timestamps_are_refused(l
     assert configuration == {"delta.logRetentionDuration": "interval 3650 days"}
 
     naive = pa.schema([pa.field("id", pa.string()), pa.field("startDateTime", pa.timestamp("us"))])
-    with pytest.raises(ValueError, match=r"startDateTime.*timestamp\[us, UTC\]"):
+    with pytest.raises(LakeSchemaError, match=r"startDateTime.*timestamp\[us, UTC\]"):
         replace_day(local.uri, local.storage_options, [], naive, day=D2)
     assert table_protocol(local.uri, local.storage_options) == (1, 2)
     assert open_table(local).version() == 1
@@ -323,7 +324,7 @@ def test_columns_may_be_added_but_not_dropped_or_retyped(location):
 def test_rows_for_another_day_are_refused_before_anything_is_committed(local):
     write(local, D1, calls(D1, 5, "ok"))
     stray = calls(D2, 5, "stray").append_column("call_date", pa.array([D2] * 5, pa.date32()))
-    with pytest.raises(ValueError, match="another call_date than 2026-03-01"):
+    with pytest.raises(LakeSchemaError, match="another call_date than 2026-03-01"):
         replace_day(local.uri, local.storage_options, stray.to_batches(), stray.schema, day=D1)
     assert open_table(local).version() == 1 and ids_by_day(local) == {D1: ids(calls(D1, 5, "ok"))}
 

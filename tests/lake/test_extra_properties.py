@@ -9,14 +9,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
-import fsspec
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from call_logs.lake.convert import ConversionStats, rows_to_batch
 from call_logs.lake.layout import DATA_FILE
-from call_logs.quality.checks import check_partition
+from call_logs.quality.engine import check_report_day
 from call_logs.quality.report import lake_report
 from call_logs.reports import REPORTS
 from call_logs.reports.direct_routing import DIRECT_ROUTING
@@ -25,6 +24,7 @@ from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.reports.test_pstn import pstn_row
 from tests.rows import call_rows, commit_rows, pages_of
+from tests.sinks import report_sink
 
 D1, D2, D3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 V1 = dataclasses.replace(DIRECT_ROUTING, schema_version=1)  # the schema before additionalProperties
@@ -35,7 +35,7 @@ V3 = dataclasses.replace(
 
 
 def sink_of(root, spec) -> ParquetPartitionSink:
-    return ParquetPartitionSink(fsspec.filesystem("file"), str(root), spec)
+    return report_sink(str(root), spec)
 
 
 def with_extras(rows: list[dict], every: int = 3) -> set[str]:
@@ -117,7 +117,7 @@ def test_old_days_pass_the_schema_check_and_the_lake_report(tmp_path):
     write_three_versions(tmp_path)
     sink = sink_of(tmp_path, V3)
     for day, version in ((D1, 1), (D2, 2), (D3, 3)):
-        report = check_partition(sink, day)
+        report = check_report_day(sink, day)
         schema = next(c for c in report.results if c.name == "schema")
         assert schema.status == "pass", schema.message
         assert schema.observed == f"version {version}"
@@ -130,7 +130,7 @@ def test_a_file_whose_columns_do_not_match_its_own_version_still_fails(tmp_path)
     path = tmp_path / f"direct_routing_calls/call_date={D1}" / DATA_FILE
     table = pq.read_table(path)  # version 1 columns ...
     pq.write_table(table.replace_schema_metadata({DIRECT_ROUTING.schema_version_key: b"2"}), path)  # ... claiming 2
-    schema = next(c for c in check_partition(sink_of(tmp_path, DIRECT_ROUTING), D1).results if c.name == "schema")
+    schema = next(c for c in check_report_day(sink_of(tmp_path, DIRECT_ROUTING), D1).results if c.name == "schema")
     assert schema.status == "fail" and "additionalProperties is missing" in schema.message
 
 
@@ -170,7 +170,7 @@ def test_a_new_property_is_a_warning_on_the_day_it_first_appears(tmp_path):
         commit_rows(sink, D1 + timedelta(days=offset), [rows])
     results = {
         offset: next(
-            c for c in check_partition(sink, D1 + timedelta(days=offset)).results if c.name == "unknown_properties"
+            c for c in check_report_day(sink, D1 + timedelta(days=offset)).results if c.name == "unknown_properties"
         )
         for offset in range(3)
     }

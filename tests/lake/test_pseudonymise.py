@@ -11,26 +11,28 @@ import pickle
 import re
 from datetime import date, datetime, timedelta
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from call_logs.graph.client import PullStats
 from call_logs.lake.convert import ConversionStats, SchemaViolation, rows_to_batch
-from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, day_window
+from call_logs.lake.errors import LakeConfigError
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE
 from call_logs.lake.manifest import Manifest
 from call_logs.lake.prepare import prepare_day
 from call_logs.lake.pseudonymise import Pseudonymiser, parse_columns
-from call_logs.quality.checks import check_partition
+from call_logs.quality.engine import check_report_day
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.reports.pstn import PSTN
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+from call_logs.rewrite import AlreadyPseudonymised, pseudonymise_committed_day
+from call_logs.sinks.base import replace_day
+from call_logs.utc import day_window
 
 from tests.reports.test_pstn import DAY as PSTN_DAY
 from tests.reports.test_pstn import day_rows as pstn_day_rows
 from tests.reports.test_pstn import pstn_row
 from tests.rows import DAY, call_rows, commit_rows, pages_of
+from tests.sinks import report_sink
 
 KEY = "k3y-for-tests-only-7c1f0b5e"
 PERSONAL = ("userPrincipalName", "userDisplayName", "callerNumber", "calleeNumber")
@@ -102,7 +104,7 @@ def test_the_key_is_never_shown_nor_pickled():
     assert p.describe() == {"columns": ["userPrincipalName"], "key_fingerprint": p.fingerprint}
     with pytest.raises(TypeError):
         pickle.dumps(p)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(LakeConfigError, match="empty"):
         Pseudonymiser("", ["x"])
 
 
@@ -135,12 +137,15 @@ def test_a_day_holds_tokens_and_no_raw_value_ever_reaches_disk(tmp_path, monkeyp
     monkeypatch.setattr(_BucketSpill, "read", checked_read)
     prepared = prepare_day(pages_of(rows, 13), DIRECT_ROUTING, start, end, str(workdir), pseudonymiser=p)
 
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), DIRECT_ROUTING)
-    staged = sink.stage(DAY, prepared, str(workdir))
-    manifest = Manifest.for_day(
-        prepared, day=DAY, stored=staged.stored, pull=PullStats(), api_version="v1.0", run={}, started_at=start
+    sink = report_sink(str(tmp_path / "lake"), DIRECT_ROUTING)
+    replace_day(
+        sink,
+        DAY,
+        prepared,
+        lambda stored: Manifest.for_day(
+            prepared, day=DAY, stored=stored, pull={}, api_version="v1.0", run={}, started_at=start
+        ),
     )
-    sink.commit(DAY, staged, manifest)
     assert len(checked) > 1, "the day was spilled to local Arrow files, bucket by bucket"
     assert_nothing_raw(tmp_path, raw)
 
@@ -157,7 +162,7 @@ def test_a_day_holds_tokens_and_no_raw_value_ever_reaches_disk(tmp_path, monkeyp
     assert len(set(table["userPrincipalName"].to_pylist())) == 5
     document = json.loads((folder / MANIFEST_FILE).read_text())
     assert document["pseudonymisation"] == {"columns": sorted(PERSONAL), "key_fingerprint": p.fingerprint}
-    report = check_partition(sink, DAY)
+    report = check_report_day(sink, DAY)
     assert report.status == "pass", [r.message for r in report.results if r.failed]
 
 
@@ -203,7 +208,7 @@ def test_a_wrong_type_in_a_pseudonymised_column_is_reported_without_its_value():
 
 def test_only_text_columns_can_be_listed(tmp_path):
     start, end = day_window(DAY)
-    with pytest.raises(ValueError, match=r"duration \(int32\)"):
+    with pytest.raises(LakeConfigError, match=r"duration \(int32\)"):
         prepare_day(
             [call_rows(2)], DIRECT_ROUTING, start, end, str(tmp_path), pseudonymiser=Pseudonymiser(KEY, ["duration"])
         )
@@ -213,12 +218,12 @@ def test_a_pseudonymised_id_still_deduplicates_and_passes_the_key_checks(tmp_pat
     rows = call_rows(30, day=DAY)
     pages = [rows[:20], rows[10:30]]  # ten rows twice
     p = Pseudonymiser(KEY, ["id"])
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), DIRECT_ROUTING)
+    sink = report_sink(str(tmp_path), DIRECT_ROUTING)
     manifest = commit_rows(sink, DAY, pages, pseudonymiser=p)
     assert manifest.rows == 30 and manifest.source.duplicates_dropped == 10
     ids = pq.read_table(tmp_path / f"direct_routing_calls/call_date={DAY}" / DATA_FILE)["id"].to_pylist()
     assert sorted(ids) == sorted(p.token(row["id"]) for row in rows)
-    report = check_partition(sink, DAY)
+    report = check_report_day(sink, DAY)
     assert report.status == "pass", [r.message for r in report.results if r.failed]
 
 
@@ -226,9 +231,9 @@ def test_the_bot_rule_works_on_tokens(tmp_path):
     p = Pseudonymiser(KEY, ["userId", "userPrincipalName", "userDisplayName", "callerNumber", "calleeNumber"])
     rows = pstn_day_rows()
     rows[3] |= {"userId": None, "userPrincipalName": ""}  # a user call without a user: the rule must see it
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), PSTN)
+    sink = report_sink(str(tmp_path), PSTN)
     commit_rows(sink, PSTN_DAY, [rows], pseudonymiser=p)
-    result = next(r for r in check_partition(sink, PSTN_DAY).results if r.name == "user_fields_only_empty_for_bots")
+    result = next(r for r in check_report_day(sink, PSTN_DAY).results if r.name == "user_fields_only_empty_for_bots")
     assert result.status == "fail" and result.observed == 1 and result.sample_ids == [rows[3]["id"]]
     table = pq.read_table(tmp_path / f"pstn_calls/call_date={PSTN_DAY}" / DATA_FILE)
     bot = [r for r in table.to_pylist() if r["callType"] == "ucap_in"]
@@ -239,23 +244,19 @@ def test_the_bot_rule_works_on_tokens(tmp_path):
 def test_a_lake_written_before_can_be_pseudonymised_in_place(tmp_path):
     import dataclasses
 
-    from call_logs.lake.pseudonymise import pseudonymise_committed_day
-
     v1 = dataclasses.replace(DIRECT_ROUTING, schema_version=1)
     next_day = DAY + timedelta(days=1)
     old_rows, new_rows = people_rows(40), people_rows(30, next_day)
     new_rows[0]["callerNumber_extra"] = "+14255550999"
-    commit_rows(ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), v1), DAY, [old_rows])
-    sink = ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path), DIRECT_ROUTING)
+    commit_rows(report_sink(str(tmp_path), v1), DAY, [old_rows])
+    sink = report_sink(str(tmp_path), DIRECT_ROUTING)
     commit_rows(sink, next_day, [new_rows])
     p = Pseudonymiser(KEY, [*PERSONAL, "callerNumber_extra"])
-    workdir = tmp_path / "work"
-    workdir.mkdir()
     for day in (DAY, next_day):
-        manifest = pseudonymise_committed_day(sink, day, p, str(workdir))
+        manifest = pseudonymise_committed_day(sink, day, p)
         assert manifest.pseudonymisation == p.describe() and manifest.schema_version == 2
-        assert pseudonymise_committed_day(sink, day, p, str(workdir)) == manifest  # idempotent
-        report = check_partition(sink, day)
+        assert pseudonymise_committed_day(sink, day, p) == manifest  # idempotent
+        report = check_report_day(sink, day)
         assert report.status in ("pass", "warn"), [r.message for r in report.results if r.failed]
     assert_nothing_raw(tmp_path, raw_values(old_rows + new_rows) | {"+14255550999"})
     table = pq.read_table(tmp_path / f"direct_routing_calls/call_date={DAY}" / DATA_FILE)
@@ -263,8 +264,8 @@ def test_a_lake_written_before_can_be_pseudonymised_in_place(tmp_path):
     assert set(table["userPrincipalName"].to_pylist()) == {p.token(f"person{i}@contoso.com") for i in range(5)}
     extra = pq.read_table(tmp_path / f"direct_routing_calls/call_date={next_day}" / DATA_FILE)[ADDITIONAL_PROPERTIES]
     assert json.loads(next(t for t in extra.to_pylist() if t)) == {"callerNumber_extra": p.token("+14255550999")}
-    with pytest.raises(ValueError, match="cannot be re-keyed"):
-        pseudonymise_committed_day(sink, DAY, Pseudonymiser("another key", PERSONAL), str(workdir))
+    with pytest.raises(AlreadyPseudonymised, match="cannot be re-keyed"):
+        pseudonymise_committed_day(sink, DAY, Pseudonymiser("another key", PERSONAL))
 
 
 def test_the_operator_takes_the_key_from_the_connection_password_or_fails_with_one_sentence(monkeypatch):

@@ -309,3 +309,60 @@ def test_a_variable_set_explicitly_wins_over_the_connection(dag, emulator, pipel
     assert "api_version = v1.0  [the task's api_version (Variable direct_routing_api_version)]" in "".join(
         capfd.readouterr()
     )
+
+
+def _retyped_delta_table(lake_root, day) -> int:
+    """A Delta table of direct_routing_calls whose duration column is text: what another writer (or an old
+    version of a schema) left where the pipeline writes. Returns its version."""
+    import pyarrow as pa
+    from call_logs.reports.direct_routing import DIRECT_ROUTING
+    from deltalake import DeltaTable, write_deltalake
+
+    fields = [pa.field("duration", pa.string()) if f.name == "duration" else f for f in DIRECT_ROUTING.schema]
+    table = pa.schema(fields).empty_table().append_column("call_date", pa.array([], pa.date32()))
+    uri = str(lake_root / "direct_routing_calls")
+    write_deltalake(uri, table, partition_by=["call_date"])
+    return DeltaTable(uri).version()
+
+
+def test_a_delta_schema_change_is_refused_at_once_and_the_table_is_untouched(
+    dag, emulator, pipeline_env, tmp_path, monkeypatch
+):
+    """A refusal that can never change (the day's columns would retype the table's) is not retried for 35 minutes."""
+    from airflow.sdk.exceptions import AirflowFailException
+    from deltalake import DeltaTable
+
+    emu = emulator(rows_per_day=300)
+    version = _retyped_delta_table(tmp_path / "lake", DAY)
+    configure(pipeline_env, emu, tmp_path, monkeypatch, None, direct_routing_table_format="delta")
+    outcome = run_extract(dag)
+    assert (outcome.state, outcome.tries, outcome.retries) == ("failed", 1, []), outcome
+    [error] = outcome.failures
+    assert type(error) is AirflowFailException
+    assert "other type: ['duration']" in str(error) and "only added columns are allowed" in str(error)
+    assert DeltaTable(str(tmp_path / "lake" / "direct_routing_calls")).version() == version
+
+
+@pytest.mark.parametrize(
+    ("lake_root", "words"),
+    [
+        ("foo://lake/calls", ["The lake root 'foo://lake/calls' cannot be opened", "abfs://<conn_id>@<container>"]),
+        ("abfs://no_such_lake@calls/lake", ["There is no Airflow connection 'no_such_lake'", "connection_string"]),
+    ],
+    ids=["unknown-scheme", "missing-lake-connection"],
+)
+def test_a_lake_root_that_cannot_be_opened_fails_at_once_before_any_request(
+    dag, emulator, pipeline_env, tmp_path, monkeypatch, lake_root, words
+):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    emu = emulator(rows_per_day=100)
+    configure(pipeline_env, emu, tmp_path, monkeypatch)
+    monkeypatch.setenv("AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT", lake_root)
+    outcome = run_extract(dag)
+    assert (outcome.state, outcome.tries, outcome.retries) == ("failed", 1, []), outcome
+    [error] = outcome.failures
+    assert type(error) is AirflowFailException
+    for word in words:
+        assert word in str(error), str(error)
+    assert emu.stats()["data_requests"] == 0

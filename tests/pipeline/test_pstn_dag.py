@@ -71,3 +71,22 @@ def test_two_days_hold_exactly_the_calls_that_started_in_them(pstn_dag, emulator
     assert midnight in starts[DAYS[1]] and midnight not in starts[DAYS[0]]
     manifest = json.loads((lake / f"pstn_calls/call_date={DAYS[0]}" / "_manifest.json").read_text())
     assert manifest["source"]["out_of_window_dropped"] >= 1
+
+
+def test_a_pstn_run_names_its_own_api_version_variable(pstn_dag, emulator, pipeline_env, tmp_path):
+    """The engine names the report's Variable, never direct routing's, in a refusal."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    emu = emulator(rows_per_day=100)
+    pipeline_env(emu, (tmp_path / "lake").as_uri(), pstn_calls_settle_hours=0, pstn_calls_api_version="V1")
+    extract = pstn_dag.get_task("extract")
+    extract.retries = 0
+    failures: list[BaseException] = []
+    extract.on_failure_callback = [lambda context: failures.append(context["exception"])]
+    run = run_for_day(pstn_dag, DAYS[0])
+    with create_session() as session:
+        state = session.query(DagRun).filter_by(run_id=run.run_id, dag_id=run.dag_id).one().state
+    assert str(state) == "failed"
+    [error] = failures
+    assert "(Variable pstn_calls_api_version) is 'V1'" in str(error) and "direct_routing" not in str(error)

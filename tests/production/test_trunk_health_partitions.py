@@ -23,14 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import fsspec
 import pytest
-from call_logs.gold.quality import check_trunk_health_day, days_of_month
-from call_logs.gold.store import gold_sink, read_day
+from call_logs.gold.quality import check_gold
+from call_logs.gold.store import read_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
 from call_logs.gold.trunk_health import build_day
+from call_logs.quality.engine import write_report
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+from call_logs.utc import days_of_month
 from graph_emulator.connection import msgraph_connection_env
 from graph_emulator.process import EmulatorProcess
 
@@ -41,6 +41,7 @@ from tests.production.conftest import wall_time
 from tests.production.processes import log
 from tests.production.stack import start_stack, stop_stack
 from tests.rows import call_rows, commit_rows, pages_of
+from tests.sinks import gold_table_sink, report_sink
 
 GOLD_DAG, MONTHLY_DAG = TRUNK_HEALTH.table, TRUNK_HEALTH_MONTHLY.table
 SETTLE_HOURS = 240
@@ -62,13 +63,12 @@ MONTH, SEEDED, BACKFILL = straddling_days(datetime.now(UTC).date())
 
 def seed_month(lake: Path) -> None:
     """The earlier days of M: source day, trunk-health day and its quality report, as the DAGs would leave them."""
-    fs = fsspec.filesystem("file")
-    source = ParquetPartitionSink(fs, str(lake), DIRECT_ROUTING)
-    gold = gold_sink("parquet", fs, str(lake), TRUNK_HEALTH)
+    source = report_sink(str(lake), DIRECT_ROUTING)
+    gold = gold_table_sink(str(lake), TRUNK_HEALTH)
     for day in SEEDED:
         commit_rows(source, day, pages_of(call_rows(60, day=day, prefix=f"seed{day:%d}")))
         build_day(source, gold, day, run={"seeded": True})
-        gold.write_quality(day, check_trunk_health_day(gold, source, day))
+        write_report(gold, day, check_gold(gold, day, source))
 
 
 SEED_EVENTS = """
@@ -224,8 +224,7 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
         rows = duckdb.sql(f"SELECT count(*) FROM {source_glob} WHERE call_date = DATE '{day}'").fetchall()[0][0]
         assert extras[day.isoformat()]["rows"] == rows == emulator_process.count_day(day) > 0
 
-    fs = fsspec.filesystem("file")
-    gold = gold_sink("parquet", fs, str(lake), TRUNK_HEALTH)
+    gold = gold_table_sink(str(lake), TRUNK_HEALTH)
     for day in BACKFILL:
         got = [
             (
@@ -247,7 +246,7 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
         assert got == approx_rows(expected), day
         assert json.loads((lake / f"{GOLD_DAG}/call_date={day}/_dq.json").read_text())["status"] == "pass"
 
-    monthly = read_day(gold_sink("parquet", fs, str(lake), TRUNK_HEALTH_MONTHLY), MONTH)
+    monthly = read_day(gold_table_sink(str(lake), TRUNK_HEALTH_MONTHLY), MONTH)
     expected_month = duckdb.sql(
         f"""SELECT trunkFullyQualifiedDomainName, count(DISTINCT call_date)::INT, count(*)
             FROM {source_glob} WHERE date_trunc('month', call_date) = DATE '{MONTH}' GROUP BY 1 ORDER BY 1 NULLS LAST"""

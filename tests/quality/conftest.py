@@ -20,10 +20,10 @@ import pytest
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE
 from call_logs.lake.storage import publish_file, publish_json, read_json
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 from fsspec import AbstractFileSystem
 
 from tests.rows import DAY, SENTINEL, call_rows, commit_rows  # noqa: F401 - re-exported for the test modules
+from tests.sinks import report_sink
 
 SCHEMA = DIRECT_ROUTING.schema
 
@@ -38,7 +38,7 @@ class QualityLake:
 
     def __init__(self, fs: AbstractFileSystem, root: str):
         self.fs, self.root = fs, root
-        self.sink = ParquetPartitionSink(fs, root, DIRECT_ROUTING)
+        self.sink = report_sink(root, DIRECT_ROUTING, fs=fs)
 
     def commit(self, day: date, rows: list[dict], *, page_size: int = 1000) -> dict[str, Any]:
         """Write ``rows`` as Graph pages through the real pipeline and commit them; returns the manifest."""

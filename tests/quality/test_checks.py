@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 import pytest
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE
-from call_logs.quality.checks import QualityReport, QualityThresholds, check_partition, write_report
+from call_logs.quality.engine import check_report_day, write_report
+from call_logs.quality.results import QualityReport
 from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.tables.checks import QualityThresholds
 
 from tests.quality.conftest import DAY, SENTINEL, call_rows
 
@@ -51,7 +53,7 @@ def replace_value(table: pa.Table, column: str, index: int, value) -> pa.Table:
 
 def test_a_clean_partition_passes_every_check(lake):
     manifest = lake.commit(DAY, call_rows(40))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert {r.name for r in report.results} == ALL_CHECKS and report.skipped == []
     assert report.status == "pass" and failing(report) == set()
     assert report.rows == 40 and report.file_sha256 == manifest["file"]["sha256"]
@@ -66,7 +68,7 @@ def test_a_clean_partition_passes_every_check(lake):
 
 def test_an_empty_day_without_history_passes(lake):
     lake.commit(DAY, [])
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert report.status == "pass", report.summary_line()
     assert result(report, "volume_vs_history").observed == "no history"
 
@@ -75,7 +77,7 @@ def test_a_successful_call_with_a_real_failure_time_is_an_error(lake):
     rows = call_rows(20)
     rows[5]["failureDateTime"] = rows[5]["endDateTime"]
     lake.commit(DAY, rows)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"successful_call_has_no_failure_time"}
     assert report.status == "fail"
     bad = result(report, "successful_call_has_no_failure_time")
@@ -86,7 +88,7 @@ def test_a_successful_call_without_an_end_time_is_an_error(lake):
     rows = call_rows(20)
     rows[6]["endDateTime"] = SENTINEL
     lake.commit(DAY, rows)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     # the sentinel on the wrong kind of call also breaks the manifest's sentinel split
     assert failing(report) == {"successful_call_has_end_time", "sentinel_counts"}
     assert result(report, "successful_call_has_end_time").sample_ids == ["call-000006"]
@@ -96,7 +98,7 @@ def test_a_failed_call_with_the_sentinel_as_failure_time_is_an_error(lake):
     rows = call_rows(20)
     rows[4]["failureDateTime"] = SENTINEL
     lake.commit(DAY, rows)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"failed_call_has_failure_time", "sentinel_counts"}
     assert result(report, "failed_call_has_failure_time").sample_ids == ["call-000004"]
     counts = result(report, "sentinel_counts")
@@ -108,7 +110,7 @@ def test_a_failed_call_without_a_usable_failure_time_is_an_error(lake, failure):
     rows = call_rows(20)
     rows[8]["failureDateTime"] = failure
     lake.commit(DAY, rows)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"failed_call_has_failure_time"}
     assert result(report, "failed_call_has_failure_time").sample_ids == ["call-000008"]
 
@@ -117,7 +119,7 @@ def test_an_unknown_call_outcome_is_a_warning(lake):
     rows = call_rows(20)
     rows[3]["successfulCall"] = None
     lake.commit(DAY, rows)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"call_outcome_known"} and report.status == "warn"
     assert result(report, "call_outcome_known").sample_ids == ["call-000003"]
 
@@ -126,7 +128,7 @@ def test_a_duplicated_id_is_found_with_its_id(lake):
     lake.commit(DAY, call_rows(20))
     table = lake.table(DAY)
     lake.rewrite(DAY, pa.concat_tables([table, table.slice(7, 1)]))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"duplicate_ids"}
     bad = result(report, "duplicate_ids")
     assert bad.observed == {"duplicated_ids": 1, "extra_rows": 1} and bad.sample_ids == ["call-000007"]
@@ -135,7 +137,7 @@ def test_a_duplicated_id_is_found_with_its_id(lake):
 def test_rows_without_an_id_are_an_error(lake):
     lake.commit(DAY, call_rows(20))
     lake.rewrite(DAY, replace_value(lake.table(DAY), "id", 2, None))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"null_ids"} and result(report, "null_ids").observed == 1
 
 
@@ -143,7 +145,7 @@ def test_a_row_outside_the_window_is_found_with_its_id(lake):
     lake.commit(DAY, call_rows(20))
     table = lake.table(DAY)
     lake.rewrite(DAY, replace_value(table, "startDateTime", 19, datetime(2024, 1, 3, 0, 0, tzinfo=UTC)))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"window_bounds"}
     bad = result(report, "window_bounds")
     assert bad.observed["rows_outside"] == 1 and bad.sample_ids == ["call-000019"]
@@ -154,7 +156,7 @@ def test_a_manifest_window_that_is_not_the_day_is_an_error(lake):
     manifest = lake.manifest(DAY)
     manifest["window"]["end"] = "2024-01-04T00:00:00Z"
     lake.write_manifest(DAY, manifest)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"window_bounds"}
     assert "manifest's window" in result(report, "window_bounds").message
 
@@ -163,7 +165,7 @@ def test_a_row_deleted_after_the_manifest_was_written_is_caught(lake):
     lake.commit(DAY, call_rows(20))
     table = lake.table(DAY)
     lake.rewrite(DAY, pa.concat_tables([table.slice(0, 10), table.slice(11)]), fix_manifest=False)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     # the deleted call carried a sentinel, so the manifest's sentinel count now exceeds the calls left
     assert failing(report) == {"manifest_matches_file", "row_count", "sentinel_counts"}
     assert result(report, "row_count").observed == {"file": 19, "manifest": 20, "fetched_minus_dropped": 20}
@@ -175,14 +177,14 @@ def test_a_manifest_whose_source_counts_do_not_add_up_is_an_error(lake):
     manifest = lake.manifest(DAY)
     manifest["source"]["rows_fetched"] = 25
     lake.write_manifest(DAY, manifest)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"row_count"}
 
 
 def test_a_year_0001_value_in_the_file_is_a_sentinel_leak(lake):
     lake.commit(DAY, call_rows(20))
     lake.rewrite(DAY, replace_value(lake.table(DAY), "inviteDateTime", 9, datetime(1, 1, 1, tzinfo=UTC)))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"sentinel_leak"}
     bad = result(report, "sentinel_leak")
     assert bad.observed == {"inviteDateTime": 1} and bad.sample_ids == ["call-000009"]
@@ -191,9 +193,9 @@ def test_a_year_0001_value_in_the_file_is_a_sentinel_leak(lake):
 def test_earliest_valid_is_a_threshold(lake):
     lake.commit(DAY, call_rows(20))
     lake.rewrite(DAY, replace_value(lake.table(DAY), "inviteDateTime", 9, datetime(1950, 1, 1, tzinfo=UTC)))
-    assert failing(check_partition(lake.sink, DAY)) == set()
+    assert failing(check_report_day(lake.sink, DAY)) == set()
     strict = QualityThresholds(earliest_valid=date(2000, 1, 1))
-    assert failing(check_partition(lake.sink, DAY, thresholds=strict)) == {"sentinel_leak"}
+    assert failing(check_report_day(lake.sink, DAY, thresholds=strict)) == {"sentinel_leak"}
 
 
 def test_a_drifted_column_type_fails_the_schema_check(lake):
@@ -203,7 +205,7 @@ def test_a_drifted_column_type_fails_the_schema_check(lake):
         metadata=DIRECT_ROUTING.schema.metadata,
     )
     lake.rewrite(DAY, lake.table(DAY), schema=drifted)
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"schema"}
     assert result(report, "schema").observed == ["duration is int64"]
 
@@ -213,7 +215,7 @@ def test_a_manifest_of_another_schema_version_fails_the_schema_check(lake):
     manifest = lake.manifest(DAY)
     manifest["schema_version"] = 99
     lake.write_manifest(DAY, manifest)
-    assert failing(check_partition(lake.sink, DAY)) == {"schema"}
+    assert failing(check_report_day(lake.sink, DAY)) == {"schema"}
 
 
 def test_a_missing_column_fails_every_check_that_needs_it(lake):
@@ -226,7 +228,7 @@ def test_a_missing_column_fails_every_check_that_needs_it(lake):
             [f for f in DIRECT_ROUTING.schema if f.name != "successfulCall"], metadata=DIRECT_ROUTING.schema.metadata
         ),
     )
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {
         "schema",
         "successful_call_has_no_failure_time",
@@ -241,7 +243,7 @@ def test_a_missing_column_fails_every_check_that_needs_it(lake):
 def test_a_partition_without_a_manifest_fails_and_skips_what_needs_it(lake):
     lake.commit(DAY, call_rows(20))
     lake.fs.rm_file(f"{lake.folder(DAY)}/{MANIFEST_FILE}")
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"manifest_present"}
     assert report.skipped == ["manifest_matches_file", "row_count", "unknown_properties", "sentinel_counts"]
 
@@ -249,7 +251,7 @@ def test_a_partition_without_a_manifest_fails_and_skips_what_needs_it(lake):
 def test_a_partition_without_a_data_file_fails_and_skips_every_row_check(lake):
     lake.commit(DAY, call_rows(20))
     lake.fs.rm_file(f"{lake.folder(DAY)}/{DATA_FILE}")
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"data_file_present"} and len(report.skipped) == len(ALL_CHECKS) - 2
     assert (
         report.summary_line()
@@ -261,7 +263,7 @@ def test_a_data_file_that_is_not_parquet_fails(lake):
     lake.commit(DAY, call_rows(20))
     with lake.fs.open(f"{lake.folder(DAY)}/{DATA_FILE}", "wb") as handle:
         handle.write(b"not parquet")
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"data_file_present"}
     assert "not a readable Parquet file" in result(report, "data_file_present").message
 
@@ -276,7 +278,7 @@ def history_before(day: date, counts: list[int]) -> dict[date, int]:
 def test_a_volume_spike_against_history_is_a_warning(lake):
     lake.commit_history(history_before(DAY, [40, 44, 36, 40, 42]))
     lake.commit(DAY, call_rows(100))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"volume_vs_history"} and report.status == "warn"
     bad = result(report, "volume_vs_history")
     assert (bad.severity, bad.observed) == ("warning", {"rows": 100, "median": 40, "deviation": 1.5})
@@ -286,9 +288,9 @@ def test_a_volume_spike_against_history_is_a_warning(lake):
 def test_a_volume_within_the_deviation_passes(lake):
     lake.commit_history(history_before(DAY, [40, 44, 36, 40, 42]))
     lake.commit(DAY, call_rows(55))
-    assert check_partition(lake.sink, DAY).status == "pass"
+    assert check_report_day(lake.sink, DAY).status == "pass"
     loose = QualityThresholds(volume_deviation=0.2)
-    assert failing(check_partition(lake.sink, DAY, thresholds=loose)) == {"volume_vs_history"}
+    assert failing(check_report_day(lake.sink, DAY, thresholds=loose)) == {"volume_vs_history"}
 
 
 def test_history_counts_only_earlier_days_within_history_days(lake):
@@ -296,19 +298,19 @@ def test_history_counts_only_earlier_days_within_history_days(lake):
     lake.commit_history({DAY + timedelta(days=i): 400 for i in range(1, 4)})  # after the day: never history
     lake.commit_history(history_before(DAY, [40, 40]))
     lake.commit(DAY, call_rows(100))
-    report = check_partition(lake.sink, DAY, thresholds=QualityThresholds(history_days=7))
+    report = check_report_day(lake.sink, DAY, thresholds=QualityThresholds(history_days=7))
     assert report.status == "pass"
     assert result(report, "volume_vs_history").observed.startswith("median 40.0 rows over 2 partitions")
-    report = check_partition(lake.sink, DAY, thresholds=QualityThresholds(history_days=7, min_history=2))
+    report = check_report_day(lake.sink, DAY, thresholds=QualityThresholds(history_days=7, min_history=2))
     assert failing(report) == {"volume_vs_history"}
 
 
 def test_a_zero_day_against_a_history_with_calls_is_flagged_with_the_configured_severity(lake):
     lake.commit_history(history_before(DAY, [40, 44, 36]))
     lake.commit(DAY, [])
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"zero_rows"} and report.status == "warn"
-    report = check_partition(lake.sink, DAY, thresholds=QualityThresholds(zero_rows_severity="error"))
+    report = check_report_day(lake.sink, DAY, thresholds=QualityThresholds(zero_rows_severity="error"))
     assert report.status == "fail" and [r.name for r in report.errors] == ["zero_rows"]
 
 
@@ -329,7 +331,7 @@ def test_write_report_publishes_the_dq_document_beside_the_partition(lake):
     rows[5]["failureDateTime"] = rows[5]["endDateTime"]
     manifest = lake.commit(DAY, rows)
     lake.commit_history(history_before(DAY, [60, 60, 60]))
-    report = check_partition(lake.sink, DAY)
+    report = check_report_day(lake.sink, DAY)
     path = write_report(lake.sink, DAY, report)
     assert path == f"{lake.folder(DAY)}/_dq.json"
     document = lake.quality_report(DAY)
@@ -371,7 +373,7 @@ def test_sample_ids_stop_at_twenty(lake):
     lake.rewrite(
         DAY, table.set_column(5, "startDateTime", pa.array(starts, DIRECT_ROUTING.schema.field("startDateTime").type))
     )
-    bad = result(check_partition(lake.sink, DAY), "window_bounds")
+    bad = result(check_report_day(lake.sink, DAY), "window_bounds")
     assert bad.observed["rows_outside"] == 30
     assert bad.sample_ids == [f"call-{i:06d}" for i in range(20)]
 
@@ -383,6 +385,6 @@ def test_volume_is_judged_against_the_same_weekday_once_there_are_enough_of_them
         history[day] = 10 if day.weekday() >= 5 else 40  # quiet weekends, as in most tenants
     lake.commit_history(history)
     lake.commit(saturday, call_rows(11, day=saturday))
-    report = check_partition(lake.sink, saturday)
+    report = check_report_day(lake.sink, saturday)
     assert report.status == "pass"  # against every day's median (40) it would look 72% short
     assert "previous Saturdays" in result(report, "volume_vs_history").message

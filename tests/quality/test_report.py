@@ -14,13 +14,13 @@ import fsspec
 import pytest
 from call_logs.__main__ import main
 from call_logs.charts import STATUS_COLOURS
-from call_logs.gold.store import gold_sink
 from call_logs.gold.table import TRUNK_HEALTH
 from call_logs.gold.trunk_health import build_day
-from call_logs.quality.checks import check_partition, write_report
+from call_logs.quality.engine import check_report_day, write_report
 from call_logs.quality.report import DayLine, lake_report
 
 from tests.quality.conftest import DAY, QualityLake, call_rows
+from tests.sinks import gold_table_sink
 
 PLOT = re.compile(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", re.S)
 
@@ -43,7 +43,7 @@ def checked_lake(lake):
             rows[1]["failureDateTime"] = rows[1]["endDateTime"]
         lake.commit(day, rows)
         if index < 3:
-            write_report(lake.sink, day, check_partition(lake.sink, day))
+            write_report(lake.sink, day, check_report_day(lake.sink, day))
     return lake, days
 
 
@@ -112,7 +112,7 @@ def test_cli_accepts_a_file_url(checked_lake, tmp_path, capsys):
 
 def test_the_page_charts_trunk_health_per_trunk_over_time(checked_lake, tmp_path, capsys):
     lake, days = checked_lake
-    gold = gold_sink("parquet", lake.fs, lake.root, TRUNK_HEALTH)
+    gold = gold_table_sink(lake.root, TRUNK_HEALTH, fs=lake.fs)
     for day in days[:2]:
         build_day(lake.sink, gold, day)
     chart = tmp_path / "lake_report.html"

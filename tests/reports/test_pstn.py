@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import fsspec
 import pyarrow.parquet as pq
 import pytest
 from call_logs.lake.convert import SchemaViolation
-from call_logs.quality.checks import check_partition
+from call_logs.quality.engine import check_report_day
 from call_logs.reports.pstn import PSTN
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
 
 from tests.rows import commit_rows
+from tests.sinks import report_sink
 
 DAY = date(2026, 3, 2)
 MIDNIGHT = datetime(2026, 3, 3)
@@ -61,7 +60,7 @@ def day_rows(count: int = 20) -> list[dict]:
 
 @pytest.fixture
 def sink(tmp_path):
-    return ParquetPartitionSink(fsspec.filesystem("file"), str(tmp_path / "lake"), PSTN)
+    return report_sink(str(tmp_path / "lake"), PSTN)
 
 
 def test_charges_land_as_exact_decimals_and_the_midnight_call_only_in_its_own_day(sink):
@@ -89,7 +88,7 @@ def test_a_charge_with_more_places_than_the_column_holds_fails_instead_of_roundi
 
 def test_clean_pstn_day_passes_every_check(sink):
     commit_rows(sink, DAY, [day_rows()])
-    report = check_partition(sink, DAY)
+    report = check_report_day(sink, DAY)
     assert report.status == "pass", report.summary_line()
     assert {r.name for r in report.results} >= {"charges_not_negative", "charge_has_currency", "duplicate_ids"}
 
@@ -108,7 +107,7 @@ def test_each_pstn_rule_finds_its_row(sink, override, check):
     rows = day_rows()
     rows[4] |= override
     commit_rows(sink, DAY, [rows])
-    report = check_partition(sink, DAY)
+    report = check_report_day(sink, DAY)
     failed = {r.name: r for r in report.results if r.failed}
     assert set(failed) == {check}
     assert failed[check].sample_ids == ["pstn-00004"]
@@ -119,12 +118,13 @@ def test_a_call_that_ends_before_it_starts_is_an_error(sink):
     rows[2]["endDateTime"] = "2026-03-02T01:00:00.0000000Z"  # starts 02:00
     rows[2]["duration"] = 0
     commit_rows(sink, DAY, [rows])
-    failed = {r.name for r in check_partition(sink, DAY).results if r.failed}
+    failed = {r.name for r in check_report_day(sink, DAY).results if r.failed}
     assert "end_not_before_start" in failed
 
 
 def test_the_lake_report_sums_cost_per_day_and_currency_and_charts_it(sink, tmp_path):
-    from call_logs.quality.report import daily_sums, lake_report, write_chart
+    from call_logs.charts import write_chart
+    from call_logs.quality.report import daily_sums, lake_report
 
     rows = day_rows()
     for i, row in enumerate(rows):

@@ -12,14 +12,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.gold.quality import days_of_month
-from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, read_day, read_manifest, write_day
+from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, read_day, write_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH_MONTHLY
+from call_logs.lake.errors import PartitionUnusable
+from call_logs.utc import days_of_month
 
 SUMMED = ("calls", "successful_calls", "answered_calls", "media_bypass_calls")
 
 
-class MonthIncomplete(Exception):
+class MonthIncomplete(PartitionUnusable):
     """A day of the month has no trunk-health partition: the rollup would understate the month."""
 
 
@@ -54,7 +55,7 @@ def build_month(daily: GoldSink, monthly: GoldSink, month: date, *, run: dict[st
     """Sum the month's trunk-health days into the monthly table (partition = the month's first day)."""
     tables, sources, missing = [], [], []
     for day in days_of_month(month):
-        rows, manifest = read_day(daily, day), read_manifest(daily, day)
+        rows, manifest = read_day(daily, day), daily.read_manifest(day)
         if rows is None or manifest is None:
             missing.append(day.isoformat())
             continue

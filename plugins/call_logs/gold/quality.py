@@ -1,94 +1,33 @@
-"""Quality checks of gold partitions, read back through their sink; the report is stored beside them (``_dq.json``).
+"""Quality checks of gold partitions, run by the quality engine like any table's; the report is stored beside them.
 
-Every check is an error (a gold day is recomputed, never patched): the daily trunk-health checks tie the day to
-the source day it claims to summarise (calls add up to its rows, computed from its current file), and bound what a
-row may say (one row per trunk, counts within calls, rates in [0, 1]); the monthly ones require every day of the
-month and the calls of those days.
+Every check is an error (a gold partition is recomputed, never patched): the daily trunk-health checks tie the day
+to the source day it claims to summarise (calls add up to its rows, computed from its current file), and bound what
+a row may say (one row per trunk, counts within calls, rates in [0, 1]); the monthly ones require every day of the
+month and the calls of those days. A check reads the source through ``CommittedPartition.source``.
 """
 
 from __future__ import annotations
 
-import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.gold.store import GoldManifest, GoldSink, read_day, read_manifest
-from call_logs.gold.table import TRUNK
-from call_logs.graph.window import format_utc
-from call_logs.quality.results import CheckResult, Outcome
+from call_logs.gold.store import GoldManifest, GoldSink, read_day
+from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, GoldTable
+from call_logs.quality.engine import check_partition
+from call_logs.quality.reading import CommittedPartition
+from call_logs.quality.results import QualityReport
 from call_logs.sinks.base import Sink
+from call_logs.tables.checks import Check, Outcome, QualityThresholds, check
+from call_logs.utc import days_of_month
 
 RATES = ("success_rate", "answer_seizure_ratio", "media_bypass_share")
 WITHIN_CALLS = ("successful_calls", "answered_calls", "media_bypass_calls")
+LOCATIONS = ("calls_by_signaling_location", "calls_by_media_location")
 
-
-def _result(name: str, outcome: Outcome) -> CheckResult:
-    return CheckResult(
-        name, "error", "pass" if outcome.ok else "fail", outcome.observed, outcome.expected, outcome.message
-    )
-
-
-def _document(partition: date, manifest: GoldManifest | None, results: list[CheckResult]) -> dict[str, Any]:
-    errors = [r for r in results if r.failed]
-    return {
-        "partition": partition.isoformat(),
-        "checked_at": format_utc(datetime.now(UTC)),
-        "file": {
-            "sha256": manifest.file.sha256 if manifest else None,
-            "bytes": manifest.file.bytes if manifest else None,
-            "rows": manifest.rows if manifest else None,
-        },
-        "status": "fail" if errors else "pass",
-        "counts": {"errors": len(errors), "warnings": 0},
-        "checks": [r.to_dict() for r in results],
-    }
-
-
-def _stored(gold: GoldSink, day: date) -> tuple[GoldManifest | None, pa.Table | None, list[CheckResult]]:
-    """The gold day's manifest and rows, and the check that they belong together."""
-    manifest = read_manifest(gold, day)
-    with gold.open_day(day) as stored:
-        sha256 = stored.fingerprint.get("sha256")
-        rows = None
-        if stored.data is not None:
-            rows = pa.Table.from_batches(
-                list(stored.data.iter_batches(list(gold.spec.column_names), 65_536)), schema=gold.spec.schema
-            )
-    ok = manifest is not None and rows is not None and manifest.file.sha256 == sha256 and manifest.rows == len(rows)
-    found = {"manifest_sha256": manifest.file.sha256 if manifest else None, "file_sha256": sha256}
-    message = "The file is the one its manifest describes." if ok else "The file and its manifest do not match."
-    return manifest, rows, [_result("file_matches_manifest", Outcome(ok, found, "the same sha256 and rows", message))]
-
-
-def _unique_trunks(rows: pa.Table) -> CheckResult:
-    trunks = rows[TRUNK]
-    ok = len(pc.unique(trunks)) == len(trunks)
-    message = "One row per trunk." if ok else "A trunk has more than one row."
-    return _result("one_row_per_trunk", Outcome(ok, len(trunks) - len(pc.unique(trunks)), 0, message))
-
-
-def _bounded(rows: pa.Table) -> list[CheckResult]:
-    over = {c: _count(pc.greater(rows[c], rows["calls"])) for c in WITHIN_CALLS}
-    outside = {c: _count(pc.or_(pc.less(rows[c], 0.0), pc.greater(rows[c], 1.0))) for c in RATES}
-    results = [
-        _result(
-            "counts_within_calls",
-            Outcome(not any(over.values()), over, "0 rows", "Counts exceed calls." if any(over.values()) else "OK."),
-        ),
-        _result(
-            "rates_in_unit_interval",
-            Outcome(
-                not any(outside.values()),
-                outside,
-                "0 rows",
-                "Rates outside [0, 1]." if any(outside.values()) else "Every rate is in [0, 1].",
-            ),
-        ),
-    ]
-    return results
+GoldPartition = CommittedPartition[GoldTable, GoldManifest]
 
 
 def _count(mask: pa.ChunkedArray) -> int:
@@ -99,56 +38,121 @@ def _sum(rows: pa.Table, column: str) -> int:
     return int(pc.sum(rows[column]).as_py() or 0)
 
 
-def _locations_add_up(rows: pa.Table) -> CheckResult:
+@check("file_matches_manifest", "error", needs=())
+def check_file_matches_manifest(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The stored file is the one its manifest describes: the same sha256 and rows."""
+    manifest, sha256 = p.manifest, p.stored.fingerprint.get("sha256")
+    ok = manifest is not None and p.rows is not None and manifest.file.sha256 == sha256 and manifest.rows == p.rows
+    found = {"manifest_sha256": manifest.file.sha256 if manifest else None, "file_sha256": sha256}
+    message = "The file is the one its manifest describes." if ok else "The file and its manifest do not match."
+    return Outcome(ok, found, "the same sha256 and rows", message)
+
+
+@check("one_row_per_trunk", "error", group="identity")
+def check_one_row_per_trunk(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """A trunk has one row per partition."""
+    trunks = p.table([])[p.spec.key_column]
+    extra = len(trunks) - len(pc.unique(trunks))
+    return Outcome(extra == 0, extra, 0, "One row per trunk." if extra == 0 else "A trunk has more than one row.")
+
+
+@check("counts_within_calls", "error", group="bounds")
+def check_counts_within_calls(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Successful, answered and media-bypass calls never exceed a trunk's calls."""
+    rows = p.table(["calls", *WITHIN_CALLS])
+    over = {c: _count(pc.greater(rows[c], rows["calls"])) for c in WITHIN_CALLS}
+    bad = any(over.values())
+    return Outcome(not bad, over, "0 rows", "Counts exceed calls." if bad else "OK.")
+
+
+@check("rates_in_unit_interval", "error", group="bounds")
+def check_rates_in_unit_interval(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Every rate is a share: in [0, 1]."""
+    rows = p.table(list(RATES))
+    outside = {c: _count(pc.or_(pc.less(rows[c], 0.0), pc.greater(rows[c], 1.0))) for c in RATES}
+    bad = any(outside.values())
+    return Outcome(not bad, outside, "0 rows", "Rates outside [0, 1]." if bad else "Every rate is in [0, 1].")
+
+
+@check("locations_add_up_to_calls", "error", group="bounds")
+def check_locations_add_up_to_calls(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Each trunk's calls per signaling (and media) location add up to its calls."""
+    rows = p.table(["calls", *LOCATIONS])
     calls = rows["calls"].to_pylist()
     located = {
         column: all(
             sum(item["calls"] for item in row) == n for row, n in zip(rows[column].to_pylist(), calls, strict=True)
         )
-        for column in ("calls_by_signaling_location", "calls_by_media_location")
+        for column in LOCATIONS
     }
     ok = all(located.values())
     message = "Every location list adds up to calls." if ok else "A location list does not add up to calls."
-    return _result("locations_add_up_to_calls", Outcome(ok, located, "every list sums to calls", message))
+    return Outcome(ok, located, "every list sums to calls", message)
 
 
-def check_trunk_health_day(gold: GoldSink, source: Sink, day: date) -> dict[str, Any]:
-    """The ``_dq.json`` document of a trunk-health day, checked against the source day as it is now."""
-    manifest, rows, results = _stored(gold, day)
-    source_manifest = source.read_manifest(day)
-    if rows is not None:
-        results += [_unique_trunks(rows), *_bounded(rows), _locations_add_up(rows)]
-        expected = source_manifest.rows if source_manifest else None
-        total = _sum(rows, "calls")
-        message = f"The trunks' calls add up to {total:,}; the source day has {expected} rows."
-        results.append(_result("calls_match_source_rows", Outcome(total == expected, total, expected, message)))
-    used = manifest.sources[0].sha256 if manifest and manifest.sources else None
+@check("calls_match_source_rows", "error", group="source")
+def check_calls_match_source_rows(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The trunks' calls add up to the source day's rows."""
+    source_manifest = p.source(p.spec.source).read_manifest(p.day)
+    expected = source_manifest.rows if source_manifest else None
+    total = _sum(p.table(["calls"]), "calls")
+    message = f"The trunks' calls add up to {total:,}; the source day has {expected} rows."
+    return Outcome(total == expected, total, expected, message)
+
+
+@check("computed_from_current_source", "error", needs=(), group="source")
+def check_computed_from_current_source(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The day was computed from the source day's current file (its sha256), not an earlier version of it."""
+    source_manifest = p.source(p.spec.source).read_manifest(p.day)
+    used = p.manifest.sources[0].sha256 if p.manifest and p.manifest.sources else None
     current = source_manifest.file.sha256 if source_manifest else None
     fresh = used is not None and used == current
     message = "Computed from the source day's current file." if fresh else "The source day changed: recompute."
-    results.append(_result("computed_from_current_source", Outcome(fresh, used, current, message)))
-    return _document(day, manifest, results)
+    return Outcome(fresh, used, current, message)
 
 
-def days_of_month(month: date) -> list[date]:
-    first = month.replace(day=1)
-    return [first + timedelta(days=i) for i in range(calendar.monthrange(first.year, first.month)[1])]
+@check("every_day_of_the_month", "error", needs=(), group="source")
+def check_every_day_of_the_month(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The rollup was computed from every day of its month."""
+    covered = {s.partition for s in p.manifest.sources} if p.manifest else set()
+    missing = [d.isoformat() for d in days_of_month(p.day) if d not in covered]
+    return Outcome(not missing, missing, [], f"Missing days: {missing}." if missing else "Every day of the month.")
 
 
-def check_month(monthly: GoldSink, daily: GoldSink, month: date) -> dict[str, Any]:
-    """The ``_dq.json`` document of a monthly rollup: every day present, and the days' calls add up."""
-    month = month.replace(day=1)
-    manifest, rows, results = _stored(monthly, month)
-    days = days_of_month(month)
-    covered = {s.partition for s in manifest.sources} if manifest else set()
-    missing = [d.isoformat() for d in days if d not in covered]
-    message = f"Missing days: {missing}." if missing else "Every day of the month."
-    results.append(_result("every_day_of_the_month", Outcome(not missing, missing, [], message)))
-    if rows is not None:
-        results += [_unique_trunks(rows), *_bounded(rows)]
-        day_tables = [read_day(daily, d) for d in days]
-        expected = sum(_sum(t, "calls") for t in day_tables if t is not None)
-        total = _sum(rows, "calls")
-        message = f"{total:,} calls in the month, {expected:,} in its days."
-        results.append(_result("calls_match_days", Outcome(total == expected, total, expected, message)))
-    return _document(month, manifest, results)
+@check("calls_match_days", "error", group="source")
+def check_calls_match_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The month's calls add up to the calls of its days, as they are stored now."""
+    daily: Any = p.source(p.spec.source)
+    day_tables = [read_day(daily, d) for d in days_of_month(p.day)]
+    expected = sum(_sum(table, "calls") for table in day_tables if table is not None)
+    total = _sum(p.table(["calls"]), "calls")
+    return Outcome(total == expected, total, expected, f"{total:,} calls in the month, {expected:,} in its days.")
+
+
+GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
+    TRUNK_HEALTH.table: (
+        check_file_matches_manifest,
+        check_one_row_per_trunk,
+        check_counts_within_calls,
+        check_rates_in_unit_interval,
+        check_locations_add_up_to_calls,
+        check_calls_match_source_rows,
+        check_computed_from_current_source,
+    ),
+    TRUNK_HEALTH_MONTHLY.table: (
+        check_file_matches_manifest,
+        check_every_day_of_the_month,
+        check_one_row_per_trunk,
+        check_counts_within_calls,
+        check_rates_in_unit_interval,
+        check_calls_match_days,
+    ),
+}
+
+
+def check_gold(gold: GoldSink, partition: date, source: Sink[Any, Any]) -> QualityReport:
+    """Check a gold partition (a day, or any day of a month for a monthly table) against the table it is derived
+    from (``source``: the report table, or the daily gold table of a rollup)."""
+    if gold.spec.partition_column == "month":
+        partition = partition.replace(day=1)
+    return check_partition(gold, partition, GOLD_CHECKS[gold.spec.table], sources={source.spec.table: source})

@@ -1,38 +1,35 @@
-"""Writing and reading gold days through a sink, with a manifest of their own.
+"""Writing and reading gold partitions through a sink, with a manifest of their own.
 
-A gold day's manifest is a ``GoldManifest``: the stored file (size, sha256), the rows, and the source partitions
-it was computed from (their rows and sha256), so a consumer or a check can tell whether a gold day is current
-without recomputing it. (A Graph day's ``Manifest`` describes a pull; none of that applies here.) The sinks are the
-reports' own: Parquet partitions (the manifest is ``_manifest.json``) or a Delta table (the manifest is the day's
-commit metadata, and the commit replaces the day's rows and facts together).
+A gold partition's manifest is a ``GoldManifest``: the stored file (size, sha256), the rows, and the source
+partitions it was computed from (their rows and sha256), so a consumer or a check can tell whether a gold day is
+current without recomputing it. (A Graph day's ``Manifest`` describes a pull; none of that applies here.) The sinks
+are the reports' own, generic over their facts: Parquet partitions (the manifest is ``_manifest.json``) or a Delta
+table (the manifest is the partition's commit metadata, and the commit replaces its rows and facts together).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
-from fsspec import AbstractFileSystem
 
 from call_logs.gold.table import GoldTable
-from call_logs.graph.window import format_utc
-from call_logs.lake.delta_storage import DeltaLocation
-from call_logs.lake.manifest import StoredFile
+from call_logs.lake.errors import ManifestError
+from call_logs.lake.root import LakeRoot
 from call_logs.sinks import open_table
-from call_logs.sinks.delta import DeltaTableSink
-from call_logs.sinks.parquet_partitions import ParquetPartitionSink
+from call_logs.sinks.base import Sink, replace_day
+from call_logs.tables.partitioned import StoredFile
+from call_logs.utc import format_utc
 
 GOLD_MANIFEST_VERSION = 1
-GoldSink = ParquetPartitionSink[GoldTable] | DeltaTableSink[GoldTable]
 
 
 @dataclass(frozen=True)
 class SourcePartition:
-    """One partition a gold day was computed from, as it was when read."""
+    """One partition a gold partition was computed from, as it was when read."""
 
     table: str
     partition: date
@@ -65,24 +62,35 @@ class GoldManifest:
         }
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> GoldManifest:
-        return cls(
-            table=document["table"],
-            partition=date.fromisoformat(document["partition"]),
-            schema_version=int(document["schema_version"]),
-            rows=int(document["rows"]),
-            file=StoredFile(**document["file"]),
-            sources=tuple(
-                SourcePartition(s["table"], date.fromisoformat(s["partition"]), int(s["rows"]), s["sha256"])
-                for s in document["sources"]
-            ),
-            run=document.get("run", {}),
-            computed_at=datetime.fromisoformat(document["computed_at"].replace("Z", "+00:00")),
-        )
+    def from_dict(cls, document: Any) -> GoldManifest:
+        """Read a stored gold manifest; ``ManifestError`` says what is missing or malformed."""
+        try:
+            if document.get("gold_manifest_version") != GOLD_MANIFEST_VERSION:
+                raise ManifestError(f"its gold_manifest_version is {document.get('gold_manifest_version')!r}")
+            return cls(
+                table=document["table"],
+                partition=date.fromisoformat(document["partition"]),
+                schema_version=int(document["schema_version"]),
+                rows=int(document["rows"]),
+                file=StoredFile(**document["file"]),
+                sources=tuple(
+                    SourcePartition(s["table"], date.fromisoformat(s["partition"]), int(s["rows"]), s["sha256"])
+                    for s in document["sources"]
+                ),
+                run=document.get("run", {}),
+                computed_at=datetime.fromisoformat(document["computed_at"].replace("Z", "+00:00")),
+            )
+        except ManifestError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ManifestError(f"it is malformed ({type(error).__name__}: {error})") from None
+
+
+GoldSink = Sink[GoldTable, GoldManifest]
 
 
 class _OneTable:
-    """``DayRows`` of a table computed in memory (a gold day is small: one row per key)."""
+    """``DayRows`` of a table computed in memory (a gold partition is small: one row per key)."""
 
     def __init__(self, table: pa.Table):
         self._table = table
@@ -91,52 +99,35 @@ class _OneTable:
         yield self._table
 
 
-def gold_sink(
-    table_format: str,
-    fs: AbstractFileSystem,
-    root: str,
-    table: GoldTable,
-    *,
-    lake_root: str | None = None,
-    delta_location: DeltaLocation | None = None,
-) -> GoldSink:
+def gold_sink(table_format: str, lake: LakeRoot, table: GoldTable) -> GoldSink:
     """The sink of a gold table in the lake's table format, beside its source (``sinks.open_table``)."""
-    return open_table(table_format, fs, root.rstrip("/"), table, lake_root=lake_root, delta_location=delta_location)
+    return open_table(table_format, lake, table, GoldManifest.from_dict)
 
 
 def write_day(
     sink: GoldSink, day: date, rows: pa.Table, sources: list[SourcePartition], run: dict[str, Any] | None = None
 ) -> GoldManifest:
-    """Replace the gold day with ``rows`` (cast to the table's schema) and its manifest, atomically."""
+    """Replace the gold partition with ``rows`` (cast to the table's schema) and its manifest, atomically."""
     table = sink.spec
     data = rows.select(list(table.column_names)).cast(table.schema)
-    with tempfile.TemporaryDirectory(prefix="call-logs-gold-") as workdir:
-        staged = sink.stage(day, _OneTable(data), workdir)
-        manifest = GoldManifest(
+    return replace_day(
+        sink,
+        day,
+        _OneTable(data),
+        lambda stored: GoldManifest(
             table=table.table,
             partition=day,
             schema_version=table.schema_version,
             rows=data.num_rows,
-            file=staged.stored,
+            file=stored,
             sources=tuple(sources),
             run=run or {},
-        )
-        sink.commit(day, staged, manifest)
-    return manifest
-
-
-def read_manifest(sink: GoldSink, day: date) -> GoldManifest | None:
-    document = sink.read_facts(day)
-    if document is None:
-        return None
-    try:
-        return GoldManifest.from_dict(document)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
+        ),
+    )
 
 
 def read_day(sink: GoldSink, day: date) -> pa.Table | None:
-    """The whole gold day in the table's schema, or None when it is missing, unreadable or of another schema."""
+    """The whole gold partition in the table's schema, or None when it is missing, unreadable or of another schema."""
     rows = sink.read_columns(day, list(sink.spec.column_names))
     if rows is None:
         return None

@@ -1,8 +1,8 @@
 """A gold table as data: its name, the table it is derived from, its partition column and its one schema.
 
-The counterpart of a Graph report's ``ReportSpec`` for tables computed from the lake: the sinks take either
-(``sinks/tables.py``'s ``PartitionedTable``). Column names are snake_case, except the source columns kept as keys
-(``trunkFullyQualifiedDomainName``), so a gold row joins back to its source rows.
+The counterpart of a Graph report's ``ReportSpec`` for tables computed from the lake: sinks and the quality
+engine take either (``tables/partitioned.py``'s ``PartitionedTable``). Column names are snake_case, except the
+source columns kept as keys (``trunkFullyQualifiedDomainName``), so a gold row joins back to its source rows.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class GoldTable:
     :param partition_column: ``call_date`` (daily) or ``month`` (the first day of the month).
     :param fields: its columns, in order.
     :param schema_version: bumped whenever ``fields`` change; stored in every file and manifest.
+    :param key_column: the column that identifies a row within a partition (quality samples name rows by it).
     """
 
     table: str
@@ -28,6 +29,7 @@ class GoldTable:
     partition_column: str
     fields: tuple[pa.Field, ...]
     schema_version: int
+    key_column: str
     schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +71,7 @@ TRUNK_HEALTH = GoldTable(
         pa.field("calls_by_media_location", _COUNTED),
     ),
     schema_version=1,
+    key_column=TRUNK,
 )
 
 TRUNK_HEALTH_MONTHLY = GoldTable(
@@ -87,6 +90,7 @@ TRUNK_HEALTH_MONTHLY = GoldTable(
         pa.field("media_bypass_share", pa.float64()),
     ),
     schema_version=1,
+    key_column=TRUNK,
 )
 
 GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY)}

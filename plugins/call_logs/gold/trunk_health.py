@@ -22,11 +22,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fsspec import AbstractFileSystem
 
+from call_logs import defaults
 from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, gold_sink, read_day, write_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH
-from call_logs.sinks.base import Sink
+from call_logs.lake.errors import PartitionUnusable
+from call_logs.lake.root import LakeRoot
+from call_logs.sinks import ReportSink
 
 SOURCE_COLUMNS = [
     TRUNK,
@@ -40,10 +42,9 @@ SOURCE_COLUMNS = [
 ]
 TOP_SIP_CODES = 5
 ANSWERED_SIP_CODES = pa.array([0, 200], pa.int32())  # 0 + "BYE": established and ended normally (Graph)
-READ_BATCH_ROWS = 65_536
 
 
-class SourceDayUnusable(Exception):
+class SourceDayUnusable(PartitionUnusable):
     """The source day cannot be read or does not match its manifest: nothing is computed from it."""
 
 
@@ -117,7 +118,7 @@ def trunk_health_rows(calls: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TRUNK_HEALTH.schema)
 
 
-def build_day(source: Sink, gold: GoldSink, day: date, *, run: dict[str, Any] | None = None) -> GoldManifest:
+def build_day(source: ReportSink, gold: GoldSink, day: date, *, run: dict[str, Any] | None = None) -> GoldManifest:
     """Compute the day's trunk health from the source day as stored and replace the gold day; returns its manifest.
 
     The source day is read once (a local copy, the columns needed, batch by batch); a day whose data file is
@@ -132,17 +133,15 @@ def build_day(source: Sink, gold: GoldSink, day: date, *, run: dict[str, Any] | 
                 f"{source.spec.table} {day}: the data file does not match its manifest "
                 f"({stored.manifest_problem or 'another sha256'}); re-run the day's DAG before computing gold rows."
             )
-        batches = list(stored.data.iter_batches(SOURCE_COLUMNS, READ_BATCH_ROWS))
+        batches = list(stored.data.iter_batches(SOURCE_COLUMNS, defaults.ROWS_PER_BATCH))
         schema = pa.schema([stored.data.schema.field(name) for name in SOURCE_COLUMNS])
         calls = pa.Table.from_batches(batches, schema=schema)
         origin = SourcePartition(source.spec.table, day, calls.num_rows, sha256)
     return write_day(gold, day, trunk_health_rows(calls), [origin], run)
 
 
-def stored_days(
-    fs: AbstractFileSystem, root: str, table_format: str = "parquet", *, lake_root: str | None = None
-) -> dict[date, list[dict[str, Any]]]:
+def stored_days(lake: LakeRoot, table_format: str = "parquet") -> dict[date, list[dict[str, Any]]]:
     """Every committed trunk-health day under a lake root, as rows (the lake report's trunk charts); {} if none."""
-    gold = gold_sink(table_format, fs, root, TRUNK_HEALTH, lake_root=lake_root)
+    gold = gold_sink(table_format, lake, TRUNK_HEALTH)
     days = {day: read_day(gold, day) for day in gold.committed_days()}
     return {day: rows.to_pylist() for day, rows in days.items() if rows is not None}

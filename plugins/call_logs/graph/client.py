@@ -32,7 +32,8 @@ from call_logs.graph.errors import (
     UnsafeNextLinkError,
 )
 from call_logs.graph.throttle import RateLimiter, RetryPolicy, parse_retry_after
-from call_logs.graph.window import Window, format_utc
+from call_logs.graph.window import Window
+from call_logs.utc import format_utc
 
 log = logging.getLogger(__name__)
 

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from call_logs.graph.errors import GraphConfigError
+from call_logs.utc import format_utc
 
 # Graph's call-log reports document a 90-day maximum (406 beyond); every report is assumed to share it.
 MAX_WINDOW = timedelta(days=90)
-
-
-def format_utc(moment: datetime) -> str:
-    """ISO-8601 UTC with a ``Z``; fractional seconds only when there are some."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class CallLogsHook(BaseHook):
         msgraph_conn_id: str = default_conn_name,
         *,
         api_version: str | None = None,
-        api_version_origin: str = "the task's api_version (Variable direct_routing_api_version)",
+        api_version_origin: str = "the api_version argument",
     ) -> None:
         super().__init__()
         self.msgraph_conn_id = msgraph_conn_id

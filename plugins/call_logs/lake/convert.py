@@ -22,14 +22,15 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.lake.pseudonymise import Pseudonymiser, json_text
+from call_logs.lake.errors import RowsRejected
+from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable, json_text
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP, ReportSpec
 
 SENTINEL_PREFIX = "0001-01-01"
 _INTEGER_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
 
 
-class SchemaViolation(ValueError):
+class SchemaViolation(RowsRejected):
     """A Graph row does not fit the lake schema; the partition must not be written."""
 
 
@@ -167,18 +168,6 @@ def spill_schema(spec: ReportSpec) -> pa.Schema:
     """The report's schema plus one sentinel flag per timestamp column (see ``rows_to_batch``)."""
     flags = [pa.field(sentinel_flag_column(name), pa.bool_()) for name in spec.timestamp_columns]
     return pa.schema(list(spec.schema) + flags)
-
-
-def check_pseudonymisable(spec: ReportSpec, pseudonymiser: Pseudonymiser | None) -> None:
-    """Raise ``ValueError`` (one sentence) when a listed column of the report is not a string column."""
-    if pseudonymiser is None:
-        return
-    wrong = [f"{f.name} ({f.type})" for f in spec.schema if pseudonymiser.covers(f.name) and f.type != pa.string()]
-    if wrong:
-        raise ValueError(
-            f"Only text columns can be pseudonymised, and {spec.table} has {', '.join(wrong)}; "
-            "remove them from the pseudonymised columns."
-        )
 
 
 def _additional_properties(

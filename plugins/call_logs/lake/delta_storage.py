@@ -18,8 +18,10 @@ endpoint, a national cloud) becomes an explicit ``endpoint`` option; Azurite's p
 which only knows port 10000 or a process-wide environment variable. ``UseDevelopmentStorage=true`` maps
 to ``use_emulator``.
 
-Nothing here logs, and no message carries a connection string, key, token or secret: ``DeltaLocation``'s
-repr names option keys only, and ``secrets_redacted`` scrubs them from errors raised by delta-rs calls.
+Plain Python: the connection's fields arrive as an ``AzureConnection`` (read from Airflow by
+``call_logs/hooks/lake.py``, which also registers the derived secrets with Airflow's log masker). Nothing here
+logs, and no message carries a connection string, key, token or secret: ``DeltaLocation``'s repr names option
+keys only, and ``secrets_redacted`` scrubs them from errors raised by delta-rs calls.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from call_logs.lake.errors import LakeConfigError
+
 SECRET_OPTIONS = frozenset({"account_key", "sas_token", "client_secret", "bearer_token"})
 _AZURE_SCHEMES = ("abfs", "abfss")
 _DEFAULT_BLOB_SUFFIX = "core.windows.net"
 _REDACTED = "***"
 
 
-class LakeLocationError(ValueError):
+class LakeLocationError(LakeConfigError):
     """The lake root or its connection cannot name a Delta table (the message says which setting to fix)."""
 
 
@@ -79,7 +83,10 @@ def delta_location(lake_root: str, table: str, connection: AzureConnection | Non
         )
     conn_id, container = _conn_id_and_container(parts.netloc)
     if connection is None:
-        raise LakeLocationError(f"Lake root on Azure needs the Airflow connection '{conn_id}' to be read first.")
+        raise LakeLocationError(
+            f"A Delta table under the Azure lake root {lake_root} needs the fields of the Airflow connection "
+            f"'{conn_id}': open the lake through call_logs.hooks.lake (tasks do), or pass the connection."
+        )
     options = azure_storage_options(
         login=connection.login, password=connection.password, host=connection.host, extras=connection.extras
     )
@@ -88,32 +95,12 @@ def delta_location(lake_root: str, table: str, connection: AzureConnection | Non
     return DeltaLocation(uri=f"abfss://{container}@{account}.dfs.core.windows.net/{path}", storage_options=options)
 
 
-def resolve_delta_location(lake_root: str, table: str) -> DeltaLocation:
-    """``delta_location`` with the connection named in an ``abfs`` lake root read from Airflow.
-
-    Derived secrets are registered with Airflow's log masker.
-    """
+def azure_conn_id(lake_root: str) -> str | None:
+    """The Airflow connection id an ``abfs[s]://<conn_id>@<container>/…`` lake root names; None for other roots."""
     parts = urlsplit(lake_root)
     if parts.scheme not in _AZURE_SCHEMES:
-        return delta_location(lake_root, table)
-    conn_id, _ = _conn_id_and_container(parts.netloc)
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise LakeLocationError(
-            f"There is no Airflow connection '{conn_id}' (named in the lake root); create it with the storage "
-            "account's connection_string extra, or login = account name and password = account key."
-        ) from None
-    location = delta_location(
-        lake_root,
-        table,
-        AzureConnection(login=conn.login, password=conn.password, host=conn.host, extras=conn.extra_dejson),
-    )
-    _mask_secrets(location.storage_options)
-    return location
+        return None
+    return _conn_id_and_container(parts.netloc)[0]
 
 
 def azure_storage_options(
@@ -274,13 +261,3 @@ def _options_from_connection_string(connection_string: str) -> dict[str, str]:
     if fields.get("sharedaccesssignature"):
         options["sas_token"] = fields["sharedaccesssignature"]
     return options
-
-
-def _mask_secrets(storage_options: Mapping[str, str]) -> None:
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:
-        return
-    for key, value in storage_options.items():
-        if key in SECRET_OPTIONS and value:
-            mask_secret(value)

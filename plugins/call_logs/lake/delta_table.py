@@ -50,7 +50,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from call_logs import defaults
 from call_logs.lake.delta_storage import secrets_redacted
+from call_logs.lake.errors import CommitConflict, LakeSchemaError, PartitionUnusable
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -67,19 +69,22 @@ APP_ID_PREFIX = "call_logs.day/"
 DEFAULT_VACUUM_RETENTION_HOURS = 168
 # A commit that lost a race is checked and retried once per competing commit: room for a 16-run backfill and more.
 COMMIT_RETRIES = 64
-ROW_GROUP_ROWS = 65_536  # as in the Parquet writer: bounds the rows a Parquet writer holds before flushing
 # Commit files carry the day facts: keep them (one small JSON a day) when a checkpoint cleans up the log.
 TABLE_CONFIGURATION = {"delta.logRetentionDuration": "interval 3650 days"}
 _HISTORY_FIRST_LIMIT = 32
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-class DeltaSchemaChangeRefused(ValueError):
+class DeltaSchemaChangeRefused(LakeSchemaError):
     """The new schema drops, renames or retypes a column of the table (only added columns are allowed)."""
 
 
-class DayCommitConflict(RuntimeError):
+class DayCommitConflict(CommitConflict):
     """Another writer committed the same day while this one wrote it; this write committed nothing."""
+
+
+class DeltaTableMissing(PartitionUnusable):
+    """There is no Delta table where one was to be read."""
 
 
 def replace_day(
@@ -131,7 +136,7 @@ def replace_day(
                 predicate=f"{partition_column} = '{day.isoformat()}'",
                 partition_by=[partition_column],
                 schema_mode=schema_mode,
-                writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY"),
+                writer_properties=WriterProperties(max_row_group_size=defaults.ROWS_PER_BATCH, compression="SNAPPY"),
                 commit_properties=CommitProperties(
                     custom_metadata={"userMetadata": user_metadata},
                     max_commit_retries=COMMIT_RETRIES,
@@ -298,10 +303,10 @@ class _DayBatches:
 
     def __init__(self, data: Any, schema: pa.Schema, column: str, day: date) -> None:
         if column in schema.names and schema.field(column).type != PARTITION_TYPE:
-            raise ValueError(f"Column {column} must be {PARTITION_TYPE}, not {schema.field(column).type}.")
+            raise LakeSchemaError(f"Column {column} must be {PARTITION_TYPE}, not {schema.field(column).type}.")
         naive = _naive_timestamps(schema)
         if naive:
-            raise ValueError(
+            raise LakeSchemaError(
                 f"Timestamp columns without a time zone ({', '.join(naive)}) would need Delta's timestampNtz feature "
                 "(reader 3 / writer 7): make them timestamp[us, UTC]."
             )
@@ -327,7 +332,7 @@ class _DayBatches:
         names = set(batch.schema.names) - {self.column}
         if names != set(self.schema.names):
             missing, unexpected = set(self.schema.names) - names, names - set(self.schema.names)
-            raise ValueError(
+            raise LakeSchemaError(
                 f"A batch does not have the schema's columns: missing {sorted(missing)}, "
                 f"unexpected {sorted(unexpected)}."
             )
@@ -335,7 +340,7 @@ class _DayBatches:
             days = batch.column(self.column)
             wrong = days.null_count or not pc.all(pc.equal(days, pa.scalar(self.day, PARTITION_TYPE))).as_py()
             if batch.num_rows and wrong:
-                raise ValueError(f"A batch holds rows for another {self.column} than {self.day.isoformat()}.")
+                raise LakeSchemaError(f"A batch holds rows for another {self.column} than {self.day.isoformat()}.")
         data = batch.select(self.schema.names)
         if not data.schema.equals(self.schema):
             data = data.cast(self.schema)
@@ -371,7 +376,7 @@ def _open(uri: str, options: dict[str, str]) -> DeltaTable | None:
 def _require_table(uri: str, options: dict[str, str]) -> DeltaTable:
     table = _open(uri, options)
     if table is None:
-        raise FileNotFoundError(f"There is no Delta table at {uri}.")
+        raise DeltaTableMissing(f"There is no Delta table at {uri}.")
     return table
 
 
@@ -397,7 +402,10 @@ def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, column
         table = _require_table(uri, options)
     partitions = table.metadata().partition_columns
     if partitions != [column]:
-        raise ValueError(f"The Delta table at {uri} is partitioned by {partitions}, not by ['{column}'].")
+        raise LakeSchemaError(
+            f"The Delta table at {uri} is partitioned by {partitions}, not by ['{column}']: point the lake root at "
+            "another folder, or move the table away."
+        )
     return table
 
 
@@ -471,7 +479,7 @@ def _check_day(day: date) -> None:
 
 def _check_column(column: str) -> None:
     if not _IDENTIFIER.fullmatch(column):
-        raise ValueError(f"Partition column {column!r} must be a lower-case SQL identifier.")
+        raise LakeSchemaError(f"Partition column {column!r} must be a lower-case SQL identifier.")
 
 
 def _json_value(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Where a report's day lives: ``<root>/<table>/call_date=YYYY-MM-DD/`` and the UTC window it holds.
+"""Where a table's day lives in a Parquet lake: ``<root>/<table>/call_date=YYYY-MM-DD/``.
 
 Readers (Spark, DuckDB globs, pyarrow datasets) ignore names starting with ``_`` or ``.``, so in a Parquet
 partition only ``part-0.parquet`` is data; the manifest and the quality report sit beside it.
@@ -7,7 +7,7 @@ partition only ``part-0.parquet`` is data; the manifest and the quality report s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 DATA_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
@@ -40,9 +40,3 @@ class TableLayout:
             return date.fromisoformat(base[len(prefix) :])
         except ValueError:
             return None
-
-
-def day_window(day: date) -> tuple[datetime, datetime]:
-    """The UTC window ``[day, day + 1)`` a partition holds."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)

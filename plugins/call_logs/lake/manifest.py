@@ -7,29 +7,17 @@ store it as ``_manifest.json`` after the data file, so a manifest never describe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from call_logs.graph.client import PullStats
-from call_logs.graph.window import format_utc
+from call_logs.lake.errors import ManifestError
 from call_logs.lake.prepare import PreparedDay
+from call_logs.tables.partitioned import StoredFile
+from call_logs.utc import format_utc
 
 MANIFEST_VERSION = 1
-
-
-class ManifestError(ValueError):
-    """A stored manifest that cannot be read as one; the quality check reports it."""
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """The bytes a commit stored: name, size, sha256 and Parquet row groups."""
-
-    name: str
-    bytes: int
-    sha256: str
-    row_groups: int
 
 
 @dataclass(frozen=True)
@@ -74,12 +62,13 @@ class Manifest:
         *,
         day: date,
         stored: StoredFile,
-        pull: PullStats,
+        pull: Mapping[str, float],
         api_version: str,
         run: dict[str, Any],
         started_at: datetime,
     ) -> Manifest:
-        """The manifest of a prepared day about to be committed (its rows read to the end)."""
+        """The manifest of a prepared day about to be committed (its rows read to the end); ``pull`` is what the
+        pull cost (``PullStats.as_dict()``: pages, requests, retries, throttling)."""
         if not prepared.complete:
             raise RuntimeError("The prepared day has not been read to the end; its counts are not final.")
         return cls(
@@ -100,7 +89,7 @@ class Manifest:
                 unknown_fields=dict(sorted(prepared.conversion.unknown_fields.items())),
                 rows_per_hour=list(prepared.rows_per_hour),
             ),
-            graph=pull.as_dict(),
+            graph=dict(pull),
             run=run,
             started_at=started_at,
             finished_at=datetime.now(UTC),

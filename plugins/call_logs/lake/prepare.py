@@ -19,15 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.lake.convert import (
-    ConversionStats,
-    check_pseudonymisable,
-    rows_to_batch,
-    sentinel_flag_column,
-    spill_schema,
-)
+from call_logs.lake.convert import ConversionStats, rows_to_batch, sentinel_flag_column, spill_schema
 from call_logs.lake.fast_decode import Page, page_to_batch
-from call_logs.lake.pseudonymise import Pseudonymiser
+from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable
 from call_logs.reports.spec import ReportSpec
 
 DEFAULT_BUCKET = timedelta(minutes=15)

@@ -27,6 +27,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from call_logs.lake.errors import LakeConfigError
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES, ReportSpec
+
 _FINGERPRINT_LABEL = b"call_logs pseudonymisation key fingerprint v1"
 _STRING_ENCODER = functools.partial(json.dumps, ensure_ascii=False)
 
@@ -68,7 +71,7 @@ class Pseudonymiser:
     def __init__(self, key: str | bytes, columns: Iterable[str]):
         secret = key.encode() if isinstance(key, str) else bytes(key)
         if not secret:
-            raise ValueError("The pseudonymisation key is empty.")
+            raise LakeConfigError("The pseudonymisation key is empty; put the key in the connection's password.")
         self._key = secret
         self.columns = frozenset(columns)
         self._cache: dict[str, str] = {}
@@ -118,13 +121,23 @@ class Pseudonymiser:
         return {"columns": sorted(self.columns), "key_fingerprint": self.fingerprint}
 
 
-# --- a lake written before pseudonymisation was switched on ------------------------------------------------------
+def check_pseudonymisable(spec: ReportSpec, pseudonymiser: Pseudonymiser | None) -> None:
+    """Raise ``LakeConfigError`` (one sentence) when a listed column of the report is not a string column."""
+    if pseudonymiser is None:
+        return
+    wrong = [f"{f.name} ({f.type})" for f in spec.schema if pseudonymiser.covers(f.name) and f.type != pa.string()]
+    if wrong:
+        raise LakeConfigError(
+            f"Only text columns can be pseudonymised, and {spec.table} has {', '.join(wrong)}; "
+            "remove them from the pseudonymised columns."
+        )
+
+
+# --- a lake written before pseudonymisation was switched on (rewrite.py rewrites whole days with it) -------------
 
 
 def pseudonymise_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> pa.Table:
     """``table`` with its listed text columns tokenised, and listed names inside ``additionalProperties`` too."""
-    from call_logs.reports.spec import ADDITIONAL_PROPERTIES
-
     for index, name in enumerate(table.column_names):
         column = table[name]
         if name == ADDITIONAL_PROPERTIES and not pseudonymiser.covers(name):
@@ -139,7 +152,7 @@ def pseudonymise_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> pa.Tabl
             table = table.set_column(index, name, pa.array(texts, pa.string()))
         elif pseudonymiser.covers(name):
             if column.type != pa.string():
-                raise ValueError(f"Only text columns can be pseudonymised, and {name} is {column.type}.")
+                raise LakeConfigError(f"Only text columns can be pseudonymised, and {name} is {column.type}.")
             chunks = [pseudonymiser.array(chunk) for chunk in column.chunks]
             table = table.set_column(index, name, pa.chunked_array(chunks, pa.string()))
     return table
@@ -147,72 +160,3 @@ def pseudonymise_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> pa.Tabl
 
 def _loads(text: str) -> dict:
     return json.loads(text, parse_float=Decimal, parse_int=int)
-
-
-class _RewrittenDay:
-    """What ``Sink.stage`` reads of a prepared day, over a committed day's batches (tokenised on the way)."""
-
-    def __init__(self, spec, start, end, tables):
-        self.spec, self.start, self.end, self._tables = spec, start, end, tables
-        self.complete = False
-
-    def tables(self):
-        yield from self._tables
-        self.complete = True
-
-
-def pseudonymise_committed_day(sink: Any, day: Any, pseudonymiser: Pseudonymiser, workdir: str) -> Any:
-    """Rewrite a day committed before pseudonymisation was on: the listed columns become tokens, the file gets
-    the current schema (an older version's missing columns are null) and a manifest that says so.
-
-    Idempotent with the same key and columns; refuses a day pseudonymised otherwise (tokens cannot be re-keyed
-    without the raw values: re-pull such a day from Graph while it is within retention). Memory stays flat (the
-    day is read batch by batch); its stale quality report is removed by the commit: re-run the quality task.
-    Returns the new manifest.
-    """
-    import dataclasses
-    from datetime import UTC, datetime
-
-    spec = sink.spec
-    manifest = sink.read_manifest(day)
-    if manifest is None:
-        raise ValueError(f"{spec.table} {day} has no readable manifest; re-pull the day instead of rewriting it.")
-    done = manifest.pseudonymisation
-    if done is not None:
-        if done["key_fingerprint"] == pseudonymiser.fingerprint and set(done["columns"]) == pseudonymiser.columns:
-            return manifest
-        raise ValueError(
-            f"{spec.table} {day} is already pseudonymised ({', '.join(done['columns'])}, key "
-            f"{done['key_fingerprint']}); tokens cannot be re-keyed: re-pull the day from Graph with the new settings."
-        )
-    with sink.open_day(day) as stored:
-        if stored.data is None:
-            raise ValueError(f"{spec.table} {day} cannot be read: {stored.data_problem}.")
-        if stored.fingerprint.get("sha256") != manifest.file.sha256:
-            raise ValueError(f"{spec.table} {day}'s data file is not the one its manifest describes; re-pull the day.")
-        data = stored.data
-        names = data.schema.names
-
-        def tables():
-            for batch in data.iter_batches(names, 65_536):
-                table = pa.Table.from_batches([batch])
-                for field in spec.schema:
-                    if field.name not in table.column_names:  # a column added after the day was written
-                        table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
-                yield pseudonymise_table(table.select(spec.schema.names).cast(spec.schema), pseudonymiser)
-
-        from call_logs.lake.convert import check_pseudonymisable
-
-        check_pseudonymisable(spec, pseudonymiser)
-        rewritten = _RewrittenDay(spec, manifest.window_start, manifest.window_end, tables())
-        staged = sink.stage(day, rewritten, workdir)
-    new = dataclasses.replace(
-        manifest,
-        file=staged.stored,
-        schema_version=spec.schema_version,
-        run={**manifest.run, "pseudonymised_after_the_fact": True},
-        finished_at=datetime.now(UTC),
-        pseudonymisation=pseudonymiser.describe(),
-    )
-    sink.commit(day, staged, new)
-    return new

@@ -1,18 +1,24 @@
-"""What every task of the pipeline needs from an Airflow run: its day, its identity, and the lake it writes to."""
+"""What every task of the pipeline needs from an Airflow run: its day, its identity, the lake it writes to, the
+pseudonymisation key, and one rule for what its errors become (``failures.to_airflow``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from airflow.sdk import Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseHook, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk.log import mask_secret
 
+from call_logs.config import PSEUDONYMISED_COLUMNS
+from call_logs.failures import to_airflow
+from call_logs.hooks.lake import open_lake
 from call_logs.lake.pseudonymise import Pseudonymiser, parse_columns
 from call_logs.reports import report
-from call_logs.sinks import open_sink
-from call_logs.sinks.base import Sink
+from call_logs.sinks import ReportSink, open_report
 
 
 def quiet_azure_sdk() -> None:
@@ -49,16 +55,18 @@ def run_info(context: Context) -> dict[str, Any]:
     }
 
 
-def lake_sink(report_name: str, lake_root: str, table_format: str) -> Sink:
-    """The sink of a report's table under an ObjectStoragePath URL (``file:///…``, ``abfs://<conn>@<container>/…``)."""
-    from airflow.sdk import ObjectStoragePath
-
+@contextmanager
+def airflow_errors() -> Iterator[None]:
+    """Raise what ``call_logs/failures.py`` makes of any error: fail at once (same sentence) unless a retry can help."""
     try:
-        spec = report(report_name)
-        root = ObjectStoragePath(lake_root)
-        return open_sink(table_format, root.fs, root.path.rstrip("/"), spec, lake_root=lake_root)
-    except ValueError as error:
-        raise AirflowFailException(str(error)) from None
+        yield
+    except Exception as error:
+        raise to_airflow(error) from None
+
+
+def report_sink(report_name: str, lake_root: str, table_format: str) -> ReportSink:
+    """The sink of a report's table under an ObjectStoragePath URL (``file:///…``, ``abfs://<conn>@<container>/…``)."""
+    return open_report(table_format, open_lake(lake_root), report(report_name))
 
 
 def pseudonymiser_for(columns: str | None, conn_id: str) -> Pseudonymiser | None:
@@ -68,14 +76,9 @@ def pseudonymiser_for(columns: str | None, conn_id: str) -> Pseudonymiser | None
     A list without a usable key fails the task with one sentence, before any request and before anything is
     written. The key is registered with Airflow's log masker and never logged, stored or passed on.
     """
-    from call_logs.config import PSEUDONYMISED_COLUMNS
-
     names = parse_columns(columns)
     if not names:
         return None
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
@@ -87,10 +90,5 @@ def pseudonymiser_for(columns: str | None, conn_id: str) -> Pseudonymiser | None
             f"The Variable {PSEUDONYMISED_COLUMNS} asks to pseudonymise {', '.join(names)}, but {where} "
             f"'{conn_id}' whose password is the key; create it (in your secrets backend) or empty the Variable."
         )
-    try:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(key)
-    except ImportError:  # pragma: no cover - the task SDK always has it
-        pass
+    mask_secret(key)
     return Pseudonymiser(key, names)

@@ -9,7 +9,7 @@ from airflow.sdk import Asset, Context
 
 from call_logs.assets import checked_asset_name, checked_day_extra, committed_day_extra, partition_key, partition_url
 from call_logs.lake.manifest import Manifest
-from call_logs.sinks.base import Sink
+from call_logs.sinks import ReportSink
 
 
 def emit_partition_event(context: Context, asset_name: str, key: str, extra: dict[str, Any]) -> None:
@@ -22,7 +22,7 @@ def emit_partition_event(context: Context, asset_name: str, key: str, extra: dic
     accessor.add_partitions(key)
 
 
-def emit_committed_day(context: Context, sink: Sink, lake_root: str, day: date, manifest: Manifest) -> None:
+def emit_committed_day(context: Context, sink: ReportSink, lake_root: str, day: date, manifest: Manifest) -> None:
     """The extract task's event on ``<table>``: the day is committed, its quality not known yet."""
     table = sink.spec.table
     location = partition_url(lake_root, table, sink.spec.partition_column, day)
@@ -37,7 +37,7 @@ def emit_committed_day(context: Context, sink: Sink, lake_root: str, day: date, 
     emit_partition_event(context, table, partition_key(day), extra)
 
 
-def emit_checked_day(context: Context, sink: Sink, lake_root: str, day: date, quality: dict[str, Any]) -> None:
+def emit_checked_day(context: Context, sink: ReportSink, lake_root: str, day: date, quality: dict[str, Any]) -> None:
     """The quality task's event on ``<table>_checked``: the day passed (``pass`` or ``warn``)."""
     table = sink.spec.table
     location = partition_url(lake_root, table, sink.spec.partition_column, day)

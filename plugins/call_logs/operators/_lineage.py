@@ -8,15 +8,18 @@ in ``_lineage_facts``. Nothing is sent unless an OpenLineage transport is config
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
 
+from call_logs.gold.store import GoldManifest
+from call_logs.hooks.lake import azure_connection
+from call_logs.lake.delta_storage import azure_conn_id, azure_storage_options
 from call_logs.lake.manifest import Manifest
-from call_logs.lineage import AZURE_SCHEMES, DatasetFacts, TaskLineage, graph_dataset, lake_dataset, operator_lineage
-from call_logs.quality.results import CheckResult, QualityReport
+from call_logs.lineage import DatasetFacts, TaskLineage, graph_dataset, lake_dataset, lineage_datasets
+from call_logs.quality.results import QualityReport
+from call_logs.sinks import ReportSink
 from call_logs.sinks.base import Sink
+from call_logs.tables.checks import CheckResult
 
 
 class LineageMixin:
@@ -25,35 +28,30 @@ class LineageMixin:
     _lineage_facts: TaskLineage | None = None
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return operator_lineage(self._lineage_facts)
+        from airflow.providers.openlineage.extractors import OperatorLineage  # the provider stays optional
+
+        if self._lineage_facts is None:
+            return OperatorLineage()
+        inputs, outputs = lineage_datasets(self._lineage_facts)
+        return OperatorLineage(inputs=inputs, outputs=outputs)
 
 
 def storage_account(lake_root: str) -> str | None:
     """The Azure storage account behind an ``abfs://<conn_id>@<container>/…`` lake root, from its connection."""
-    url = urlsplit(lake_root)
-    if url.scheme not in AZURE_SCHEMES or "@" not in url.netloc:
-        return None
-    conn_id = url.netloc.rpartition("@")[0]
     try:
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(conn_id)
+        conn_id = azure_conn_id(lake_root)
+        if conn_id is None:
+            return None
+        azure = azure_connection(conn_id)
+        options = azure_storage_options(
+            login=azure.login, password=azure.password, host=azure.host, extras=azure.extras
+        )
     except Exception:  # lineage never fails a task: the namespace keeps the connection id instead
         return None
-    extra = conn.extra_dejson or {}
-    found = re.search(r"AccountName=([^;]+)", str(extra.get("connection_string") or ""))
-    if found:
-        return found.group(1)
-    if extra.get("account_name"):
-        return str(extra["account_name"])
-    raw_host = str(conn.host or "")
-    host = urlsplit(raw_host if "//" in raw_host else f"//{raw_host}").hostname
-    if host:
-        return str(host).split(".")[0]
-    return conn.login or None
+    return options.get("account_name")
 
 
-def table_dataset(sink: Sink | Any, lake_root: str, **facts: Any) -> DatasetFacts:
+def table_dataset(sink: Sink[Any, Any], lake_root: str, **facts: Any) -> DatasetFacts:
     """A lake table (report or gold) as a dataset with what the task knows of the partition it touched."""
     spec = sink.spec
     return DatasetFacts(
@@ -64,7 +62,7 @@ def table_dataset(sink: Sink | Any, lake_root: str, **facts: Any) -> DatasetFact
     )
 
 
-def extract_lineage(sink: Sink, lake_root: str, manifest: Manifest, graph_root: str) -> TaskLineage:
+def extract_lineage(sink: ReportSink, lake_root: str, manifest: Manifest, graph_root: str) -> TaskLineage:
     """Graph function → the report's table (the committed day's rows, bytes, sha256)."""
     return TaskLineage(
         inputs=(DatasetFacts(graph_dataset(graph_root, sink.spec.function_path)),),
@@ -75,7 +73,7 @@ def extract_lineage(sink: Sink, lake_root: str, manifest: Manifest, graph_root: 
 
 
 def quality_lineage(
-    sink: Sink | Any,
+    sink: Sink[Any, Any],
     lake_root: str,
     *,
     rows: int | None,
@@ -88,14 +86,16 @@ def quality_lineage(
     return TaskLineage(inputs=(checked,))
 
 
-def report_lineage(sink: Sink, lake_root: str, report: QualityReport) -> TaskLineage:
-    """``quality_lineage`` of a report table's quality report."""
+def report_lineage(sink: Sink[Any, Any], lake_root: str, report: QualityReport) -> TaskLineage:
+    """``quality_lineage`` of a table's quality report."""
     return quality_lineage(
         sink, lake_root, rows=report.rows, size=report.file_bytes, sha256=report.file_sha256, results=report.results
     )
 
 
-def gold_lineage(source: Sink | Any, gold: Any, lake_root: str, day: date, manifest: Any) -> TaskLineage:
+def gold_lineage(
+    source: Sink[Any, Any], gold: Sink[Any, Any], lake_root: str, day: date, manifest: GoldManifest
+) -> TaskLineage:
     """Source table → gold table (the gold partition's rows, bytes, sha256)."""
     origin = manifest.sources[0] if manifest.sources else None
     return TaskLineage(

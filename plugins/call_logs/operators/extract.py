@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowSkipException
 
 from call_logs import defaults
 from call_logs.config import PSEUDONYMISATION_CONN_ID
-from call_logs.operators._context import lake_sink, pseudonymiser_for, quiet_azure_sdk, run_day, run_info
+from call_logs.extract import extract_day, retention_skip_reason
+from call_logs.graph.ledger import budget_handover
+from call_logs.hooks.budget_ledger import VariableLedgerStore
+from call_logs.hooks.graph_calls import CallLogsHook
+from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable
+from call_logs.operators._context import (
+    airflow_errors,
+    pseudonymiser_for,
+    quiet_azure_sdk,
+    report_sink,
+    run_day,
+    run_info,
+)
 from call_logs.operators._events import emit_committed_day
 from call_logs.operators._lineage import LineageMixin, extract_lineage
-
-if TYPE_CHECKING:
-    from call_logs.lake.pseudonymise import Pseudonymiser
-    from call_logs.reports.spec import ReportSpec
+from call_logs.reports import REPORTS
+from call_logs.reports.spec import ReportSpec
 
 
 class CallLogToLakeOperator(LineageMixin, BaseOperator):
@@ -26,7 +36,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     Idempotent: the same day always lands in the same place (``call_date=YYYY-MM-DD/``); a failure anywhere
     leaves the previous day as it was. XCom carries the manifest's summary, never rows.
 
-    :param report: the report's table name (``direct_routing_calls``); see ``call_logs.reports``.
+    :param report: the report's table name, a key of ``call_logs.reports.REPORTS``.
     :param lake_root: ObjectStoragePath URL of the lake: ``file:///…`` or ``abfs://<conn_id>@<container>/<path>``.
     :param msgraph_conn_id: the azure provider ``msgraph`` connection.
     :param api_version: ``v1.0`` or ``beta``; None takes the connection's.
@@ -75,31 +85,29 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         self.pseudonymisation_conn_id = pseudonymisation_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from call_logs.extract import extract_day, retention_skip_reason
-        from call_logs.failures import to_airflow
-        from call_logs.graph.ledger import budget_handover
-        from call_logs.hooks.budget_ledger import VariableLedgerStore
-        from call_logs.hooks.graph_calls import CallLogsHook
-
         quiet_azure_sdk()
         day = run_day(context)
-        sink = lake_sink(self.report, self.lake_root, self.table_format)
-        pseudonymiser = self._pseudonymiser(sink.spec)
-        retention = int(self.retention_days or sink.spec.retention_days)
-        skip = retention_skip_reason(day, retention, datetime.now(UTC).date())
-        if skip:
-            raise AirflowSkipException(skip)
-        run = run_info(context)
-        ledger = VariableLedgerStore(self.msgraph_conn_id, sink.spec.budget_collection)
-        try:
-            client = CallLogsHook(self.msgraph_conn_id, api_version=self.api_version or None).client_for(sink.spec)
+        with airflow_errors():  # call_logs/failures.py: fail at once unless a retry can help
+            sink = report_sink(self.report, self.lake_root, self.table_format)
+            spec = sink.spec
+            pseudonymiser = self._pseudonymiser(spec)
+            retention = int(self.retention_days or spec.retention_days)
+            skip = retention_skip_reason(day, retention, datetime.now(UTC).date())
+            if skip:
+                raise AirflowSkipException(skip)
+            run = run_info(context)
+            ledger = VariableLedgerStore(self.msgraph_conn_id, spec.budget_collection)
+            hook = CallLogsHook(
+                self.msgraph_conn_id,
+                api_version=self.api_version or None,
+                api_version_origin=f"the task's api_version (Variable {spec.variable('api_version')})",
+            )
+            client = hook.client_for(spec)
             assert client.limiter is not None  # the hook always gives its clients the connection's budget
             with budget_handover(client.limiter, ledger, str(run["run_id"])):
                 manifest = extract_day(
                     client, sink, day, run=run, concurrency=int(self.concurrency), pseudonymiser=pseudonymiser
                 )
-        except Exception as error:
-            raise to_airflow(error) from None  # call_logs/failures.py: fail at once unless a retry can help
         emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage
         return {
@@ -115,18 +123,10 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     def _pseudonymiser(self, spec: ReportSpec) -> Pseudonymiser | None:
         """The run's pseudonymiser (None when no column is listed); fails the task on a missing key or a listed
         non-text column, before any request."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from call_logs.lake.convert import check_pseudonymisable
-        from call_logs.reports import REPORTS
-
         pseudonymiser = pseudonymiser_for(self.pseudonymised_columns, self.pseudonymisation_conn_id)
         if pseudonymiser is None:
             return None
-        try:
-            check_pseudonymisable(spec, pseudonymiser)
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from None
+        check_pseudonymisable(spec, pseudonymiser)
         known = {name for report in REPORTS.values() for name in report.schema.names}
         for name in sorted(pseudonymiser.columns - known):
             self.log.warning(

@@ -15,12 +15,17 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
 from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url
-from call_logs.gold.store import GoldSink
+from call_logs.gold.monthly import build_month
+from call_logs.gold.quality import check_gold
+from call_logs.gold.store import GoldSink, gold_sink
 from call_logs.gold.table import GOLD_TABLES, TRUNK_HEALTH, GoldTable
-from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_info
+from call_logs.gold.trunk_health import build_day
+from call_logs.hooks.lake import open_lake
+from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_info
 from call_logs.operators._events import emit_partition_event
-from call_logs.operators._lineage import LineageMixin, gold_lineage, quality_lineage
-from call_logs.quality.results import CheckResult
+from call_logs.operators._lineage import LineageMixin, gold_lineage, report_lineage
+from call_logs.quality.engine import write_report
+from call_logs.sinks.base import Sink
 
 
 def run_partition_key(context: Context) -> str:
@@ -43,15 +48,14 @@ def _gold_table(name: str) -> GoldTable:
 
 def open_gold(table: GoldTable, lake_root: str, table_format: str) -> GoldSink:
     """The sink of a gold table under an ObjectStoragePath URL."""
-    from airflow.sdk import ObjectStoragePath
+    return gold_sink(table_format, open_lake(lake_root), table)
 
-    from call_logs.gold.store import gold_sink
 
-    try:
-        root = ObjectStoragePath(lake_root)
-        return gold_sink(table_format, root.fs, root.path.rstrip("/"), table, lake_root=lake_root)
-    except ValueError as error:
-        raise AirflowFailException(str(error)) from None
+def open_source(table: GoldTable, lake_root: str, table_format: str) -> Sink[Any, Any]:
+    """The sink of the table a gold table is derived from: another gold table, or a Graph report's."""
+    if table.source in GOLD_TABLES:
+        return open_gold(GOLD_TABLES[table.source], lake_root, table_format)
+    return report_sink(table.source, lake_root, table_format)
 
 
 class _GoldOperator(LineageMixin, BaseOperator):
@@ -83,16 +87,12 @@ class TrunkHealthOperator(_GoldOperator):
         super().__init__(table=TRUNK_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from call_logs.gold.trunk_health import SourceDayUnusable, build_day
-
         quiet_azure_sdk()
         day = self.partition(context)
-        source = lake_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format)
-        gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format)
-        try:
+        with airflow_errors():
+            source = report_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format)
+            gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format)
             manifest = build_day(source, gold, day, run=run_info(context))
-        except SourceDayUnusable as error:
-            raise AirflowFailException(str(error)) from None
         self._lineage_facts = gold_lineage(source, gold, self.lake_root, day, manifest)
         calls = manifest.sources[0].rows
         self.log.info("Committed %s: %d trunks from %d calls", gold.location(day), manifest.rows, calls)
@@ -103,17 +103,13 @@ class TrunkHealthMonthlyOperator(_GoldOperator):
     """Sum the run's month of trunk-health days into ``direct_routing_trunk_health_monthly``."""
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from call_logs.gold.monthly import MonthIncomplete, build_month
-
         quiet_azure_sdk()
         month = self.partition(context)
         table = _gold_table(self.table)
-        daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
-        monthly = open_gold(table, self.lake_root, self.table_format)
-        try:
+        with airflow_errors():
+            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
+            monthly = open_gold(table, self.lake_root, self.table_format)
             manifest = build_month(daily, monthly, month, run=run_info(context))
-        except MonthIncomplete as error:
-            raise AirflowFailException(str(error)) from None
         self._lineage_facts = gold_lineage(daily, monthly, self.lake_root, month, manifest)
         days = len(manifest.sources)
         self.log.info("Committed %s: %d trunks from %d days", monthly.location(month), manifest.rows, days)
@@ -128,44 +124,30 @@ class GoldQualityOperator(_GoldOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from call_logs.gold.quality import check_month, check_trunk_health_day
-
         quiet_azure_sdk()
         partition = self.partition(context)
         table = _gold_table(self.table)
-        gold = open_gold(table, self.lake_root, self.table_format)
-        if table.partition_column == "month":
-            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
-            document = check_month(gold, daily, partition)
-        else:
-            source = lake_sink(table.source, self.lake_root, self.table_format)
-            document = check_trunk_health_day(gold, source, partition)
-        gold.write_quality(partition, document)
-        self._lineage_facts = quality_lineage(
-            gold,
-            self.lake_root,
-            rows=document["file"]["rows"],
-            size=document["file"]["bytes"],
-            sha256=document["file"]["sha256"],
-            results=[CheckResult(**c) for c in document["checks"]],
-        )
-        failed = [c for c in document["checks"] if c["status"] == "fail"]
-        for check in failed:
-            self.log.error("%s: %s", check["name"], check["message"])
-        summary = f"{table.table} {run_partition_key(context)} {document['status'].upper()}: {len(failed)} errors"
-        if failed:
+        with airflow_errors():
+            gold = open_gold(table, self.lake_root, self.table_format)
+            report = check_gold(gold, partition, open_source(table, self.lake_root, self.table_format))
+            write_report(gold, partition, report)
+        self._lineage_facts = report_lineage(gold, self.lake_root, report)
+        for result in report.errors:
+            self.log.error("%s: %s", result.name, result.message)
+        summary = f"{table.table} {run_partition_key(context)} {report.status.upper()}: {len(report.errors)} errors"
+        if report.status == "fail":
             raise AirflowFailException(summary)
         self.log.info(summary)
         extra = {
             "table": table.table,
             "partition_key": run_partition_key(context),
-            "rows": document["file"]["rows"],
-            "sha256": document["file"]["sha256"],
-            "bytes": document["file"]["bytes"],
+            "rows": report.rows,
+            "sha256": report.file_sha256,
+            "bytes": report.file_bytes,
             "table_format": gold.table_format,
             "table_version": gold.table_version(partition),
             "location": partition_url(self.lake_root, table.table, table.partition_column, partition),
-            "quality_status": document["status"],
+            "quality_status": report.status,
         }
         emit_partition_event(context, table.table, run_partition_key(context), extra)
-        return {"partition": partition.isoformat(), "status": document["status"]}
+        return {"partition": partition.isoformat(), "status": report.status}

@@ -9,9 +9,11 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
-from call_logs.operators._context import lake_sink, quiet_azure_sdk, run_day
+from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_day
 from call_logs.operators._events import emit_checked_day
 from call_logs.operators._lineage import LineageMixin, report_lineage
+from call_logs.quality.engine import check_report_day, write_report
+from call_logs.tables.checks import QualityThresholds
 
 
 class CallLogQualityOperator(LineageMixin, BaseOperator):
@@ -20,7 +22,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
     Errors fail the task without retries (the data will not change by itself) after the report is stored;
     warnings are logged and recorded. XCom carries the report's summary.
 
-    :param report: the report's table name (``direct_routing_calls``).
+    :param report: the report's table name, a key of ``call_logs.reports.REPORTS``.
     :param lake_root: the same ObjectStoragePath URL the extract task wrote to.
     :param volume_deviation: warn when the day's rows differ from the recent median by more than this fraction.
     :param history_days: how many previous days form that median.
@@ -56,12 +58,8 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         self.table_format = table_format
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from call_logs.quality.checks import check_partition, write_report
-        from call_logs.quality.results import QualityThresholds
-
         quiet_azure_sdk()
         day = run_day(context)
-        sink = lake_sink(self.report, self.lake_root, self.table_format)
         try:
             thresholds = QualityThresholds(
                 volume_deviation=float(self.volume_deviation),
@@ -70,8 +68,10 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
             )
         except ValueError as error:
             raise AirflowFailException(f"The quality settings are wrong: {error}") from None
-        report = check_partition(sink, day, thresholds=thresholds)
-        write_report(sink, day, report)
+        with airflow_errors():
+            sink = report_sink(self.report, self.lake_root, self.table_format)
+            report = check_report_day(sink, day, thresholds)
+            write_report(sink, day, report)
         self._lineage_facts = report_lineage(sink, self.lake_root, report)  # OpenLineage: checks as assertions
         summary = report.summary_line()
         for result in report.warnings:

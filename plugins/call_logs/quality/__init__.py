@@ -1,2 +1,3 @@
-"""Data quality of committed partitions: per-day checks (``checks``) of a partition read back (``reading``)
-into a report (``results``), volume history and the lake-wide report."""
+"""Data quality of committed partitions: the engine (``engine``) runs a table's checks on a partition read back
+(``reading``) and stores the report (``results``); the lake-integrity checks every report table gets
+(``lake_checks``), the volume history they compare with (``history``), and the lake-wide report (``report``)."""

@@ -10,10 +10,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from call_logs.sinks.base import Sink
+from call_logs.sinks import ReportSink
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class VolumeHistory:
         return VolumeHistory(tuple(d for d, _ in same), tuple(r for _, r in same), f"previous {day:%A}s")
 
 
-def load_history(sink: Sink, day: date, history_days: int) -> VolumeHistory:
+def load_history(sink: ReportSink, day: date, history_days: int) -> VolumeHistory:
     """The volume history of ``day``: up to ``history_days`` calendar days before it."""
     earliest = day - timedelta(days=history_days)
     days, rows, first_seen = [], [], dict[str, date]()

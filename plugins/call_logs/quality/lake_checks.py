@@ -12,18 +12,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.graph.window import format_utc
-from call_logs.lake.layout import day_window
+from call_logs.lake.manifest import Manifest
 from call_logs.quality.reading import CommittedPartition
-from call_logs.quality.registry import Check, check
-from call_logs.quality.results import MAX_SAMPLE_IDS, Outcome, QualityThresholds
-from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP
+from call_logs.reports.spec import ADDITIONAL_PROPERTIES, TIMESTAMP, ReportSpec
+from call_logs.tables.checks import MAX_SAMPLE_IDS, Check, Outcome, QualityThresholds, check
+from call_logs.utc import day_window, format_utc
+
+ReportPartition = CommittedPartition[ReportSpec, Manifest]
 
 # --- presence and integrity -------------------------------------------------------------------------------------
 
 
 @check("data_file_present", "error", needs=())
-def check_data_file_present(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_data_file_present(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """Without readable data nothing else about the rows can be known."""
     expected = f"a readable {p.stored.data_name}"
     if p.stored.data is None:
@@ -33,7 +34,7 @@ def check_data_file_present(p: CommittedPartition, t: QualityThresholds) -> Outc
 
 
 @check("manifest_present", "error", needs=())
-def check_manifest_present(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_manifest_present(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """The manifest is written last: without it the commit did not finish."""
     problem = p.stored.manifest_problem
     if problem == "missing":
@@ -44,7 +45,7 @@ def check_manifest_present(p: CommittedPartition, t: QualityThresholds) -> Outco
 
 
 @check("manifest_matches_file", "error", needs=("data", "manifest"))
-def check_manifest_matches_file(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_manifest_matches_file(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """The stored bytes are the ones the manifest describes (not replaced or truncated since)."""
     assert p.manifest is not None
     expected = {"sha256": p.manifest.file.sha256, "bytes": p.manifest.file.bytes}
@@ -60,7 +61,7 @@ def check_manifest_matches_file(p: CommittedPartition, t: QualityThresholds) -> 
 
 
 @check("row_count", "error", needs=("data", "manifest"))
-def check_row_count(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_row_count(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """Stored rows = manifest rows = fetched − duplicates − out-of-window: no row lost or invented on the way."""
     assert p.manifest is not None
     net = p.manifest.source.net_rows
@@ -76,7 +77,7 @@ def check_row_count(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("schema", "error")
-def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_schema(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """Every day has one of the report's versioned schemas: the current one, or an older one written before a
     column was added (readers merge them by name), or consumers' queries break across days."""
     assert p.stored.data is not None
@@ -118,7 +119,7 @@ def check_schema(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("unknown_properties", "warning", needs=("data", "manifest", "history"), group="schema")
-def check_unknown_properties(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_unknown_properties(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """A property Graph sends that the schema does not know is kept in additionalProperties; a name the previous
     days never had is new, so someone can decide to promote it to a typed column."""
     assert p.manifest is not None
@@ -150,7 +151,7 @@ def check_unknown_properties(p: CommittedPartition, t: QualityThresholds) -> Out
 
 
 @check("null_ids", "error", group="identity")
-def check_null_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_null_ids(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """A row without a key cannot be deduplicated or traced."""
     key = p.spec.key_column
     nulls = sum(table[key].null_count for table in p.batches([]))
@@ -158,7 +159,7 @@ def check_null_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("duplicate_ids", "error", group="identity")
-def check_duplicate_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_duplicate_ids(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """Preparation deduplicates by key; a repeated key means a row was counted twice.
 
     Memory stays flat as a day grows: a first pass keeps one 64-bit hash per key (8 bytes, not the key), and only
@@ -187,7 +188,7 @@ def check_duplicate_ids(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("window_bounds", "error", group="identity")
-def check_window_bounds(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_window_bounds(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """Each call starts in the day's UTC window ``[D, D+1)``, which is also the manifest's window."""
     start, end = day_window(p.day)
     time = p.spec.time_column
@@ -216,7 +217,7 @@ def check_window_bounds(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("sentinel_leak", "error", group="sentinel")
-def check_sentinel_leak(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_sentinel_leak(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """No timestamp before ``earliest_valid``: a year-0001 value breaks pandas and Spark readers."""
     earliest = pa.scalar(datetime.combine(t.earliest_valid, datetime.min.time(), UTC), TIMESTAMP)
     columns = p.spec.timestamp_columns
@@ -244,7 +245,7 @@ def check_sentinel_leak(p: CommittedPartition, t: QualityThresholds) -> Outcome:
 
 
 @check("volume_vs_history", "warning", needs=("data", "history"), group="volume")
-def check_volume_vs_history(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_volume_vs_history(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """A day far from its recent median is probably incomplete (Graph latency) or a tenant change."""
     history, rows = p.history().baseline_for(p.day, t.min_history), p.rows or 0
     expected = f"within {t.volume_deviation:.0%} of the median of ≥ {t.min_history} previous partitions"
@@ -268,7 +269,7 @@ def check_volume_vs_history(p: CommittedPartition, t: QualityThresholds) -> Outc
 
 
 @check("zero_rows", None, needs=("data", "history"), group="volume")
-def check_zero_rows(p: CommittedPartition, t: QualityThresholds) -> Outcome:
+def check_zero_rows(p: ReportPartition, t: QualityThresholds) -> Outcome:
     """An empty day whose history has calls: Graph may not have it yet, or it is past retention."""
     history, rows = p.history(), p.rows or 0
     observed = {"rows": rows, "history": history.describe()}

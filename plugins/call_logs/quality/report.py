@@ -1,9 +1,8 @@
-"""The lake-wide report of one table: one line per committed day, and a chart of daily volume and a rate.
+"""The lake-wide report of one table: one line per committed day, as text or as an HTML table.
 
 Each line comes from what its sink has stored: the data (rows, and the report's daily rate such as failed calls,
 read from a few columns only), the manifest (to tell a current quality report from a stale one) and the quality
-report (status, warnings, failed sentinel checks). The chart is one self-contained HTML page drawn by plotly
-(``call_logs/charts.py``, its JavaScript embedded): it opens offline in any browser or CI artifact viewer.
+report (status, warnings, failed sentinel checks). ``call_logs/charts.py`` draws the same lines as a page.
 """
 
 from __future__ import annotations
@@ -11,15 +10,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from call_logs.lake.manifest import Manifest
-from call_logs.quality.checks import checks_for
+from call_logs.quality.engine import checks_for
 from call_logs.reports.spec import ReportSpec
-from call_logs.sinks.base import Sink
-
-CHART_SUFFIXES = (".html", ".htm")
+from call_logs.sinks import ReportSink
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ def _quality_status(quality: dict[str, Any] | None, manifest: Manifest | None) -
     return str(quality.get("status", "unchecked"))
 
 
-def day_line(sink: Sink, day: date) -> DayLine:
+def day_line(sink: ReportSink, day: date) -> DayLine:
     """The report line of one committed day."""
     spec = sink.spec
     sentinel_checks = {check.name for check in checks_for(spec) if check.group == "sentinel"}
@@ -79,7 +75,7 @@ def day_line(sink: Sink, day: date) -> DayLine:
 DaySums = dict[date, dict[str, dict[str, float]]]  # day -> group (e.g. currency) -> column -> sum
 
 
-def daily_sums(sink: Sink) -> DaySums:
+def daily_sums(sink: ReportSink) -> DaySums:
     """The report's ``daily_sums`` of every committed day (empty when the report has none), read column-wise."""
     sums = sink.spec.daily_sums
     if sums is None:
@@ -96,7 +92,7 @@ def daily_sums(sink: Sink) -> DaySums:
     return result
 
 
-def lake_report(sink: Sink) -> list[DayLine]:
+def lake_report(sink: ReportSink) -> list[DayLine]:
     """One line per committed day, oldest first."""
     return [day_line(sink, day) for day in sink.committed_days()]
 
@@ -138,9 +134,6 @@ def format_table(lines: list[DayLine], spec: ReportSpec) -> str:
     )
 
 
-# --- chart ------------------------------------------------------------------------------------------------------
-
-
 def table_html(lines: list[DayLine], spec: ReportSpec) -> str:
     """The same table as the CLI prints, as HTML (flagged days highlighted)."""
     header = "".join(f"<th>{name}</th>" for name in _header(spec))
@@ -149,36 +142,3 @@ def table_html(lines: list[DayLine], spec: ReportSpec) -> str:
         for line in lines
     )
     return f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>"
-
-
-TrunkDays = dict[date, list[dict[str, Any]]]  # a trunk-health day's rows by day
-
-
-def render_html(
-    tables: list[tuple[ReportSpec, list[DayLine]]],
-    title: str,
-    trunk_days: TrunkDays | None = None,
-    sums: dict[str, DaySums] | None = None,
-) -> str:
-    """A self-contained page: per table its chart(s) and its text table, then trunk health per trunk (``charts.py``).
-
-    ``sums`` (table -> ``daily_sums``) adds a chart per table that has them, e.g. PSTN cost per currency.
-    """
-    from call_logs.charts import render_page, trunk_series
-
-    sections = [(spec, lines, table_html(lines, spec)) for spec, lines in tables]
-    return render_page(sections, trunk_series(trunk_days or {}), title, sums or {})
-
-
-def write_chart(
-    tables: list[tuple[ReportSpec, list[DayLine]]],
-    path: str,
-    title: str,
-    trunk_days: TrunkDays | None = None,
-    sums: dict[str, DaySums] | None = None,
-) -> None:
-    """Write the charts as one HTML page (``.html``/``.htm``) that works offline."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in CHART_SUFFIXES:
-        raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
-    Path(path).write_text(render_html(tables, title, trunk_days, sums), encoding="utf-8")

@@ -1,7 +1,8 @@
-"""What the quality checks are tuned by and what they produce: thresholds, one result per check, the report.
+"""What a quality run produces: the report of one partition, stored beside it as ``_dq.json``.
 
-``QualityReport.to_dict`` is the ``_dq.json`` document written beside each partition, and
-``QualityReport.summary_line`` the one line the task logs.
+``QualityReport.to_dict`` is that document, the same shape for a Graph report's day and a gold table's day or
+month, and ``QualityReport.summary_line`` the one line the task logs. The checks' own vocabulary (thresholds, one
+result per check) is in ``tables/checks.py``.
 """
 
 from __future__ import annotations
@@ -10,78 +11,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from call_logs import defaults
-from call_logs.graph.window import format_utc
-
-Severity = Literal["error", "warning"]
-MAX_SAMPLE_IDS = 20
-_SEVERITIES = ("error", "warning")
-
-
-@dataclass(frozen=True)
-class QualityThresholds:
-    """The tunable limits of the checks.
-
-    :param volume_deviation: warn when ``|rows - median| / median`` of the recent history exceeds it (0.5 = 50%).
-    :param history_days: how many calendar days before the checked one form that history.
-    :param min_history: partitions of history needed before the volume check applies (a median of one or
-        two days is noise).
-    :param zero_rows_severity: ``warning`` or ``error`` for a day with no rows while its history has calls
-        (Graph returns old windows empty, which is not the same as a quiet day).
-    :param earliest_valid: any timestamp before it is a leaked ``0001-01-01`` sentinel or garbage.
-    """
-
-    volume_deviation: float = defaults.VOLUME_DEVIATION
-    history_days: int = defaults.HISTORY_DAYS
-    min_history: int = defaults.MIN_HISTORY
-    zero_rows_severity: Severity = "warning"
-    earliest_valid: date = date(1900, 1, 1)
-
-    def __post_init__(self) -> None:
-        if self.zero_rows_severity not in _SEVERITIES:
-            raise ValueError(f"zero_rows_severity is {self.zero_rows_severity!r}; use 'warning' or 'error'.")
-        if self.volume_deviation <= 0:
-            raise ValueError(f"volume_deviation is {self.volume_deviation}; use a positive fraction such as 0.5.")
-        if self.history_days < 1 or self.min_history < 1:
-            raise ValueError(f"history_days ({self.history_days}) and min_history ({self.min_history}) must be ≥ 1.")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one check; ``sample_ids`` holds up to 20 ids of offending rows."""
-
-    name: str
-    severity: Severity
-    status: Literal["pass", "fail"]
-    observed: Any
-    expected: Any
-    message: str
-    sample_ids: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a check function found; the decorator in ``checks`` turns it into a ``CheckResult``."""
-
-    ok: bool
-    observed: Any
-    expected: Any
-    message: str
-    sample_ids: list[str] = field(default_factory=list)
+from call_logs.tables.checks import CheckResult, QualityThresholds
+from call_logs.utc import format_utc
 
 
 @dataclass
 class QualityReport:
-    """All check results of one partition, and what was checked."""
+    """All check results of one partition, and what was checked.
 
-    call_date: date
+    :param partition: the day (or a month's first day) checked.
+    :param partition_column: the table's partition column (``call_date``, ``month``): the document's key for it.
+    """
+
+    partition: date
     checked_at: datetime
     file_sha256: str | None
     file_bytes: int | None
@@ -90,6 +32,7 @@ class QualityReport:
     thresholds: QualityThresholds
     results: list[CheckResult]
     skipped: list[str] = field(default_factory=list)
+    partition_column: str = "call_date"
 
     @property
     def errors(self) -> list[CheckResult]:
@@ -104,9 +47,10 @@ class QualityReport:
         return "fail" if self.errors else "warn" if self.warnings else "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``_dq.json`` document."""
+        """The ``_dq.json`` document: the partition under its column's name (``call_date``) and as ``partition``."""
         return {
-            "call_date": self.call_date.isoformat(),
+            self.partition_column: self.partition.isoformat(),
+            "partition": self.partition.isoformat(),
             "checked_at": format_utc(self.checked_at),
             "file": {"name": self.data_name, "sha256": self.file_sha256, "bytes": self.file_bytes, "rows": self.rows},
             "status": self.status,
@@ -123,7 +67,7 @@ class QualityReport:
             _counted(len(self.warnings), "warning", self.warnings),
         ]
         rows = f"{self.rows:,} rows" if self.rows is not None else "no readable data file"
-        return f"call_date={self.call_date.isoformat()} {self.status.upper()}: {', '.join(parts)}; {rows}"
+        return f"{self.partition_column}={self.partition.isoformat()} {self.status.upper()}: {', '.join(parts)}; {rows}"
 
 
 def _counted(count: int, noun: str, results: list[CheckResult]) -> str:

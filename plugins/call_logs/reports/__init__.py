@@ -9,9 +9,13 @@ from call_logs.reports.spec import ReportSpec
 REPORTS: dict[str, ReportSpec] = {spec.table: spec for spec in (DIRECT_ROUTING, PSTN)}
 
 
+class UnknownReport(ValueError):
+    """A report name this project has no spec for."""
+
+
 def report(name: str) -> ReportSpec:
     """The spec of table ``name``; one sentence naming the known ones otherwise."""
     try:
         return REPORTS[name]
     except KeyError:
-        raise ValueError(f"There is no report {name!r}; use one of {', '.join(sorted(REPORTS))}.") from None
+        raise UnknownReport(f"There is no report {name!r}; use one of {', '.join(sorted(REPORTS))}.") from None

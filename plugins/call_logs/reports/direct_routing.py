@@ -9,9 +9,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.quality.registry import Check, check, row_rule
-from call_logs.quality.results import Outcome
 from call_logs.reports.spec import TIMESTAMP, Column, DailyRate, ReportSpec
+from call_logs.tables.checks import Check, Outcome, check, row_rule
 
 COLUMNS = (
     Column("id", pa.string()),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs.quality.registry import Check, row_rule
 from call_logs.reports.spec import TIMESTAMP, Column, DailySums, ReportSpec
+from call_logs.tables.checks import Check, row_rule
 
 MONEY = pa.decimal128(18, 6)
 BOT_CALL_TYPES = ("ucap_in", "ucap_out")  # bot calls: Graph leaves the user fields null or empty

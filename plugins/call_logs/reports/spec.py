@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from call_logs.quality.registry import Check
+from call_logs.tables.checks import Check
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 """Every timestamp in the lake: microseconds (Spark 3 cannot read nanoseconds), UTC-aware (no timestampNtz)."""
@@ -66,7 +64,7 @@ class ReportSpec:
     """One Graph call-log report.
 
     :param table: the lake table, its asset and its DAG id.
-    :param function: the Graph function (``getDirectRoutingCalls``), under ``communications/callRecords/``.
+    :param function: the Graph function (e.g. ``getPstnCalls``), under ``communications/callRecords/``.
     :param row_type: the OData row type, as Graph names it in ``@odata.context``.
     :param api_versions: the Graph versions that serve the function.
     :param inclusive_end: whether Graph's ``toDateTime`` is inclusive; the engine filters ``[start, end)`` anyway.
@@ -154,5 +152,5 @@ class ReportSpec:
         return tuple(c.name for c in self.columns if not c.beta_only)
 
     def variable(self, setting: str) -> str:
-        """The Airflow Variable name of one of this report's settings, e.g. ``direct_routing_lake_root``."""
+        """The Airflow Variable name of one of this report's settings: ``<namespace>_<setting>``."""
         return f"{self.namespace}_{setting}"

@@ -1,54 +1,40 @@
-"""Table formats, one sink module each; ``open_sink`` picks one by name for a lake root."""
+"""Table formats, one sink module each; ``open_table`` picks one by name for a table under a lake root."""
 
 from __future__ import annotations
 
-from fsspec import AbstractFileSystem
-
-from call_logs.lake.delta_storage import DeltaLocation
+from call_logs.lake.errors import LakeConfigError
+from call_logs.lake.manifest import Manifest
+from call_logs.lake.root import LakeRoot
 from call_logs.reports.spec import ReportSpec
-from call_logs.sinks.base import Sink
+from call_logs.sinks.base import ParseFacts, Sink
 from call_logs.sinks.delta import DeltaTableSink
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
-from call_logs.sinks.tables import TableT
+from call_logs.tables.partitioned import FactsT, TableT
 
 TABLE_FORMATS = ("parquet", "delta")
 
+ReportSink = Sink[ReportSpec, Manifest]
+"""The sink of a Graph report's table: its facts are the pull's ``Manifest``."""
+
 
 def open_table(
-    table_format: str,
-    fs: AbstractFileSystem,
-    root: str,
-    table: TableT,
-    *,
-    lake_root: str | None = None,
-    delta_location: DeltaLocation | None = None,
-) -> ParquetPartitionSink[TableT] | DeltaTableSink[TableT]:
-    """The sink of any partitioned table (a Graph report's or a gold table) in ``table_format`` under ``root``.
+    table_format: str, lake: LakeRoot, table: TableT, parse_facts: ParseFacts[FactsT]
+) -> ParquetPartitionSink[TableT, FactsT] | DeltaTableSink[TableT, FactsT]:
+    """The sink of any partitioned table (a Graph report's or a gold table) in ``table_format`` under ``lake``.
 
-    A Delta table is addressed by delta-rs, not through ``fs``: ``delta_location`` when given, else the lake root
-    URL ``lake_root`` (``file://…`` or ``abfs://<conn_id>@<container>/…``, whose Airflow connection is read then;
-    default ``root``) resolved by ``lake.delta_storage.resolve_delta_location``. Its quality reports go through
-    ``fs``. A location that cannot be resolved raises ``ValueError`` (``LakeLocationError``).
+    A Delta table is addressed by delta-rs at ``lake.delta_location(table)``; its quality reports, like every file
+    of a Parquet table, go through ``lake.fs``. A wrong format or a location that cannot be resolved raises
+    ``LakeConfigError``.
     """
     if table_format == "parquet":
-        return ParquetPartitionSink(fs, root, table)
+        return ParquetPartitionSink(lake.fs, lake.path, table, parse_facts)
     if table_format == "delta":
-        if delta_location is None:
-            from call_logs.lake.delta_storage import resolve_delta_location
-
-            delta_location = resolve_delta_location(lake_root or root, table.table)
-        return DeltaTableSink(fs, root, table, delta_location)
-    raise ValueError(f"The table format {table_format!r} is not one of {', '.join(TABLE_FORMATS)}; pick one of those.")
+        return DeltaTableSink(lake.fs, lake.path, table, lake.delta_location(table.table), parse_facts)
+    raise LakeConfigError(
+        f"The table format {table_format!r} is not one of {', '.join(TABLE_FORMATS)}; pick one of those."
+    )
 
 
-def open_sink(
-    table_format: str,
-    fs: AbstractFileSystem,
-    root: str,
-    spec: ReportSpec,
-    *,
-    lake_root: str | None = None,
-    delta_location: DeltaLocation | None = None,
-) -> Sink:
-    """The sink of ``spec``'s table in ``table_format`` under the lake root ``root`` of ``fs`` (see ``open_table``)."""
-    return open_table(table_format, fs, root, spec, lake_root=lake_root, delta_location=delta_location)
+def open_report(table_format: str, lake: LakeRoot, spec: ReportSpec) -> ReportSink:
+    """The sink of a Graph report's table (see ``open_table``)."""
+    return open_table(table_format, lake, spec, Manifest.from_dict)

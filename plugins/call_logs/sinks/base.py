@@ -1,28 +1,36 @@
-"""The seam between a prepared day and a table format: what every sink does.
+"""The seam between a table's partitions and a table format: what every sink does, and the one way to write a day.
 
-A sink stores a report's days in one table format under one lake root: stage a prepared day locally (nothing
-visible yet), commit it atomically with its manifest, and open committed days for reading (quality checks,
-volume history, the lake report). Extract and quality code talk to this protocol only; adding a format is one
-module in this package.
+A sink stores one table's partitions (a Graph report's days, or a gold table's days or months) in one table format
+under one lake root: stage a partition's rows locally (nothing visible yet), commit them atomically with their
+facts (the manifest), and open committed partitions for reading (quality checks, volume history, the lake report,
+gold tables). A sink is generic over its table and over its facts: a report table's are a ``Manifest``, a gold
+table's a ``GoldManifest``; the sink is told how to read them back (``parse_facts``). Extract, gold and quality code
+talk to this protocol only; adding a format is one module in this package.
+
+``replace_day`` is the one place the write sequence lives: stage the rows, describe the staged file in the day's
+facts, commit both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
 
 import pyarrow as pa
 
-from call_logs.lake.manifest import Manifest, StoredFile
-from call_logs.lake.prepare import PreparedDay
-from call_logs.reports.spec import ReportSpec
+from call_logs.lake.errors import ManifestError
+from call_logs.tables.partitioned import DayRows, FactsT, StoredFile, TableT
+
+ParseFacts = Callable[[Any], FactsT]
+"""Reads a stored facts document back (``Manifest.from_dict``); raises ``ManifestError`` when it is malformed."""
 
 
 class DataReader(Protocol):
-    """A committed day's rows, read column subset by column subset, batch by batch."""
+    """A committed partition's rows, read column subset by column subset, batch by batch."""
 
     @property
     def num_rows(self) -> int: ...
@@ -34,14 +42,14 @@ class DataReader(Protocol):
 
 
 @dataclass
-class StoredDay:
-    """A committed day as read back: its manifest and its data, or why either cannot be used.
+class StoredDay(Generic[FactsT]):
+    """A committed partition as read back: its facts and its data, or why either cannot be used.
 
     ``fingerprint`` describes the stored bytes as read (size and sha256), to compare with ``manifest.file``.
     """
 
     day: date
-    manifest: Manifest | None
+    manifest: FactsT | None
     manifest_problem: str | None
     data: DataReader | None
     data_problem: str | None
@@ -51,58 +59,79 @@ class StoredDay:
 
 @dataclass(frozen=True)
 class StagedDay:
-    """A day written locally by ``Sink.stage``: nothing in the lake has changed yet."""
+    """A partition written locally by ``Sink.stage``: nothing in the lake has changed yet."""
 
     local_path: str
     stored: StoredFile
 
 
-class Sink(Protocol):
-    """Stores one report's days in one table format under one lake root."""
+def parse_or_problem(document: Any, parse_facts: ParseFacts[FactsT]) -> tuple[FactsT | None, str | None]:
+    """(facts, None) from a stored document, else (None, why not): ``missing`` when there is none."""
+    if document is None:
+        return None, "missing"
+    try:
+        return parse_facts(document), None
+    except ManifestError as error:
+        return None, str(error)
 
-    spec: ReportSpec
+
+class Sink(Protocol[TableT, FactsT]):
+    """Stores one table's partitions, with their facts, in one table format under one lake root."""
+
+    spec: TableT
     table_format: str
 
     def location(self, day: date) -> str:
-        """Where the day lives, for logs and XCom."""
+        """Where the partition lives, for logs and XCom."""
         ...
 
-    def stage(self, day: date, prepared: PreparedDay, workdir: str) -> StagedDay:
-        """Write the prepared day's rows locally under ``workdir``; the lake is untouched."""
+    def stage(self, day: date, rows: DayRows, workdir: str) -> StagedDay:
+        """Write the partition's rows locally under ``workdir``; the lake is untouched."""
         ...
 
-    def commit(self, day: date, staged: StagedDay, manifest: Manifest) -> str:
-        """Replace the day atomically with the staged rows and their manifest; returns ``location(day)``."""
+    def commit(self, day: date, staged: StagedDay, facts: FactsT) -> str:
+        """Replace the partition atomically with the staged rows and their facts; returns ``location(day)``."""
         ...
 
     def committed_days(self) -> list[date]:
-        """Days that have been committed (or half-committed), oldest first."""
+        """Partitions that have been committed (or half-committed), oldest first."""
         ...
 
     def table_version(self, day: date) -> int | None:
-        """The table version that committed the day, for formats that version their table (else None)."""
+        """The table version that committed the partition, for formats that version their table (else None)."""
         ...
 
-    def read_facts(self, day: date) -> dict[str, Any] | None:
-        """The facts committed with the day (its manifest document, unparsed), or None when there are none."""
+    def read_manifest(self, day: date) -> FactsT | None:
+        """The partition's facts, or None when there are none or they cannot be read."""
         ...
 
-    def read_manifest(self, day: date) -> Manifest | None:
-        """The day's manifest, or None when there is none or it cannot be read."""
-        ...
-
-    def open_day(self, day: date) -> AbstractContextManager[StoredDay]:
-        """The day as stored, readable until the context exits."""
+    def open_day(self, day: date) -> AbstractContextManager[StoredDay[FactsT]]:
+        """The partition as stored, readable until the context exits."""
         ...
 
     def read_columns(self, day: date, columns: list[str]) -> pa.Table | None:
-        """A few columns of the day in one read (the lake report), or None when they cannot be read."""
+        """A few columns of the partition in one read, or None when they cannot be read."""
         ...
 
     def write_quality(self, day: date, document: dict[str, Any]) -> str:
-        """Store the day's quality report; returns where."""
+        """Store the partition's quality report; returns where."""
         ...
 
     def read_quality(self, day: date) -> dict[str, Any] | None:
-        """The day's stored quality report, if any."""
+        """The partition's stored quality report, if any."""
         ...
+
+
+def replace_day(
+    sink: Sink[TableT, FactsT], day: date, rows: DayRows, facts_for: Callable[[StoredFile], FactsT]
+) -> FactsT:
+    """Stage ``rows`` locally, describe the staged file in the partition's facts, and commit both atomically.
+
+    ``facts_for`` gets the staged file (size, sha256, row groups) once every row has been staged, so counts the
+    rows gathered while streaming are final; until the commit nothing in the lake changes. Returns the facts.
+    """
+    with tempfile.TemporaryDirectory(prefix="call-logs-stage-") as workdir:
+        staged = sink.stage(day, rows, workdir)
+        facts = facts_for(staged.stored)
+        sink.commit(day, staged, facts)
+    return facts

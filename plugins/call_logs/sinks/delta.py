@@ -1,17 +1,17 @@
 """Delta Lake: one table's days in one Delta table ``<root>/<table>/``, partitioned by its day column (a DATE).
 
 The table is a Graph report (partitioned by ``call_date``) or a gold table derived from one (``call_date``, or
-``month`` for a monthly rollup, keyed by the month's first day); a commit's metadata is the day's manifest document
-either way (``Manifest`` or ``GoldManifest``), and ``read_facts`` returns it unparsed.
+``month`` for a monthly rollup, keyed by the month's first day); a commit's metadata is the partition's facts
+document either way (``Manifest`` or ``GoldManifest``), read back with the sink's ``parse_facts``.
 
 The second table format, over ``lake/delta_table.py`` (delta-rs, no Spark). Fabric, Databricks, Synapse Spark,
 Spark with Delta, DuckDB's ``delta_scan`` and delta-rs read it natively.
 
-- **stage**: the prepared day's ordered tables become one local Parquet file (the same writer and row groups as
+- **stage**: the partition's ordered tables become one local Parquet file (the same writer and row groups as
   the Parquet sink). Its size and sha256 are the manifest's ``file`` facts, final before anything is committed,
   and a failed commit can be retried from it without pulling Graph again.
 - **commit**: one ``replace_day`` transaction (overwrite with the predicate ``call_date = 'D'``) streams the staged
-  rows into the table. The whole manifest (``Manifest.to_dict()``: run ids, Graph request counts, source counts,
+  rows into the table. The whole manifest (``to_dict()``: run ids, Graph request counts, source counts,
   rows per hour, the staged file's sha256) is that commit's metadata, so a day's facts and its rows become visible
   together or not at all: a run that dies before the commit leaves the table at its previous version. A re-run
   adds exactly one version; other days are untouched. No checkpoint or vacuum runs here (maintenance DAG).
@@ -39,13 +39,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
+from call_logs import defaults
 from call_logs.lake import delta_table
 from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
-from call_logs.lake.manifest import Manifest, ManifestError
+from call_logs.lake.errors import LakeError
 from call_logs.lake.storage import publish_json, read_json
-from call_logs.sinks.base import StagedDay, StoredDay
-from call_logs.sinks.parquet_partitions import DEFAULT_ROW_GROUP_ROWS, stage_parquet
-from call_logs.sinks.tables import DayFacts, DayRows, PartitionedTable, TableT
+from call_logs.sinks.base import ParseFacts, StagedDay, StoredDay, parse_or_problem
+from call_logs.sinks.parquet_partitions import stage_parquet
+from call_logs.tables.partitioned import DayRows, FactsT, PartitionedTable, TableT
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -104,8 +105,8 @@ def _delta_type(schema_class: Any, field: pa.Field) -> Any:
         return None
 
 
-class DeltaTableSink(Generic[TableT]):
-    """One table's days in one Delta table; quality reports beside it in ``_dq/`` (an fsspec filesystem)."""
+class DeltaTableSink(Generic[TableT, FactsT]):
+    """One table's partitions in one Delta table; quality reports beside it in ``_dq/`` (an fsspec filesystem)."""
 
     table_format = "delta"
 
@@ -115,12 +116,14 @@ class DeltaTableSink(Generic[TableT]):
         root: str,
         spec: TableT,
         location: DeltaLocation,
+        parse_facts: ParseFacts[FactsT],
         *,
-        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        row_group_rows: int = defaults.ROWS_PER_BATCH,
     ):
         self.fs = fs
         self.spec = spec
         self.delta = location
+        self.parse_facts = parse_facts
         self.table_path = f"{root.rstrip('/')}/{spec.table}"
         self.row_group_rows = row_group_rows
         self.last_version: int | None = None  # the version the last commit of this sink created
@@ -141,10 +144,10 @@ class DeltaTableSink(Generic[TableT]):
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def stage(self, day: date, prepared: DayRows, workdir: str) -> StagedDay:
-        return stage_parquet(prepared, self.spec.schema, os.path.join(workdir, STAGED_FILE), self.row_group_rows)
+    def stage(self, day: date, rows: DayRows, workdir: str) -> StagedDay:
+        return stage_parquet(rows, self.spec.schema, os.path.join(workdir, STAGED_FILE), self.row_group_rows)
 
-    def commit(self, day: date, staged: StagedDay, manifest: DayFacts) -> str:
+    def commit(self, day: date, staged: StagedDay, facts: FactsT) -> str:
         staged_file = pq.ParquetFile(staged.local_path)
         try:
             self.last_version = delta_table.replace_day(
@@ -154,7 +157,7 @@ class DeltaTableSink(Generic[TableT]):
                 self.spec.schema,
                 day=day,
                 partition_column=self.spec.partition_column,
-                metadata=manifest.to_dict(),
+                metadata=facts.to_dict(),
             )
         finally:
             staged_file.close()
@@ -170,29 +173,20 @@ class DeltaTableSink(Generic[TableT]):
     def _commit(self, day: date) -> dict[str, Any] | None:
         return delta_table.day_commit(self._uri, self._options, day, partition_column=self.spec.partition_column)
 
-    def _manifest(self, commit: dict[str, Any] | None) -> tuple[Manifest | None, str | None]:
-        if commit is None:
-            return None, "missing"
-        if commit["metadata"] is None:
+    def _manifest(self, commit: dict[str, Any] | None) -> tuple[FactsT | None, str | None]:
+        if commit is not None and commit["metadata"] is None:
             return None, f"the facts of its commit ({commit['commits']} so far) were cleaned out of the Delta log"
-        try:
-            return Manifest.from_dict(commit["metadata"]), None
-        except ManifestError as error:
-            return None, str(error)
+        return parse_or_problem(None if commit is None else commit["metadata"], self.parse_facts)
 
-    def read_manifest(self, day: date) -> Manifest | None:
+    def read_manifest(self, day: date) -> FactsT | None:
         return self._manifest(self._commit(day))[0]
-
-    def read_facts(self, day: date) -> dict[str, Any] | None:
-        commit = self._commit(day)
-        return None if commit is None else commit["metadata"]
 
     def table_version(self, day: date) -> int | None:
         commit = self._commit(day)
         return None if commit is None else commit["version"]
 
     @contextmanager
-    def open_day(self, day: date) -> Iterator[StoredDay]:
+    def open_day(self, day: date) -> Iterator[StoredDay[FactsT]]:
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
@@ -211,18 +205,19 @@ class DeltaTableSink(Generic[TableT]):
             manifest, manifest_problem = self._manifest(commit)
             if table is not None:
                 name = f"{name} at version {table.version()}"
-                data = _DeltaData(table, self.spec, day, _schema_version(commit))
-                fingerprint = self._fingerprint(table, day, commit)
+                data = _DeltaData(table, self.spec, day, manifest.schema_version if manifest else None)
+                fingerprint = self._fingerprint(table, day, commit, manifest)
         yield StoredDay(day, manifest, manifest_problem, data, problem, name, fingerprint)
 
-    def _fingerprint(self, table: DeltaTable, day: date, commit: dict[str, Any] | None) -> dict[str, Any]:
+    def _fingerprint(
+        self, table: DeltaTable, day: date, commit: dict[str, Any] | None, manifest: FactsT | None
+    ) -> dict[str, Any]:
         """The manifest's file facts when the snapshot holds exactly the day's committed files, else unknown ones."""
         from deltalake import DeltaTable
 
         current = _day_files(table, self.spec.partition_column, day)
         observed: dict[str, Any] = {"sha256": None, "bytes": None}
-        file = _committed_file(commit)
-        if commit is None or file is None or commit["version"] is None or commit["version"] > table.version():
+        if commit is None or manifest is None or commit["version"] is None or commit["version"] > table.version():
             return observed
         try:
             committed_table = DeltaTable(self._uri, version=commit["version"], storage_options=self._options or None)
@@ -231,7 +226,7 @@ class DeltaTableSink(Generic[TableT]):
             return observed | {"committed_version_unreadable": reason}
         committed = _day_files(committed_table, self.spec.partition_column, day)
         if current == committed:
-            return {"sha256": file["sha256"], "bytes": file["bytes"]}
+            return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
         return observed | {"changed_since_version": commit["version"], "files": len(current)}
 
     def read_columns(self, day: date, columns: list[str]) -> pa.Table | None:
@@ -241,7 +236,7 @@ class DeltaTableSink(Generic[TableT]):
                     self._uri, self._options, day, columns, partition_column=self.spec.partition_column
                 )
             )
-        except (FileNotFoundError, OSError, KeyError, ValueError, pa.ArrowInvalid):
+        except (LakeError, OSError, KeyError, ValueError, pa.ArrowInvalid):
             return None
         if not batches:
             fields = [self.spec.schema.field(name) for name in columns]
@@ -271,19 +266,6 @@ class DeltaTableSink(Generic[TableT]):
 
     def read_quality(self, day: date) -> dict[str, Any] | None:
         return read_json(self.fs, self.quality_path(day))
-
-
-def _committed_file(commit: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The staged file's facts (``sha256``, ``bytes``) in the day's commit metadata, if it has them."""
-    file = ((commit or {}).get("metadata") or {}).get("file")
-    if isinstance(file, dict) and isinstance(file.get("sha256"), str) and isinstance(file.get("bytes"), int):
-        return file
-    return None
-
-
-def _schema_version(commit: dict[str, Any] | None) -> int | None:
-    version = ((commit or {}).get("metadata") or {}).get("schema_version")
-    return version if isinstance(version, int) else None
 
 
 def _day_files(table: DeltaTable, column: str, day: date) -> dict[str, int]:

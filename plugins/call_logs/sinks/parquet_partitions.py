@@ -1,7 +1,7 @@
 """Parquet partitions: ``<root>/<table>/call_date=YYYY-MM-DD/part-0.parquet`` + ``_manifest.json`` + ``_dq.json``.
 
 The first table format, and the lake contract consumers already read (Spark, Synapse, DuckDB, pandas):
-- stage: the prepared day's ordered tables become one local Parquet file in row groups of 65,536 rows;
+- stage: the partition's ordered tables become one local Parquet file in row groups of ``ROWS_PER_BATCH`` rows;
 - commit: the data file is published atomically (Azure: one blob commit; a folder: hidden temporary + rename),
   then ``_manifest.json``, then the stale ``_dq.json`` is removed. Until the data file is published nothing in
   the lake changes; a failure after it leaves a file whose manifest (old, or none) does not match its checksum,
@@ -22,13 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
+from call_logs import defaults
 from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, TableLayout
-from call_logs.lake.manifest import Manifest, ManifestError, StoredFile
 from call_logs.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files, stream_digest
-from call_logs.sinks.base import StagedDay, StoredDay
-from call_logs.sinks.tables import DayFacts, DayRows, TableT
-
-DEFAULT_ROW_GROUP_ROWS = 65_536
+from call_logs.sinks.base import ParseFacts, StagedDay, StoredDay, parse_or_problem
+from call_logs.tables.partitioned import DayRows, FactsT, StoredFile, TableT
 
 
 class _RowGroupWriter:
@@ -61,10 +59,10 @@ class _RowGroupWriter:
         self._writer.close()
 
 
-def stage_parquet(prepared: DayRows, schema: pa.Schema, local_path: str, row_group_rows: int) -> StagedDay:
-    """Write the prepared day's ordered tables to one local Parquet file and describe its bytes (both sinks)."""
+def stage_parquet(rows: DayRows, schema: pa.Schema, local_path: str, row_group_rows: int) -> StagedDay:
+    """Write a partition's ordered tables to one local Parquet file and describe its bytes (both sinks)."""
     writer = _RowGroupWriter(local_path, schema, row_group_rows)
-    for table in prepared.tables():
+    for table in rows.tables():
         writer.append(table)
     writer.close()
     row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
@@ -91,34 +89,41 @@ class _ParquetData:
         return self._file.iter_batches(batch_size=batch_size, columns=columns)
 
 
-class ParquetPartitionSink(Generic[TableT]):
-    """One table's days as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob).
+class ParquetPartitionSink(Generic[TableT, FactsT]):
+    """One table's partitions as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob).
 
-    The table is a Graph report's ``ReportSpec`` (its ``_manifest.json`` is a ``Manifest``, read back by
-    ``read_manifest``) or a table derived from one (a gold table commits its own facts and parses ``read_facts``).
+    The table is a Graph report's ``ReportSpec`` or a gold table; ``_manifest.json`` holds its facts, read back with
+    ``parse_facts`` (``Manifest.from_dict``, ``GoldManifest.from_dict``).
     """
 
     table_format = "parquet"
 
     def __init__(
-        self, fs: AbstractFileSystem, root: str, spec: TableT, *, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+        self,
+        fs: AbstractFileSystem,
+        root: str,
+        spec: TableT,
+        parse_facts: ParseFacts[FactsT],
+        *,
+        row_group_rows: int = defaults.ROWS_PER_BATCH,
     ):
         self.fs = fs
         self.spec = spec
+        self.parse_facts = parse_facts
         self.layout = TableLayout(root.rstrip("/"), spec.table, spec.partition_column)
         self.row_group_rows = row_group_rows
 
     def location(self, day: date) -> str:
         return self.layout.partition_path(day)
 
-    def stage(self, day: date, prepared: DayRows, workdir: str) -> StagedDay:
-        return stage_parquet(prepared, self.spec.schema, os.path.join(workdir, DATA_FILE), self.row_group_rows)
+    def stage(self, day: date, rows: DayRows, workdir: str) -> StagedDay:
+        return stage_parquet(rows, self.spec.schema, os.path.join(workdir, DATA_FILE), self.row_group_rows)
 
-    def commit(self, day: date, staged: StagedDay, manifest: DayFacts) -> str:
+    def commit(self, day: date, staged: StagedDay, facts: FactsT) -> str:
         folder = self.location(day)
         remove_stale_temp_files(self.fs, folder)
         publish_file(self.fs, staged.local_path, f"{folder}/{DATA_FILE}")
-        publish_json(self.fs, manifest.to_dict(), f"{folder}/{MANIFEST_FILE}")
+        publish_json(self.fs, facts.to_dict(), f"{folder}/{MANIFEST_FILE}")
         if self.fs.exists(f"{folder}/{QUALITY_FILE}"):
             self.fs.rm_file(f"{folder}/{QUALITY_FILE}")  # it judged the previous file
         return folder
@@ -133,23 +138,18 @@ class ParquetPartitionSink(Generic[TableT]):
         days = (self.layout.day_of_partition(entry) for entry in self.fs.ls(base, detail=False))
         return sorted(day for day in days if day is not None)
 
-    def read_facts(self, day: date) -> dict[str, Any] | None:
-        return read_json(self.fs, f"{self.location(day)}/{MANIFEST_FILE}")
-
-    def _manifest(self, day: date) -> tuple[Manifest | None, str | None]:
-        document = self.read_facts(day)
-        if document is None:
-            return None, "missing"
+    def _manifest(self, day: date) -> tuple[FactsT | None, str | None]:
         try:
-            return Manifest.from_dict(document), None
-        except ManifestError as error:
-            return None, str(error)
+            document = read_json(self.fs, f"{self.location(day)}/{MANIFEST_FILE}")
+        except ValueError as error:  # not JSON: a torn or foreign file
+            return None, f"it is not JSON ({error})"
+        return parse_or_problem(document, self.parse_facts)
 
-    def read_manifest(self, day: date) -> Manifest | None:
+    def read_manifest(self, day: date) -> FactsT | None:
         return self._manifest(day)[0]
 
     @contextmanager
-    def open_day(self, day: date) -> Iterator[StoredDay]:
+    def open_day(self, day: date) -> Iterator[StoredDay[FactsT]]:
         manifest, manifest_problem = self._manifest(day)
         with tempfile.TemporaryDirectory(prefix="call-logs-read-") as workdir:
             local = os.path.join(workdir, DATA_FILE)

@@ -1,4 +1,5 @@
-"""Graph pages → one Parquet file: schema, sentinels, dedupe, window filter, order, bad input."""
+"""Graph pages → a prepared day (``lake/prepare.py``) → one staged Parquet file (the Parquet sink's ``stage``):
+schema, sentinels, dedupe, window filter, order, row groups, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from call_logs import defaults
 from call_logs.lake.convert import SchemaViolation
+from call_logs.lake.manifest import Manifest
 from call_logs.lake.prepare import prepare_day
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.sinks.parquet_partitions import ParquetPartitionSink
@@ -35,11 +38,15 @@ class Built:
         return getattr(self.prepared, name)
 
 
-def build(workdir, pages, *, row_group_rows: int = 65_536, **kwargs) -> Built:
+def build(workdir, pages, *, row_group_rows: int = defaults.ROWS_PER_BATCH, **kwargs) -> Built:
     workdir.mkdir(parents=True, exist_ok=True)
     prepared = prepare_day(pages, DIRECT_ROUTING, DAY, END, str(workdir), **kwargs)
     sink = ParquetPartitionSink(
-        fsspec.filesystem("file"), str(workdir / "lake"), DIRECT_ROUTING, row_group_rows=row_group_rows
+        fsspec.filesystem("file"),
+        str(workdir / "lake"),
+        DIRECT_ROUTING,
+        Manifest.from_dict,
+        row_group_rows=row_group_rows,
     )
     return Built(prepared, sink.stage(DAY.date(), prepared, str(workdir)))
 

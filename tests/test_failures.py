@@ -1,11 +1,21 @@
-"""The one classification of the pipeline's errors: retryable or not, and what the task raises for each."""
+"""The one classification of the pipeline's errors: retryable or not, and what the task raises for each.
+
+Every class of Graph and lake error has a row here (``test_every_graph_and_lake_error_class_has_a_case``): a new
+class without a decision fails the suite instead of being retried like a network blip by default.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
+import call_logs
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from call_logs.failures import CLASSIFICATION, classify, is_retryable, to_airflow
+from call_logs.gold.monthly import MonthIncomplete
+from call_logs.gold.trunk_health import SourceDayUnusable
 from call_logs.graph.errors import (
     GraphAuthError,
     GraphConfigError,
@@ -19,6 +29,19 @@ from call_logs.graph.errors import (
     UnsupportedCloudError,
 )
 from call_logs.lake.convert import SchemaViolation
+from call_logs.lake.delta_storage import LakeLocationError
+from call_logs.lake.delta_table import DayCommitConflict, DeltaSchemaChangeRefused, DeltaTableMissing
+from call_logs.lake.errors import (
+    CommitConflict,
+    LakeConfigError,
+    LakeError,
+    LakeSchemaError,
+    ManifestError,
+    PartitionUnusable,
+    RowsRejected,
+)
+from call_logs.reports import UnknownReport
+from call_logs.rewrite import AlreadyPseudonymised
 
 CASES = [
     # error, retryable
@@ -34,6 +57,22 @@ CASES = [
     (UnsafeNextLinkError("refusing to send the token there"), False),
     (GraphError("something new from Graph"), False),
     (SchemaViolation("Field 'duration' of the row with id x is 'abc'"), False),
+    (RowsRejected("a row does not fit"), False),
+    # The lake: only a concurrent commit of the same partition is worth another try.
+    (DayCommitConflict("A concurrent commit conflicted with this run's call_date=2026-03-01"), True),
+    (CommitConflict("another writer committed first"), True),
+    (DeltaSchemaChangeRefused("other type: ['duration']; only added columns are allowed"), False),
+    (LakeSchemaError("partitioned by ['day'], not by ['call_date']"), False),
+    (LakeLocationError("There is no Airflow connection 'lake'"), False),
+    (LakeConfigError("The lake root 'foo://x' cannot be opened"), False),
+    (DeltaTableMissing("There is no Delta table at /lake/t."), False),
+    (SourceDayUnusable("direct_routing_calls 2026-03-01: run its DAG for the day first"), False),
+    (MonthIncomplete("the rollup of 2026-03 needs every day"), False),
+    (AlreadyPseudonymised("tokens cannot be re-keyed"), False),
+    (PartitionUnusable("the day cannot be read"), False),
+    (ManifestError("it is malformed"), False),
+    (LakeError("something new from the lake"), False),
+    (UnknownReport("There is no report 'x'"), False),
     (PermissionError(13, "Permission denied"), False),
     (ClientAuthenticationError("lake key wrong"), False),
     (ServiceRequestError("lake unreachable"), True),
@@ -76,3 +115,23 @@ def test_a_foreign_next_link_is_no_longer_retried_for_half_an_hour():
     """The operator's report: token withheld, nothing written, then three retries with backoff (~35 minutes)."""
     raised = to_airflow(UnsafeNextLinkError("Graph returned a nextLink to https://evil.example; refusing"))
     assert isinstance(raised, AirflowFailException)
+
+
+def _subclasses(base: type) -> set[type]:
+    found = {base}
+    for sub in base.__subclasses__():
+        found |= _subclasses(sub)
+    return found
+
+
+def test_every_graph_and_lake_error_class_has_a_case():
+    """Each error class this project raises is decided on purpose, wherever in the library it is defined."""
+    for module in pkgutil.walk_packages(call_logs.__path__, "call_logs."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    covered = {type(error) for error, _ in CASES}
+    missing = sorted(cls.__qualname__ for cls in _subclasses(GraphError) | _subclasses(LakeError) if cls not in covered)
+    assert not missing, f"add a case (and, if needed, a CLASSIFICATION row) for {missing}"
+    for error, _ in CASES:
+        if isinstance(error, GraphError | LakeError):
+            assert classify(error)[1] != "not classified: left to Airflow's retries", type(error).__name__
