@@ -59,7 +59,14 @@ def pages_of(rows: list[dict], size: int = 1000) -> list[list[dict]]:
 
 
 def commit_rows(
-    sink, day: date, pages: list[list[dict]], *, run: dict | None = None, pseudonymiser=None, before_commit=None
+    sink,
+    day: date,
+    pages: list[list[dict]],
+    *,
+    run: dict | None = None,
+    pseudonymiser=None,
+    before_commit=None,
+    bad_rows="fail",
 ):
     """Prepare Graph pages through the real pipeline code and commit them with ``sink``; returns the manifest.
 
@@ -70,15 +77,15 @@ def commit_rows(
 
     start, end = day_window(day)
     with tempfile.TemporaryDirectory() as workdir:
-        prepared = prepare_day(pages, sink.spec, start, end, workdir, pseudonymiser=pseudonymiser)
+        prepared = prepare_day(pages, sink.spec, start, end, workdir, pseudonymiser=pseudonymiser, bad_rows=bad_rows)
 
-        def facts(stored):
+        def facts(staged):
             if before_commit is not None:
                 before_commit()
             return Manifest.for_day(
                 prepared,
                 day=day,
-                stored=stored,
+                staged=staged,
                 pull=PullStats().as_dict(),
                 api_version="v1.0",
                 run=run if run is not None else {"test": True},

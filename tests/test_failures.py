@@ -21,6 +21,7 @@ from call_logs.graph.errors import (
     GraphConfigError,
     GraphDeadlineError,
     GraphError,
+    GraphPagingError,
     GraphPermissionError,
     GraphRequestError,
     GraphRetryAfterTooLongError,
@@ -28,7 +29,7 @@ from call_logs.graph.errors import (
     UnsafeNextLinkError,
     UnsupportedCloudError,
 )
-from call_logs.lake.convert import SchemaViolation
+from call_logs.lake.convert import RowNotAnObject, SchemaViolation
 from call_logs.lake.delta_storage import LakeLocationError
 from call_logs.lake.delta_table import DayCommitConflict, DeltaSchemaChangeRefused, DeltaTableMissing
 from call_logs.lake.errors import (
@@ -55,9 +56,14 @@ CASES = [
     (GraphRequestError("Graph refused the window"), False),
     (UnsupportedCloudError("China (21Vianet)"), False),
     (UnsafeNextLinkError("refusing to send the token there"), False),
+    (GraphPagingError("Graph's paging repeated page 3 of getDirectRoutingCalls"), False),
     (GraphError("something new from Graph"), False),
     (SchemaViolation("Field 'duration' of the row with id x is 'abc'"), False),
     (RowsRejected("a row does not fit"), False),
+    (
+        RowNotAnObject("page 3 of getDirectRoutingCalls for [2026-03-01T00:00:00Z, 2026-03-02T00:00:00Z)", 17, "x"),
+        False,
+    ),
     # The lake: only a concurrent commit of the same partition is worth another try.
     (DayCommitConflict("A concurrent commit conflicted with this run's call_date=2026-03-01"), True),
     (CommitConflict("another writer committed first"), True),

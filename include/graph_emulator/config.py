@@ -23,6 +23,19 @@ FAULT_KINDS = frozenset(
         "extra_field",
         "expire_token",
         "latency",
+        # Paging that cannot end: the page's nextLink is its own URL; points back to the previous page; keeps its
+        # $skip (another query option makes the URL differ); is there even when no row is left.
+        "loop_next_link",
+        "ping_pong_next_link",
+        "stuck_skip",
+        "endless_next_link",
+        # One row of the page (index ``position``): not an object; a startDateTime that is no timestamp; a null or
+        # an absent startDateTime. A later page that repeats the previous page's last row with other values.
+        "non_object_row",
+        "bad_timestamp",
+        "null_start",
+        "absent_start",
+        "conflicting_duplicate",
     }
 )
 
@@ -38,6 +51,7 @@ class Fault:
     target: str | None = None
     rows: int = 10
     seconds: float | None = None  # for ``latency``; falls back to ``retry_after``
+    position: int = 0  # for the row faults: the index in the page's value list of the row made wrong
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:

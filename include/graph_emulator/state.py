@@ -162,6 +162,7 @@ class EmulatorState:
         skip, beta, version = int(skip_text), request.version == "beta", request.version
         kind = fault.kind if fault else None
         extra = ',"futureField":"x"' if kind == "extra_field" else ""
+        repeated = None
         if self.retained(start):
             lo, hi = log.bounds(start_ticks, end_ticks, end_inclusive=report.end_inclusive)
             total = log.count(lo, hi)
@@ -170,8 +171,15 @@ class EmulatorState:
                 repeat = min(fault.rows, skip, config.page_size)
                 rows = log.rows(lo, hi, skip - repeat, repeat, beta=beta, extra=extra) + rows
                 served = len(rows) - repeat
+            elif fault is not None and kind == "conflicting_duplicate" and skip:
+                repeated = log.rows(lo, hi, skip - 1, 1, beta=beta, extra=extra)[0]
+                rows = [_with(repeated, duration=(json.loads(repeated).get("duration") or 0) + 7), *rows]
+                served = len(rows) - 1
             else:
                 served = len(rows)
+            if fault is not None and rows and kind in _ROW_FAULTS:
+                position = min(fault.position, len(rows) - 1)
+                rows[position] = _ROW_FAULTS[kind](rows[position])
         else:
             total, rows, served = 0, [], 0
         parts = [
@@ -183,15 +191,21 @@ class EmulatorState:
             ",".join(rows),
             "]",
         ]
-        if skip + served < total:
+        if skip + served < total or kind == "endless_next_link":
             base = request.root
             if fault is not None and kind == "foreign_next_link":
                 if fault.target is None:  # Fault refuses this; reading .rstrip of None raised AttributeError before
                     raise AttributeError("fault 'foreign_next_link' has no target base URL")
                 base = fault.target.rstrip("/")
+            next_skip = {
+                "loop_next_link": skip,
+                "ping_pong_next_link": max(skip - config.page_size, 0),
+                "stuck_skip": skip,
+            }.get(kind or "", skip + served)
+            query = f"$skip={next_skip}" + ("&$top=1000" if kind == "stuck_skip" else "")
             link = (
                 f"{base}/{version}/communications/callRecords/{report.function}"
-                f"(fromDateTime={from_text},toDateTime={to_text})?$skip={skip + served}"
+                f"(fromDateTime={from_text},toDateTime={to_text})?{query}"
             )
             parts += [',"@odata.nextLink":', json.dumps(link)]
         parts.append("}")
@@ -364,3 +378,23 @@ class EmulatorState:
 
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+def _with(row: str, **values: object) -> str:
+    """A row's JSON text with some properties set (None: null), or removed (``_ABSENT``)."""
+    document = json.loads(row)
+    for name, value in values.items():
+        if value is _ABSENT:
+            document.pop(name, None)
+        else:
+            document[name] = value
+    return json.dumps(document, separators=(",", ":"))
+
+
+_ABSENT = object()
+_ROW_FAULTS = {
+    "non_object_row": lambda row: json.dumps("not a row"),
+    "bad_timestamp": lambda row: _with(row, startDateTime="yesterday at noon"),
+    "null_start": lambda row: _with(row, startDateTime=None),
+    "absent_start": lambda row: _with(row, startDateTime=_ABSENT),
+}

@@ -55,6 +55,14 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
             "quality: warn when rows stray further from the weekday median",
         ),
         "dq_zero_rows_severity": (defaults.ZERO_ROWS_SEVERITY, "quality: 'warning' or 'error' for a zero-row day"),
+        "bad_rows": (
+            defaults.BAD_ROWS,
+            "a row Graph sent that does not convert: 'fail' the day, or 'quarantine' the row and keep the others",
+        ),
+        "dq_quarantine_severity": (
+            defaults.QUARANTINE_SEVERITY,
+            "quality: 'error' or 'warning' for a day with rows in its quarantine",
+        ),
     }
     return {spec.variable(setting): value for setting, value in settings.items()}
 

@@ -17,7 +17,15 @@ VOLUME_DEVIATION = 0.5  # quality: warn when a day strays further than this frac
 HISTORY_DAYS = 28  # quality: calendar days of history behind that median
 MIN_HISTORY = 3  # quality: partitions needed before the volume check applies
 ZERO_ROWS_SEVERITY = "warning"
+QUARANTINE_SEVERITY = "error"  # quality: a day with rows in its quarantine fails unless the user lowers it
+BAD_ROWS = "fail"  # a row that does not convert fails the day; "quarantine" keeps it beside the day instead
+# A day's pull ends by then whatever Graph does (MAX_PAGES_PER_PULL pages at Graph's 50 requests a minute take 200
+# minutes; throttling and retries fit in the rest); the client's own waits end just before it.
+EXTRACT_TIMEOUT_HOURS = 4
 MSGRAPH_CONN_ID = "msgraph_default"
 TABLE_FORMAT = "parquet"
+# A pull that has fetched this many pages stops (10 million rows: no tenant's day of calls comes near, and Graph's
+# budget of 50 requests a minute spends 200 minutes on them): the bound of a nextLink chain that never ends.
+MAX_PAGES_PER_PULL = 10_000
 # Rows per Parquet row group written and per Arrow batch read back: bounds what one step holds in memory.
 ROWS_PER_BATCH = 65_536

@@ -16,7 +16,7 @@ from call_logs.graph.client import GraphReportClient, PullStats
 from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.window import Window
 from call_logs.lake.manifest import Manifest
-from call_logs.lake.prepare import prepare_day
+from call_logs.lake.prepare import BadRows, prepare_day
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES
 from call_logs.sinks import ReportSink
@@ -65,6 +65,7 @@ def extract_day(
     concurrency: int = defaults.GRAPH_CONCURRENCY,
     expected_rows_per_hour: list[int] | None = None,
     pseudonymiser: Pseudonymiser | None = None,
+    bad_rows: BadRows = "fail",
 ) -> Manifest:
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
@@ -73,7 +74,8 @@ def extract_day(
     holds about the same number of rows and a small day is not split into many partly filled pages; without one
     (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that profile
     (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
-    never reach a spill file, the lake or a log).
+    never reach a spill file, the lake or a log). ``bad_rows`` (``fail`` or ``quarantine``) says what a row that
+    does not convert does (``lake/prepare.py``).
     """
     spec = sink.spec
     started_at = datetime.now(UTC)
@@ -84,7 +86,7 @@ def extract_day(
     with tempfile.TemporaryDirectory(prefix="call-logs-spill-") as workdir:
         slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
         pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
-        prepared = prepare_day(pages, spec, start, end, workdir, pseudonymiser=pseudonymiser)
+        prepared = prepare_day(pages, spec, start, end, workdir, pseudonymiser=pseudonymiser, bad_rows=bad_rows)
         for name, count in prepared.conversion.unknown_fields.items():
             log.warning(
                 "Graph sent a property the schema does not know, %r, in %d rows; it is kept in %s",
@@ -96,10 +98,10 @@ def extract_day(
             sink,
             day,
             prepared,
-            lambda stored: Manifest.for_day(
+            lambda staged: Manifest.for_day(
                 prepared,
                 day=day,
-                stored=stored,
+                staged=staged,
                 pull=stats.as_dict(),
                 api_version=client.api_version,
                 run=run or {},
@@ -107,13 +109,22 @@ def extract_day(
             ),
         )
     log.info(
-        "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped) in %d pages, %d requests",
+        "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped, %d quarantined) in %d "
+        "pages, %d requests",
         sink.location(day),
         manifest.rows,
         manifest.source.rows_fetched,
         manifest.source.duplicates_dropped,
         manifest.source.out_of_window_dropped,
+        manifest.source.quarantined,
         stats.pages,
         stats.requests,
     )
+    if manifest.source.quarantined:
+        log.warning(
+            "%d rows Graph sent could not become rows of the day (%s); they are in %s",
+            manifest.source.quarantined,
+            ", ".join(f"{reason}: {n}" for reason, n in manifest.source.quarantine_reasons.items()),
+            sink.quarantine_location(day),
+        )
     return manifest

@@ -25,6 +25,7 @@ from call_logs.graph.errors import (
     GraphConfigError,
     GraphDeadlineError,
     GraphError,
+    GraphPagingError,
     GraphRetryAfterTooLongError,
     GraphUnavailableError,
     UnsafeNextLinkError,
@@ -49,6 +50,7 @@ CLASSIFICATION: list[tuple[type[BaseException], bool, str]] = [
     # Graph: what no retry can change.
     (GraphConfigError, False, "connection, credentials, permission, cloud or request: fix the configuration"),
     (UnsafeNextLinkError, False, "a nextLink to another host: a proxy or tampering, investigate before re-running"),
+    (GraphPagingError, False, "Graph's paging went round in circles: the same pages again would loop again"),
     (GraphError, False, "any other Graph error names what to fix"),
     # The lake: what a later try may get past.
     (CommitConflict, True, "another run committed the same partition first; a later try replaces it"),

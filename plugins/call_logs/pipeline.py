@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
 
+from call_logs import defaults
 from call_logs.assets import checked_asset_name
 from call_logs.config import PSEUDONYMISED_COLUMNS, settled_at, template
 from call_logs.operators.extract import CallLogToLakeOperator
@@ -51,7 +52,9 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             concurrency=template(spec.variable("graph_concurrency")),
             table_format=table_format,
             pseudonymised_columns=template(PSEUDONYMISED_COLUMNS),
+            bad_rows=template(spec.variable("bad_rows")),
             pool=spec.pool,
+            execution_timeout=timedelta(hours=defaults.EXTRACT_TIMEOUT_HOURS),
             outlets=[Asset(name=spec.table)],
         )
         data_quality = CallLogQualityOperator(
@@ -60,6 +63,7 @@ def daily_call_log_dag(spec: ReportSpec, *, description: str, doc_md: str | None
             lake_root=lake_root,
             volume_deviation=template(spec.variable("dq_volume_deviation")),
             zero_rows_severity=template(spec.variable("dq_zero_rows_severity")),
+            quarantine_severity=template(spec.variable("dq_quarantine_severity")),
             table_format=table_format,
             retries=0,
             outlets=[Asset(name=checked_asset_name(spec.table))],  # only days that passed: consumers wait on it

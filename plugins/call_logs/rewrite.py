@@ -8,8 +8,10 @@ schema version and committed through the sink like any day (``replace_day``), wi
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -27,10 +29,13 @@ class AlreadyPseudonymised(PartitionUnusable):
 
 
 class _TokenisedDay:
-    """``DayRows`` of a committed day, read batch by batch, in the current schema, its listed columns tokenised."""
+    """``DayRows`` of a committed day, read batch by batch, in the current schema, its listed columns tokenised;
+    its quarantine's rows and keys tokenised the same way."""
 
-    def __init__(self, data: DataReader, spec: ReportSpec, pseudonymiser: Pseudonymiser):
-        self._data, self._spec, self._pseudonymiser = data, spec, pseudonymiser
+    def __init__(
+        self, data: DataReader, spec: ReportSpec, pseudonymiser: Pseudonymiser, quarantine: pa.Table | None
+    ) -> None:
+        self._data, self._spec, self._pseudonymiser, self._quarantine = data, spec, pseudonymiser, quarantine
 
     def tables(self) -> Iterator[pa.Table]:
         schema = self._spec.schema
@@ -40,6 +45,19 @@ class _TokenisedDay:
                 if field.name not in table.column_names:  # a column added after the day was written
                     table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
             yield pseudonymise_table(table.select(schema.names).cast(schema), self._pseudonymiser)
+
+    def quarantine(self) -> Iterator[pa.Table]:
+        if self._quarantine is None:
+            return
+        p = self._pseudonymiser
+        rows = [json.loads(text, parse_float=Decimal) for text in self._quarantine["row"].to_pylist()]
+        table = self._quarantine.set_column(
+            self._quarantine.schema.get_field_index("row"), "row", pa.array([p.json_row(r) for r in rows], pa.string())
+        )
+        if p.covers(self._spec.key_column):
+            keys = [p.value(key) for key in table["key"].to_pylist()]
+            table = table.set_column(table.schema.get_field_index("key"), "key", pa.array(keys, pa.string()))
+        yield table
 
 
 def pseudonymise_committed_day(sink: ReportSink, day: date, pseudonymiser: Pseudonymiser) -> Manifest:
@@ -72,13 +90,19 @@ def pseudonymise_committed_day(sink: ReportSink, day: date, pseudonymiser: Pseud
             raise PartitionUnusable(
                 f"{spec.table} {day}'s data file is not the one its manifest describes; re-pull the day."
             )
+        quarantine = sink.read_quarantine(day)
+        if (quarantine[1] if quarantine else None) != (manifest.quarantine.sha256 if manifest.quarantine else None):
+            raise PartitionUnusable(
+                f"{spec.table} {day}'s quarantine is not the one its manifest describes; re-pull the day."
+            )
         return replace_day(
             sink,
             day,
-            _TokenisedDay(stored.data, spec, pseudonymiser),
-            lambda file: dataclasses.replace(
+            _TokenisedDay(stored.data, spec, pseudonymiser, quarantine[0] if quarantine else None),
+            lambda staged: dataclasses.replace(
                 manifest,
-                file=file,
+                file=staged.stored,
+                quarantine=staged.quarantine.stored if staged.quarantine else None,
                 schema_version=spec.schema_version,
                 run={**manifest.run, "pseudonymised_after_the_fact": True},
                 finished_at=datetime.now(UTC),

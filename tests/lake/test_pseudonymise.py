@@ -142,8 +142,8 @@ def test_a_day_holds_tokens_and_no_raw_value_ever_reaches_disk(tmp_path, monkeyp
         sink,
         DAY,
         prepared,
-        lambda stored: Manifest.for_day(
-            prepared, day=DAY, stored=stored, pull={}, api_version="v1.0", run={}, started_at=start
+        lambda staged: Manifest.for_day(
+            prepared, day=DAY, staged=staged, pull={}, api_version="v1.0", run={}, started_at=start
         ),
     )
     assert len(checked) > 1, "the day was spilled to local Arrow files, bucket by bucket"
@@ -284,3 +284,22 @@ def test_the_operator_takes_the_key_from_the_connection_password_or_fails_with_o
     p = pseudonymiser_for("userPrincipalName, callerNumber", "privacy_key")
     assert p is not None and p.columns == {"userPrincipalName", "callerNumber"}
     assert p.token("a") == Pseudonymiser(KEY, []).token("a")
+
+
+def test_rewriting_a_day_tokenises_its_quarantine_too(tmp_path):
+    rows = people_rows(20)
+    rows[3] = {**rows[3], "startDateTime": None}  # no start: it goes to the day's quarantine, raw
+    sink = report_sink(str(tmp_path), DIRECT_ROUTING)
+    commit_rows(sink, DAY, [rows])
+    assert sink.read_quarantine(DAY) is not None
+    p = Pseudonymiser(KEY, [*PERSONAL, "id"])
+    manifest = pseudonymise_committed_day(sink, DAY, p)
+    assert manifest.quarantine is not None and manifest.source.quarantined == 1
+    table, sha256 = sink.read_quarantine(DAY)
+    assert sha256 == manifest.quarantine.sha256
+    [record] = table.to_pylist()
+    assert record["key"] == p.token(rows[3]["id"])
+    assert json.loads(record["row"])["userPrincipalName"] == p.token(rows[3]["userPrincipalName"])
+    assert_nothing_raw(tmp_path, raw_values([rows[3]]))
+    report = check_report_day(sink, DAY)
+    assert {r.name for r in report.results if r.failed} == {"quarantined_rows"}

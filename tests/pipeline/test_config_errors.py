@@ -193,10 +193,13 @@ def test_a_configuration_mistake_fails_the_extract_at_once_with_one_sentence(
     [
         ("foreign_next_link", ["refusing to send the token there", "the window was not written"]),
         ("wrong_type", ["Field 'duration' of the row with id", "not an int32 integer"]),
+        ("loop_next_link", ["Graph's paging repeated page 2 of getDirectRoutingCalls", "the window was not written"]),
+        ("non_object_row", ["has a string at index 4 of its value list, not a row object"]),
     ],
 )
 def test_what_no_retry_can_fix_fails_at_once(dag, emulator, pipeline_env, tmp_path, monkeypatch, fault_kind, words):
-    """A nextLink to another host (tampering or a proxy) and a value of the wrong type: no up_for_retry."""
+    """A nextLink to another host (tampering or a proxy), a value of the wrong type, a nextLink that loops, a row that
+    is not an object: no up_for_retry."""
     from airflow.sdk.exceptions import AirflowFailException
 
     if fault_kind == "foreign_next_link":
@@ -204,6 +207,8 @@ def test_what_no_retry_can_fix_fails_at_once(dag, emulator, pipeline_env, tmp_pa
             rows_per_day=3000,
             faults=[Fault("foreign_next_link", on_request=1, target=f"https://127.0.0.2:{free_port()}")],
         )
+    elif fault_kind in ("loop_next_link", "non_object_row"):
+        emu = emulator(rows_per_day=3000, faults=[Fault(fault_kind, on_request=2, position=4)])
     else:
         emu = emulator(rows_per_day=3000)
         calls = emu.state.log()

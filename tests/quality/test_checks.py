@@ -19,6 +19,9 @@ ALL_CHECKS = {
     "manifest_present",
     "manifest_matches_file",
     "row_count",
+    "quarantine_matches_manifest",
+    "quarantined_rows",
+    "conflicting_duplicates",
     "schema",
     "unknown_properties",
     "null_ids",
@@ -245,14 +248,23 @@ def test_a_partition_without_a_manifest_fails_and_skips_what_needs_it(lake):
     lake.fs.rm_file(f"{lake.folder(DAY)}/{MANIFEST_FILE}")
     report = check_report_day(lake.sink, DAY)
     assert failing(report) == {"manifest_present"}
-    assert report.skipped == ["manifest_matches_file", "row_count", "unknown_properties", "sentinel_counts"]
+    assert report.skipped == [
+        "manifest_matches_file",
+        "row_count",
+        "quarantine_matches_manifest",
+        "quarantined_rows",
+        "conflicting_duplicates",
+        "unknown_properties",
+        "sentinel_counts",
+    ]
 
 
 def test_a_partition_without_a_data_file_fails_and_skips_every_row_check(lake):
     lake.commit(DAY, call_rows(20))
     lake.fs.rm_file(f"{lake.folder(DAY)}/{DATA_FILE}")
     report = check_report_day(lake.sink, DAY)
-    assert failing(report) == {"data_file_present"} and len(report.skipped) == len(ALL_CHECKS) - 2
+    # Only what needs the manifest alone still runs: the presence checks and the quarantine's.
+    assert failing(report) == {"data_file_present"} and len(report.skipped) == len(ALL_CHECKS) - 5
     assert (
         report.summary_line()
         == "call_date=2024-01-02 FAIL: 1 error (data_file_present), 0 warnings; no readable data file"

@@ -98,6 +98,9 @@ class _OneTable:
     def tables(self) -> Iterator[pa.Table]:
         yield self._table
 
+    def quarantine(self) -> Iterator[pa.Table]:
+        return iter(())  # computed from checked rows: nothing to set aside
+
 
 def gold_sink(table_format: str, lake: LakeRoot, table: GoldTable) -> GoldSink:
     """The sink of a gold table in the lake's table format, beside its source (``sinks.open_table``)."""
@@ -114,12 +117,12 @@ def write_day(
         sink,
         day,
         _OneTable(data),
-        lambda stored: GoldManifest(
+        lambda staged: GoldManifest(
             table=table.table,
             partition=day,
             schema_version=table.schema_version,
             rows=data.num_rows,
-            file=stored,
+            file=staged.stored,
             sources=tuple(sources),
             run=run or {},
         ),

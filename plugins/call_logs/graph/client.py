@@ -16,17 +16,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import requests
 import urllib3
 
+from call_logs import defaults
 from call_logs.graph.auth import TokenProvider
 from call_logs.graph.errors import (
     GraphAuthError,
     GraphConfigError,
     GraphError,
+    GraphPagingError,
     GraphPermissionError,
     GraphRequestError,
     UnsafeNextLinkError,
@@ -48,11 +50,15 @@ class RawPage(msgspec.Struct):
 
     Rows are not turned into Python objects here: ``call_logs.lake.fast_decode`` parses them straight into
     Arrow, and ``rows()`` gives the dicts (numbers with a fraction as ``Decimal``) when they are needed.
+    ``number`` and ``source`` say where the page came from (its place in its window's chain of nextLinks, and the
+    function and window), for messages that name a page; the client sets them, Graph never sends them.
     """
 
     value: list[msgspec.Raw]
     next_link: Any = msgspec.field(name="@odata.nextLink", default=None)
     next_link_upper: Any = msgspec.field(name="@odata.NextLink", default=None)  # seen from some deployments
+    number: int = msgspec.field(name="@call_logs.page", default=0)
+    source: str = msgspec.field(name="@call_logs.source", default="")
 
     def __len__(self) -> int:
         return len(self.value)
@@ -126,6 +132,8 @@ class GraphReportClient:
     :param tokens: supplies bearer tokens; invalidated once when Graph answers 401.
     :param limiter: shared request budget; ``None`` disables client-side limiting.
     :param allowed_hosts: hosts besides the Graph root that a nextLink may point to.
+    :param max_pages: a pull (every window sharing one ``PullStats``) stops with ``GraphPagingError`` once it has
+        fetched this many pages: the bound of a nextLink chain that never ends.
     """
 
     def __init__(
@@ -141,11 +149,13 @@ class GraphReportClient:
         proxies: dict | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         allowed_hosts: Iterable[str] = (),
+        max_pages: int = defaults.MAX_PAGES_PER_PULL,
         sleep=time.sleep,
     ):
         self.graph_root = graph_root.rstrip("/")
         self.api_version = api_version.strip("/")
         self.function_path = function_path.strip("/")
+        self.function = self.function_path.rsplit("/", 1)[-1]
         self.tokens = tokens
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
@@ -156,16 +166,31 @@ class GraphReportClient:
         self._trusted = {(root.scheme, root.netloc.lower())} | {
             (root.scheme, host.strip().lower()) for host in allowed_hosts if host.strip()
         }
+        self.max_pages = max_pages
         self._sleep = sleep
         self._local = threading.local()
 
     # -- public ---------------------------------------------------------------------------------------
     def iter_pages(self, window: Window, stats: PullStats | None = None) -> Iterator[RawPage]:
-        """Yield each page of ``window`` in Graph's order (rows unparsed: ``page.rows()``), following nextLinks."""
+        """Yield each page of ``window`` in Graph's order (rows unparsed: ``page.rows()``), following nextLinks.
+
+        Paging always ends: a nextLink already followed in this window, or one whose ``$skip`` does not advance,
+        raises ``GraphPagingError`` before it is requested, and so does a pull past ``max_pages`` pages.
+        """
         stats = stats if stats is not None else PullStats()
+        source = f"{self.function} for {window_label(window)}"
         url: str | None = window.url(self.graph_root, self.api_version, self.function_path)
+        followed: dict[str, int] = {}  # every URL of this window's chain -> the page it fetched
+        skip = -1
         while url:
+            if stats.pages >= self.max_pages:
+                raise GraphPagingError(
+                    f"Graph's paging of {source} went on past {self.max_pages:,} pages in this pull, more than any "
+                    "day of calls holds: the window was not written; re-run later, and report it if it repeats."
+                )
+            followed[url] = len(followed) + 1
             page = self._fetch_page(url, stats)
+            page.number, page.source = followed[url], source
             stats.add(pages=1, rows=len(page))
             log.info(
                 "Graph page %d of %s: %d rows (%d so far), %d retries, %.1f s waiting on throttling",
@@ -177,7 +202,27 @@ class GraphReportClient:
                 stats.throttle_wait_s,
             )
             url = self._next_link(page)
+            if url is not None:
+                skip = self._check_advances(url, followed, skip, source)
             yield page
+
+    @staticmethod
+    def _check_advances(link: str, followed: dict[str, int], skip: int, source: str) -> int:
+        """The nextLink's ``$skip`` (or the last one); ``GraphPagingError`` when paging would go round in circles."""
+        if link in followed:
+            raise GraphPagingError(
+                f"Graph's paging repeated page {followed[link]} of {source}: the window was not written; "
+                "re-run later, and report it if it repeats."
+            )
+        values = parse_qs(urlsplit(link).query).get("$skip")  # read, never rebuilt: the link is followed verbatim
+        if values and values[0].isdigit():
+            if int(values[0]) <= skip:
+                raise GraphPagingError(
+                    f"Graph's paging of {source} did not advance ($skip={values[0]} after $skip={skip}): the window "
+                    "was not written; re-run later, and report it if it repeats."
+                )
+            return int(values[0])
+        return skip
 
     # -- one page -------------------------------------------------------------------------------------
     def _session(self) -> requests.Session:

@@ -45,3 +45,7 @@ class GraphDeadlineError(GraphUnavailableError):
 
 class UnsafeNextLinkError(GraphError):
     """A nextLink pointed away from the configured Graph host; the token must not follow it."""
+
+
+class GraphPagingError(GraphError):
+    """Graph's paging cannot end: a nextLink repeated, ``$skip`` did not advance, or far more pages than any day has."""

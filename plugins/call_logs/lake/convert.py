@@ -34,6 +34,18 @@ class SchemaViolation(RowsRejected):
     """A Graph row does not fit the lake schema; the partition must not be written."""
 
 
+class RowNotAnObject(RowsRejected):
+    """An element of a page's ``value`` list is not a JSON object (a string, a number, a list, null)."""
+
+    def __init__(self, where: str, position: int, value: object):
+        kind = "null" if value is None else {str: "string", list: "list", bool: "boolean"}.get(type(value), "number")
+        super().__init__(
+            f"Graph's {where} has a {kind} at index {position} of its value list, not a row object: the window was "
+            "not written; re-run later, and report it if it repeats."
+        )
+        self.position, self.kind = position, kind
+
+
 @dataclass
 class ConversionStats:
     """Per-window tallies of what conversion had to normalise."""
@@ -95,24 +107,28 @@ def timestamp_from_strings(strings: pa.Array, name: str, stats: ConversionStats)
         return strings.cast(TIMESTAMP), sentinel
     except pa.ArrowInvalid:
         pass
-    # .NET writes up to 7 fractional digits; Arrow parses at most 9 but only for its own unit: trim to 6.
-    trimmed = pc.replace_substring_regex(strings, r"(\.\d{6})\d+", r"\1")
     try:
-        return trimmed.cast(TIMESTAMP), sentinel
+        return _trimmed(strings).cast(TIMESTAMP), sentinel
     except pa.ArrowInvalid:
-
-        def parses(value: str) -> bool:
-            try:
-                pa.array([value]).cast(TIMESTAMP)
-            except pa.ArrowInvalid:
-                return False
-            return True
-
         raise _BadValue(
             name,
             "an ISO-8601 timestamp",
-            lambda v: isinstance(v, str) and (v.startswith(SENTINEL_PREFIX) or parses(v)),
+            lambda v: isinstance(v, str) and (v.startswith(SENTINEL_PREFIX) or _parses_as_timestamp(v)),
         ) from None
+
+
+def _trimmed(strings: pa.Array) -> pa.Array:
+    """.NET writes up to 7 fractional digits; Arrow parses at most 9 but only for its own unit: trim to 6."""
+    return pc.replace_substring_regex(strings, r"(\.\d{6})\d+", r"\1")
+
+
+def _parses_as_timestamp(value: str) -> bool:
+    """Whether one text converts as its column does (trimmed the same way), so the faulty row is the one named."""
+    try:
+        _trimmed(pa.array([value], pa.string())).cast(TIMESTAMP)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _int_column(rows: list[dict], name: str, kind: pa.DataType) -> pa.Array:
@@ -195,13 +211,18 @@ def rows_to_batch(
     *,
     sentinel_flags: bool = False,
     pseudonymiser: Pseudonymiser | None = None,
+    where: str = "page",
 ) -> pa.RecordBatch:
-    """Convert one page of Graph rows; raises ``SchemaViolation`` on a value of the wrong type.
+    """Convert one page of Graph rows; raises ``SchemaViolation`` on a value of the wrong type and
+    ``RowNotAnObject`` on an element that is not an object (``where`` names the page in that sentence).
 
     With ``sentinel_flags`` the batch also carries one boolean column per timestamp column, true where the
     source held the sentinel, so counts can be taken after deduplication (the writer drops them). With a
     ``pseudonymiser`` its columns hold tokens (see ``lake/pseudonymise.py``).
     """
+    for position, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RowNotAnObject(where, position, row)
     known = frozenset(spec.column_names)
     keeps_extra = ADDITIONAL_PROPERTIES in spec.schema.names
     if not keeps_extra:  # a schema before the column existed: unknown properties are only counted

@@ -49,10 +49,17 @@ _NEWLINE = ord("\n")
 
 
 class Page(Protocol):
-    """What the client yields per Graph page (``call_logs.graph.client.RawPage``)."""
+    """What the client yields per Graph page (``call_logs.graph.client.RawPage``): its rows' JSON texts, and
+    where it came from (its place in its window's chain of nextLinks, the function and window)."""
 
     @property
     def value(self) -> Sequence[msgspec.Raw]: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def source(self) -> str: ...
 
     def rows(self) -> list[dict]: ...
 
@@ -162,11 +169,14 @@ def page_to_batch(
     *,
     sentinel_flags: bool = False,
     pseudonymiser: Pseudonymiser | None = None,
+    where: str = "page",
 ) -> pa.RecordBatch:
     """``rows_to_batch(page.rows(), ...)``, equal batch and stats, without Python rows when the page allows."""
     fast = _fast_columns(page.value, spec, pseudonymiser) if len(page) else None
     if fast is None:
-        return rows_to_batch(page.rows(), spec, stats, sentinel_flags=sentinel_flags, pseudonymiser=pseudonymiser)
+        return rows_to_batch(
+            page.rows(), spec, stats, sentinel_flags=sentinel_flags, pseudonymiser=pseudonymiser, where=where
+        )
     columns, flags, page_stats = fast
     stats.sentinels.update(page_stats.sentinels)
     if sentinel_flags:

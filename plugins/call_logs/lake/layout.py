@@ -1,7 +1,7 @@
 """Where a table's day lives in a Parquet lake: ``<root>/<table>/call_date=YYYY-MM-DD/``.
 
 Readers (Spark, DuckDB globs, pyarrow datasets) ignore names starting with ``_`` or ``.``, so in a Parquet
-partition only ``part-0.parquet`` is data; the manifest and the quality report sit beside it.
+partition only ``part-0.parquet`` is data; the manifest, the quality report and the quarantine sit beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import date
 DATA_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
 QUALITY_FILE = "_dq.json"
+QUARANTINE_FILE = "_quarantine.parquet"  # rows that could not become rows of the day, with why
 TEMP_SUFFIX = ".inprogress"
 
 

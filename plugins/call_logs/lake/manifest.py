@@ -14,7 +14,7 @@ from typing import Any
 
 from call_logs.lake.errors import ManifestError
 from call_logs.lake.prepare import PreparedDay
-from call_logs.tables.partitioned import StoredFile
+from call_logs.tables.partitioned import StagedDay, StoredFile
 from call_logs.utc import format_utc
 
 MANIFEST_VERSION = 1
@@ -31,10 +31,13 @@ class SourceFacts:
     sentinels_fetched: dict[str, int] = field(default_factory=dict)  # the same over every fetched row
     unknown_fields: dict[str, int] = field(default_factory=dict)  # property -> fetched rows that carried it
     rows_per_hour: list[int] = field(default_factory=list)  # written rows per hour (plans the next day's slices)
+    quarantined: int = 0  # fetched rows that went to the quarantine instead of the day (see lake/prepare.py)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)  # reason -> quarantined rows
+    conflicting_duplicates: int = 0  # of those, versions of a key that lost to another with other values
 
     @property
     def net_rows(self) -> int:
-        return self.rows_fetched - self.duplicates_dropped - self.out_of_window_dropped
+        return self.rows_fetched - self.duplicates_dropped - self.out_of_window_dropped - self.quarantined
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Manifest:
     finished_at: datetime
     # {"columns": [...], "key_fingerprint": "..."} when columns hold tokens (never the key); None otherwise.
     pseudonymisation: dict[str, Any] | None = None
+    quarantine: StoredFile | None = None  # the quarantine file committed with the day, None when it had none
 
     @classmethod
     def for_day(
@@ -61,7 +65,7 @@ class Manifest:
         prepared: PreparedDay,
         *,
         day: date,
-        stored: StoredFile,
+        staged: StagedDay,
         pull: Mapping[str, float],
         api_version: str,
         run: dict[str, Any],
@@ -79,7 +83,7 @@ class Manifest:
             schema_version=prepared.spec.schema_version,
             api_version=api_version,
             rows=prepared.rows,
-            file=stored,
+            file=staged.stored,
             source=SourceFacts(
                 rows_fetched=prepared.rows_fetched,
                 duplicates_dropped=prepared.duplicates_dropped,
@@ -88,12 +92,16 @@ class Manifest:
                 sentinels_fetched={name: int(n) for name, n in sorted(prepared.conversion.sentinels.items())},
                 unknown_fields=dict(sorted(prepared.conversion.unknown_fields.items())),
                 rows_per_hour=list(prepared.rows_per_hour),
+                quarantined=prepared.quarantined.rows,
+                quarantine_reasons=dict(sorted(prepared.quarantined.reasons.items())),
+                conflicting_duplicates=prepared.conflicting_duplicates,
             ),
             graph=dict(pull),
             run=run,
             started_at=started_at,
             finished_at=datetime.now(UTC),
             pseudonymisation=prepared.pseudonymisation,
+            quarantine=staged.quarantine.stored if staged.quarantine else None,
         )
 
     @property
@@ -110,12 +118,7 @@ class Manifest:
             "schema_version": self.schema_version,
             "api_version": self.api_version,
             "rows": self.rows,
-            "file": {
-                "name": self.file.name,
-                "bytes": self.file.bytes,
-                "sha256": self.file.sha256,
-                "row_groups": self.file.row_groups,
-            },
+            "file": _file_dict(self.file),
             "source": {
                 "rows_fetched": self.source.rows_fetched,
                 "duplicates_dropped": self.source.duplicates_dropped,
@@ -124,12 +127,16 @@ class Manifest:
                 "sentinels_fetched": self.source.sentinels_fetched,
                 "unknown_fields": self.source.unknown_fields,
                 "rows_per_hour": self.source.rows_per_hour,
+                "quarantined": self.source.quarantined,
+                "quarantine_reasons": self.source.quarantine_reasons,
+                "conflicting_duplicates": self.source.conflicting_duplicates,
             },
             "graph": self.graph,
             "run": self.run,
             "started_at": format_utc(self.started_at),
             "finished_at": format_utc(self.finished_at),
             "pseudonymisation": self.pseudonymisation,
+            "quarantine": None if self.quarantine is None else _file_dict(self.quarantine),
         }
 
     @classmethod
@@ -147,7 +154,7 @@ class Manifest:
                 schema_version=int(document["schema_version"]),
                 api_version=str(document["api_version"]),
                 rows=_count(document["rows"]),
-                file=StoredFile(str(file["name"]), _count(file["bytes"]), str(file["sha256"]), int(file["row_groups"])),
+                file=_stored_file(file),
                 source=SourceFacts(
                     rows_fetched=_count(source["rows_fetched"]),
                     duplicates_dropped=_count(source["duplicates_dropped"]),
@@ -156,17 +163,29 @@ class Manifest:
                     sentinels_fetched=dict(source.get("sentinels_fetched") or {}),
                     unknown_fields=dict(source.get("unknown_fields") or {}),
                     rows_per_hour=list(source.get("rows_per_hour") or []),
+                    quarantined=_count(source.get("quarantined", 0)),
+                    quarantine_reasons=dict(source.get("quarantine_reasons") or {}),
+                    conflicting_duplicates=_count(source.get("conflicting_duplicates", 0)),
                 ),
                 graph=dict(document.get("graph") or {}),
                 run=dict(document.get("run") or {}),
                 started_at=datetime.fromisoformat(document["started_at"]),
                 finished_at=datetime.fromisoformat(document["finished_at"]),
                 pseudonymisation=_pseudonymisation(document.get("pseudonymisation")),
+                quarantine=None if document.get("quarantine") is None else _stored_file(document["quarantine"]),
             )
         except ManifestError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ManifestError(f"it is malformed ({type(error).__name__}: {error})") from None
+
+
+def _file_dict(file: StoredFile) -> dict[str, Any]:
+    return {"name": file.name, "bytes": file.bytes, "sha256": file.sha256, "row_groups": file.row_groups}
+
+
+def _stored_file(value: Any) -> StoredFile:
+    return StoredFile(str(value["name"]), _count(value["bytes"]), str(value["sha256"]), int(value["row_groups"]))
 
 
 def _pseudonymisation(value: Any) -> dict[str, Any] | None:

@@ -116,6 +116,12 @@ class Pseudonymiser:
         distinct = [v if v in (None, "") else self.token(v) for v in encoded.dictionary.to_pylist()]
         return pa.array(distinct, pa.string()).take(encoded.indices)
 
+    def json_row(self, value: Any) -> str:
+        """A decoded row as JSON text with its listed properties as tokens (any other JSON value: its token)."""
+        if isinstance(value, dict):
+            return json_text({k: self.value(v) if self.covers(k) else v for k, v in value.items()})
+        return json_text(self.value(value))
+
     def describe(self) -> dict[str, Any]:
         """What the manifest records: the columns and the key's fingerprint (not the key)."""
         return {"columns": sorted(self.columns), "key_fingerprint": self.fingerprint}

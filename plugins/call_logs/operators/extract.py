@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from call_logs import defaults
 from call_logs.config import PSEUDONYMISATION_CONN_ID
@@ -15,6 +15,7 @@ from call_logs.extract import extract_day, retention_skip_reason
 from call_logs.graph.ledger import budget_handover
 from call_logs.hooks.budget_ledger import VariableLedgerStore
 from call_logs.hooks.graph_calls import CallLogsHook
+from call_logs.lake.prepare import BAD_ROWS
 from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable
 from call_logs.operators._context import (
     airflow_errors,
@@ -47,6 +48,8 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     :param pseudonymised_columns: comma-separated columns written as keyed tokens (empty: none); the key is the
         password of the connection ``pseudonymisation_conn_id`` and a missing one fails the task before any request.
     :param pseudonymisation_conn_id: the connection holding that key.
+    :param bad_rows: what a row Graph sent that does not convert does: ``fail`` the day (the default), or
+        ``quarantine`` it beside the day and keep the others (``lake/prepare.py``).
     """
 
     template_fields: Sequence[str] = (
@@ -57,6 +60,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         "concurrency",
         "table_format",
         "pseudonymised_columns",
+        "bad_rows",
     )
 
     def __init__(
@@ -71,6 +75,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         table_format: str = defaults.TABLE_FORMAT,
         pseudonymised_columns: str = "",
         pseudonymisation_conn_id: str = PSEUDONYMISATION_CONN_ID,
+        bad_rows: str = defaults.BAD_ROWS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,6 +88,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         self.table_format = table_format
         self.pseudonymised_columns = pseudonymised_columns
         self.pseudonymisation_conn_id = pseudonymisation_conn_id
+        self.bad_rows = bad_rows
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
@@ -90,6 +96,10 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         with airflow_errors():  # call_logs/failures.py: fail at once unless a retry can help
             sink = report_sink(self.report, self.lake_root, self.table_format)
             spec = sink.spec
+            if self.bad_rows not in BAD_ROWS:
+                raise AirflowFailException(
+                    f"The Variable {spec.variable('bad_rows')} is {self.bad_rows!r}; use 'fail' or 'quarantine'."
+                )
             pseudonymiser = self._pseudonymiser(spec)
             retention = int(self.retention_days or spec.retention_days)
             skip = retention_skip_reason(day, retention, datetime.now(UTC).date())
@@ -106,7 +116,13 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
             assert client.limiter is not None  # the hook always gives its clients the connection's budget
             with budget_handover(client.limiter, ledger, str(run["run_id"])):
                 manifest = extract_day(
-                    client, sink, day, run=run, concurrency=int(self.concurrency), pseudonymiser=pseudonymiser
+                    client,
+                    sink,
+                    day,
+                    run=run,
+                    concurrency=int(self.concurrency),
+                    pseudonymiser=pseudonymiser,
+                    bad_rows=self.bad_rows,  # type: ignore[arg-type]  # checked against BAD_ROWS above
                 )
         emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage

@@ -27,6 +27,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
     :param volume_deviation: warn when the day's rows differ from the recent median by more than this fraction.
     :param history_days: how many previous days form that median.
     :param zero_rows_severity: ``warning`` or ``error`` for a zero-row day whose history has calls.
+    :param quarantine_severity: ``error`` or ``warning`` for a day with rows in its quarantine.
     :param table_format: the format the extract task wrote.
     """
 
@@ -35,6 +36,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         "volume_deviation",
         "history_days",
         "zero_rows_severity",
+        "quarantine_severity",
         "table_format",
     )
 
@@ -46,6 +48,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         volume_deviation: float | str = defaults.VOLUME_DEVIATION,
         history_days: int | str = defaults.HISTORY_DAYS,
         zero_rows_severity: str = defaults.ZERO_ROWS_SEVERITY,
+        quarantine_severity: str = defaults.QUARANTINE_SEVERITY,
         table_format: str = defaults.TABLE_FORMAT,
         **kwargs: Any,
     ) -> None:
@@ -55,6 +58,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         self.volume_deviation = volume_deviation
         self.history_days = history_days
         self.zero_rows_severity = zero_rows_severity
+        self.quarantine_severity = quarantine_severity
         self.table_format = table_format
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -65,6 +69,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
                 volume_deviation=float(self.volume_deviation),
                 history_days=int(self.history_days),
                 zero_rows_severity=self.zero_rows_severity,  # type: ignore[arg-type]  # validated by the class
+                quarantine_severity=self.quarantine_severity,  # type: ignore[arg-type]  # validated by the class
             )
         except ValueError as error:
             raise AirflowFailException(f"The quality settings are wrong: {error}") from None

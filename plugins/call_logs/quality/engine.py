@@ -42,8 +42,11 @@ def check_partition(
     """
     thresholds = thresholds or QualityThresholds()
     history = functools.cache(lambda: load_history(sink, day, thresholds.history_days))
+    quarantine = functools.cache(lambda: sink.read_quarantine(day))
     with sink.open_day(day) as stored:
-        partition = CommittedPartition(sink.spec, stored, history, dict(sources or {}))
+        partition = CommittedPartition(
+            sink.spec, stored, history, dict(sources or {}), quarantine, sink.quarantine_location(day)
+        )
         present = {"data"} if stored.data is not None else set()
         present |= {"manifest"} if stored.manifest is not None else set()
         present |= {"history"}

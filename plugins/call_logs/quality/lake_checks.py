@@ -62,7 +62,7 @@ def check_manifest_matches_file(p: ReportPartition, t: QualityThresholds) -> Out
 
 @check("row_count", "error", needs=("data", "manifest"))
 def check_row_count(p: ReportPartition, t: QualityThresholds) -> Outcome:
-    """Stored rows = manifest rows = fetched − duplicates − out-of-window: no row lost or invented on the way."""
+    """Stored rows = manifest rows = fetched − duplicates − out-of-window − quarantined: no row lost or invented."""
     assert p.manifest is not None
     net = p.manifest.source.net_rows
     observed = {"file": p.rows, "manifest": p.manifest.rows, "fetched_minus_dropped": net}
@@ -71,7 +71,7 @@ def check_row_count(p: ReportPartition, t: QualityThresholds) -> Outcome:
             False,
             observed,
             "all three equal",
-            "The file's rows, the manifest's rows and fetched − duplicates − out-of-window disagree.",
+            "The file's rows, the manifest's rows and fetched − duplicates − out-of-window − quarantined disagree.",
         )
     return Outcome(True, observed, "all three equal", f"{p.rows:,} rows, as the manifest says.")
 
@@ -145,6 +145,80 @@ def check_unknown_properties(p: ReportPartition, t: QualityThresholds) -> Outcom
         since = ", ".join(f"{name} (since {value['first_seen']})" for name, value in observed.items())
         return Outcome(True, observed, expected, f"Known unknown properties, kept in {ADDITIONAL_PROPERTIES}: {since}.")
     return Outcome(True, observed, expected, "Graph sent no property the schema does not know.")
+
+
+# --- the quarantine: rows Graph sent that could not become rows of the day ---------------------------------------
+
+
+def _quarantined(p: ReportPartition) -> pa.Table | None:
+    stored = p.quarantine()
+    return None if stored is None else stored[0]
+
+
+@check("quarantine_matches_manifest", "error", needs=("manifest",))
+def check_quarantine_matches_manifest(p: ReportPartition, t: QualityThresholds) -> Outcome:
+    """The quarantine beside the day is the one its manifest describes (or there is none, as it says)."""
+    assert p.manifest is not None
+    stored = p.quarantine()
+    committed = p.manifest.quarantine
+    observed = {"sha256": stored[1] if stored else None, "rows": stored[0].num_rows if stored else 0}
+    expected = {"sha256": committed.sha256 if committed else None, "rows": p.manifest.source.quarantined}
+    if observed != expected:
+        return Outcome(
+            False,
+            observed,
+            expected,
+            f"The quarantine at {p.quarantine_location} is not the one the manifest describes (replaced, removed or "
+            "left by another commit): re-run the day.",
+        )
+    return Outcome(True, observed, expected, "The quarantine is the one the manifest describes.")
+
+
+@check("quarantined_rows", None, needs=("manifest",), severity_setting="quarantine_severity")
+def check_quarantined_rows(p: ReportPartition, t: QualityThresholds) -> Outcome:
+    """Rows Graph sent that could not become rows of the day (no start time; with bad_rows = quarantine, rows that
+    are not objects or do not fit the schema) are kept in the quarantine, never dropped: someone must look."""
+    assert p.manifest is not None
+    source = p.manifest.source
+    reasons = {k: n for k, n in source.quarantine_reasons.items() if k != "conflicting_duplicate"}
+    count = sum(reasons.values())
+    if count:
+        rows = _quarantined(p)
+        samples = [] if rows is None else [k for k in rows["key"].to_pylist() if k is not None]
+        listed = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(reasons.items()))
+        return Outcome(
+            False,
+            reasons,
+            {},
+            f"{count:,} rows Graph sent could not become rows of the day ({listed}); they are kept, with why and "
+            f"their JSON, in {p.quarantine_location}.",
+            samples,
+        )
+    return Outcome(True, reasons, {}, "Every row Graph sent became a row of the day, or was counted as dropped.")
+
+
+@check("conflicting_duplicates", "warning", needs=("manifest",), group="identity")
+def check_conflicting_duplicates(p: ReportPartition, t: QualityThresholds) -> Outcome:
+    """A key that came back with different content lost a version: the one fetched last is in the day, the others
+    in the quarantine."""
+    assert p.manifest is not None
+    count = p.manifest.source.conflicting_duplicates
+    if count:
+        rows = _quarantined(p)
+        losers = (
+            [] if rows is None else rows.filter(pc.equal(rows["reason"], "conflicting_duplicate"))["key"].to_pylist()
+        )
+        samples = sorted({k for k in losers if k is not None})
+        shown = ", ".join(samples[:MAX_SAMPLE_IDS])
+        return Outcome(
+            False,
+            count,
+            0,
+            f"{count:,} versions of {len(samples):,} {p.spec.key_column}s came back with other values ({shown}); the "
+            f"version fetched last is in the day, the others are in {p.quarantine_location}.",
+            samples,
+        )
+    return Outcome(True, 0, 0, f"No {p.spec.key_column} came back with other values.")
 
 
 # --- identity and window ----------------------------------------------------------------------------------------
@@ -289,6 +363,9 @@ LAKE_CHECKS: tuple[Check, ...] = (
     check_manifest_present,
     check_manifest_matches_file,
     check_row_count,
+    check_quarantine_matches_manifest,
+    check_quarantined_rows,
+    check_conflicting_duplicates,
     check_schema,
     check_unknown_properties,
     check_null_ids,

@@ -25,13 +25,16 @@ from call_logs.tables.partitioned import FactsT, TableT
 
 @dataclass
 class CommittedPartition(Generic[TableT, FactsT]):
-    """A committed partition as read back, its table's spec, (loaded on first use) its volume history, and the
-    sinks of the tables it was derived from, by table name (a gold table's checks compare it with its source)."""
+    """A committed partition as read back, its table's spec, (loaded on first use) its volume history and its
+    quarantine (rows and sha256, None without one), where that quarantine lives, and the sinks of the tables it was
+    derived from, by table name (a gold table's checks compare it with its source)."""
 
     spec: TableT
     stored: StoredDay[FactsT]
     history: Callable[[], VolumeHistory]
     sources: Mapping[str, Sink[Any, Any]] = field(default_factory=dict)
+    quarantine: Callable[[], tuple[pa.Table, str] | None] = lambda: None
+    quarantine_location: str = ""
 
     @property
     def day(self) -> date:

@@ -23,7 +23,7 @@ from typing import Any, Generic, Protocol
 import pyarrow as pa
 
 from call_logs.lake.errors import ManifestError
-from call_logs.tables.partitioned import DayRows, FactsT, StoredFile, TableT
+from call_logs.tables.partitioned import DayRows, FactsT, StagedDay, TableT
 
 ParseFacts = Callable[[Any], FactsT]
 """Reads a stored facts document back (``Manifest.from_dict``); raises ``ManifestError`` when it is malformed."""
@@ -55,14 +55,6 @@ class StoredDay(Generic[FactsT]):
     data_problem: str | None
     data_name: str
     fingerprint: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StagedDay:
-    """A partition written locally by ``Sink.stage``: nothing in the lake has changed yet."""
-
-    local_path: str
-    stored: StoredFile
 
 
 def parse_or_problem(document: Any, parse_facts: ParseFacts[FactsT]) -> tuple[FactsT | None, str | None]:
@@ -113,6 +105,14 @@ class Sink(Protocol[TableT, FactsT]):
         """A few columns of the partition in one read, or None when they cannot be read."""
         ...
 
+    def quarantine_location(self, day: date) -> str:
+        """Where the partition's quarantine lives (a Parquet file readers of the table ignore)."""
+        ...
+
+    def read_quarantine(self, day: date) -> tuple[pa.Table, str] | None:
+        """The partition's quarantine and the sha256 of its bytes, or None when there is none."""
+        ...
+
     def write_quality(self, day: date, document: dict[str, Any]) -> str:
         """Store the partition's quality report; returns where."""
         ...
@@ -123,15 +123,16 @@ class Sink(Protocol[TableT, FactsT]):
 
 
 def replace_day(
-    sink: Sink[TableT, FactsT], day: date, rows: DayRows, facts_for: Callable[[StoredFile], FactsT]
+    sink: Sink[TableT, FactsT], day: date, rows: DayRows, facts_for: Callable[[StagedDay], FactsT]
 ) -> FactsT:
-    """Stage ``rows`` locally, describe the staged file in the partition's facts, and commit both atomically.
+    """Stage ``rows`` locally, describe the staged files in the partition's facts, and commit them atomically.
 
-    ``facts_for`` gets the staged file (size, sha256, row groups) once every row has been staged, so counts the
-    rows gathered while streaming are final; until the commit nothing in the lake changes. Returns the facts.
+    ``facts_for`` gets the staged day (the data file's size, sha256, row groups; the quarantine's) once every row
+    has been staged, so counts gathered while streaming are final; until the commit nothing in the lake changes.
+    Returns the facts.
     """
     with tempfile.TemporaryDirectory(prefix="call-logs-stage-") as workdir:
         staged = sink.stage(day, rows, workdir)
-        facts = facts_for(staged.stored)
+        facts = facts_for(staged)
         sink.commit(day, staged, facts)
     return facts

@@ -24,6 +24,8 @@ Spark with Delta, DuckDB's ``delta_scan`` and delta-rs read it natively.
   fails. Delta's log, not a checksum of re-encoded bytes, is what proves the data is the committed data.
 - **quality reports**: ``<root>/<table>/_dq/call_date=YYYY-MM-DD.json``. Delta readers and delta-rs's vacuum
   ignore folders starting with ``_``; the commit removes the day's stale report, as the Parquet sink does.
+- **quarantine** (rows that could not become rows of the day): ``<root>/<table>/_quarantine/call_date=D.parquet``,
+  published just before the day's commit (a stale one removed), its sha256 in the commit's manifest.
 """
 
 from __future__ import annotations
@@ -43,16 +45,17 @@ from call_logs import defaults
 from call_logs.lake import delta_table
 from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
 from call_logs.lake.errors import LakeError
-from call_logs.lake.storage import publish_json, read_json
-from call_logs.sinks.base import ParseFacts, StagedDay, StoredDay, parse_or_problem
-from call_logs.sinks.parquet_partitions import stage_parquet
-from call_logs.tables.partitioned import DayRows, FactsT, PartitionedTable, TableT
+from call_logs.lake.storage import publish_file, publish_json, read_json
+from call_logs.sinks.base import ParseFacts, StoredDay, parse_or_problem
+from call_logs.sinks.parquet_partitions import read_quarantine_file, stage_parquet
+from call_logs.tables.partitioned import DayRows, FactsT, PartitionedTable, StagedDay, TableT
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 STAGED_FILE = "staged.parquet"  # the manifest's file.name: the local bytes the commit streamed into the table
 QUALITY_FOLDER = "_dq"
+QUARANTINE_FOLDER = "_quarantine"
 
 
 class _DeltaData:
@@ -142,12 +145,23 @@ class DeltaTableSink(Generic[TableT, FactsT]):
     def quality_path(self, day: date) -> str:
         return f"{self.table_path}/{QUALITY_FOLDER}/{self.spec.partition_column}={day.isoformat()}.json"
 
+    def quarantine_location(self, day: date) -> str:
+        return f"{self.table_path}/{QUARANTINE_FOLDER}/{self.spec.partition_column}={day.isoformat()}.parquet"
+
+    def read_quarantine(self, day: date) -> tuple[pa.Table, str] | None:
+        return read_quarantine_file(self.fs, self.quarantine_location(day))
+
     # --- writing -----------------------------------------------------------------------------------------------
 
     def stage(self, day: date, rows: DayRows, workdir: str) -> StagedDay:
         return stage_parquet(rows, self.spec.schema, os.path.join(workdir, STAGED_FILE), self.row_group_rows)
 
     def commit(self, day: date, staged: StagedDay, facts: FactsT) -> str:
+        quarantine = self.quarantine_location(day)
+        if staged.quarantine is not None:
+            publish_file(self.fs, staged.quarantine.local_path, quarantine)
+        elif self.fs.exists(quarantine):
+            self.fs.rm_file(quarantine)  # it belonged to the previous commit of the day
         staged_file = pq.ParquetFile(staged.local_path)
         try:
             self.last_version = delta_table.replace_day(

@@ -1,16 +1,18 @@
-"""Parquet partitions: ``<root>/<table>/call_date=YYYY-MM-DD/part-0.parquet`` + ``_manifest.json`` + ``_dq.json``.
+"""Parquet partitions: ``<root>/<table>/call_date=YYYY-MM-DD/part-0.parquet`` + ``_manifest.json`` + ``_dq.json``
+(+ ``_quarantine.parquet`` when rows could not become rows of the day).
 
 The first table format, and the lake contract consumers already read (Spark, Synapse, DuckDB, pandas):
 - stage: the partition's ordered tables become one local Parquet file in row groups of ``ROWS_PER_BATCH`` rows;
 - commit: the data file is published atomically (Azure: one blob commit; a folder: hidden temporary + rename),
-  then ``_manifest.json``, then the stale ``_dq.json`` is removed. Until the data file is published nothing in
-  the lake changes; a failure after it leaves a file whose manifest (old, or none) does not match its checksum,
-  which the quality check reports.
+  then the quarantine (or a stale one is removed), then ``_manifest.json``, then the stale ``_dq.json`` is removed.
+  Until the data file is published nothing in the lake changes; a failure after it leaves a file whose manifest
+  (old, or none) does not match its checksum, which the quality check reports.
 - read: the data file is streamed once to a local copy (hashed on the way) and read back batch by batch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,10 +25,10 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from call_logs import defaults
-from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, TableLayout
+from call_logs.lake.layout import DATA_FILE, MANIFEST_FILE, QUALITY_FILE, QUARANTINE_FILE, TableLayout
 from call_logs.lake.storage import publish_file, publish_json, read_json, remove_stale_temp_files, stream_digest
-from call_logs.sinks.base import ParseFacts, StagedDay, StoredDay, parse_or_problem
-from call_logs.tables.partitioned import DayRows, FactsT, StoredFile, TableT
+from call_logs.sinks.base import ParseFacts, StoredDay, parse_or_problem
+from call_logs.tables.partitioned import DayRows, FactsT, StagedDay, StagedFile, StoredFile, TableT
 
 
 class _RowGroupWriter:
@@ -59,16 +61,40 @@ class _RowGroupWriter:
         self._writer.close()
 
 
+def _described(local_path: str) -> StagedFile:
+    row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
+    with open(local_path, "rb") as handle:
+        size, sha256 = stream_digest(handle)
+    return StagedFile(local_path, StoredFile(os.path.basename(local_path), size, sha256, row_groups))
+
+
 def stage_parquet(rows: DayRows, schema: pa.Schema, local_path: str, row_group_rows: int) -> StagedDay:
-    """Write a partition's ordered tables to one local Parquet file and describe its bytes (both sinks)."""
+    """Write a partition's ordered tables to one local Parquet file, then its quarantine (if any rows) beside it
+    as ``quarantine.parquet``, and describe their bytes (both sinks)."""
     writer = _RowGroupWriter(local_path, schema, row_group_rows)
     for table in rows.tables():
         writer.append(table)
     writer.close()
-    row_groups = pq.ParquetFile(local_path).metadata.num_row_groups
-    with open(local_path, "rb") as handle:
-        size, sha256 = stream_digest(handle)
-    return StagedDay(local_path, StoredFile(os.path.basename(local_path), size, sha256, row_groups))
+    data = _described(local_path)
+    quarantine, quarantine_writer = os.path.join(os.path.dirname(local_path), "quarantine.parquet"), None
+    for table in rows.quarantine():
+        if table.num_rows:
+            quarantine_writer = quarantine_writer or pq.ParquetWriter(quarantine, table.schema, compression="snappy")
+            quarantine_writer.write_table(table)
+    if quarantine_writer is None:
+        return StagedDay(data.local_path, data.stored)
+    quarantine_writer.close()
+    return StagedDay(data.local_path, data.stored, _described(quarantine))
+
+
+def read_quarantine_file(fs: AbstractFileSystem, path: str) -> tuple[pa.Table, str] | None:
+    """A quarantine file's rows and the sha256 of its bytes, or None when there is none (both sinks)."""
+    try:
+        with fs.open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    return pq.read_table(pa.BufferReader(data)), hashlib.sha256(data).hexdigest()
 
 
 class _ParquetData:
@@ -123,6 +149,11 @@ class ParquetPartitionSink(Generic[TableT, FactsT]):
         folder = self.location(day)
         remove_stale_temp_files(self.fs, folder)
         publish_file(self.fs, staged.local_path, f"{folder}/{DATA_FILE}")
+        quarantine = self.quarantine_location(day)
+        if staged.quarantine is not None:
+            publish_file(self.fs, staged.quarantine.local_path, quarantine)
+        elif self.fs.exists(quarantine):
+            self.fs.rm_file(quarantine)  # it belonged to the previous file
         publish_json(self.fs, facts.to_dict(), f"{folder}/{MANIFEST_FILE}")
         if self.fs.exists(f"{folder}/{QUALITY_FILE}"):
             self.fs.rm_file(f"{folder}/{QUALITY_FILE}")  # it judged the previous file
@@ -177,6 +208,12 @@ class ParquetPartitionSink(Generic[TableT, FactsT]):
                 return pq.read_table(handle, columns=columns)
         except (FileNotFoundError, OSError, KeyError, ValueError):
             return None
+
+    def quarantine_location(self, day: date) -> str:
+        return f"{self.location(day)}/{QUARANTINE_FILE}"
+
+    def read_quarantine(self, day: date) -> tuple[pa.Table, str] | None:
+        return read_quarantine_file(self.fs, self.quarantine_location(day))
 
     def write_quality(self, day: date, document: dict[str, Any]) -> str:
         path = f"{self.location(day)}/{QUALITY_FILE}"

@@ -34,6 +34,8 @@ class QualityThresholds:
         two days is noise).
     :param zero_rows_severity: ``warning`` or ``error`` for a day with no rows while its history has calls
         (Graph returns old windows empty, which is not the same as a quiet day).
+    :param quarantine_severity: ``error`` (the default) or ``warning`` for a day with rows in its quarantine (rows
+        Graph sent that could not become rows of the day).
     :param earliest_valid: any timestamp before it is a leaked ``0001-01-01`` sentinel or garbage.
     """
 
@@ -41,11 +43,13 @@ class QualityThresholds:
     history_days: int = defaults.HISTORY_DAYS
     min_history: int = defaults.MIN_HISTORY
     zero_rows_severity: Severity = "warning"
+    quarantine_severity: Severity = "error"
     earliest_valid: date = date(1900, 1, 1)
 
     def __post_init__(self) -> None:
-        if self.zero_rows_severity not in _SEVERITIES:
-            raise ValueError(f"zero_rows_severity is {self.zero_rows_severity!r}; use 'warning' or 'error'.")
+        for name in ("zero_rows_severity", "quarantine_severity"):
+            if getattr(self, name) not in _SEVERITIES:
+                raise ValueError(f"{name} is {getattr(self, name)!r}; use 'warning' or 'error'.")
         if self.volume_deviation <= 0:
             raise ValueError(f"volume_deviation is {self.volume_deviation}; use a positive fraction such as 0.5.")
         if self.history_days < 1 or self.min_history < 1:
@@ -117,8 +121,8 @@ Evaluate = Callable[[Any, QualityThresholds], Outcome]
 class Check:
     """One quality check.
 
-    :param severity: ``error`` fails the run, ``warning`` is recorded; None takes the thresholds'
-        ``zero_rows_severity``.
+    :param severity: ``error`` fails the run, ``warning`` is recorded; None takes the thresholds' attribute
+        ``severity_setting`` names (a severity the user tunes).
     :param needs: ``data`` (a readable data file or table snapshot), ``manifest`` (the commit's facts), ``history``
         (earlier partitions' facts); a check whose needs are missing is listed as skipped, because the presence
         check has failed already.
@@ -131,6 +135,7 @@ class Check:
     group: Group
     evaluate: Evaluate
     doc: str = ""
+    severity_setting: str = "zero_rows_severity"
 
     def __call__(self, partition: Partition, thresholds: QualityThresholds) -> CheckResult:
         try:
@@ -139,7 +144,7 @@ class Check:
             outcome = Outcome(False, str(problem), "a checkable file", f"Cannot be checked: {problem}.")
         return CheckResult(
             self.name,
-            self.severity or thresholds.zero_rows_severity,
+            self.severity or getattr(thresholds, self.severity_setting),
             "pass" if outcome.ok else "fail",
             outcome.observed,
             outcome.expected,
@@ -149,12 +154,18 @@ class Check:
 
 
 def check(
-    name: str, severity: Severity | None, *, needs: Iterable[Need] = ("data",), group: Group = "integrity"
+    name: str,
+    severity: Severity | None,
+    *,
+    needs: Iterable[Need] = ("data",),
+    group: Group = "integrity",
+    severity_setting: str = "zero_rows_severity",
 ) -> Callable[[Evaluate], Check]:
     """Declare a check from a function returning an ``Outcome``."""
 
     def declare(function: Evaluate) -> Check:
-        return Check(name, severity, frozenset(needs), group, function, (function.__doc__ or "").strip())
+        doc = (function.__doc__ or "").strip()
+        return Check(name, severity, frozenset(needs), group, function, doc, severity_setting)
 
     return declare
 

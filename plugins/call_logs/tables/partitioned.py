@@ -47,10 +47,33 @@ class StoredFile:
     row_groups: int
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A file written locally, and the facts that describe its bytes."""
+
+    local_path: str
+    stored: StoredFile
+
+
+@dataclass(frozen=True)
+class StagedDay:
+    """A partition written locally by a sink's ``stage``: nothing in the lake has changed yet.
+
+    ``quarantine`` is the staged quarantine (rows that could not become rows of the partition), None when empty.
+    """
+
+    local_path: str
+    stored: StoredFile
+    quarantine: StagedFile | None = None
+
+
 class DayRows(Protocol):
-    """A partition's rows, in order, as Arrow tables of the table's schema."""
+    """A partition's rows, in order, as Arrow tables of the table's schema; and, once they have been read, the rows
+    that could not become rows of the partition, with why (``lake/prepare.py``'s ``QUARANTINE_SCHEMA``)."""
 
     def tables(self) -> Iterable[pa.Table]: ...
+
+    def quarantine(self) -> Iterable[pa.Table]: ...
 
 
 class DayFacts(Protocol):
