@@ -9,11 +9,17 @@ Settings are Airflow Variables ``direct_routing_*`` (see ``call_logs/config.py``
 
 from __future__ import annotations
 
-from call_logs.pipeline import daily_call_log_dag
+from pathlib import Path
+
+from call_logs.pipeline import daily_call_log_dags
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 
-dag = daily_call_log_dag(
-    DIRECT_ROUTING,
-    description="Teams direct-routing call logs from Microsoft Graph into a daily-partitioned Parquet lake",
-    doc_md=__doc__,
+# One DAG, or one per tenant with a tenants.yaml beside this file (call_logs/tenants.py).
+globals().update(
+    daily_call_log_dags(
+        DIRECT_ROUTING,
+        description="Teams direct-routing call logs from Microsoft Graph into a daily-partitioned Parquet lake",
+        doc_md=__doc__,
+        beside=Path(__file__).parent,
+    )
 )

@@ -6,6 +6,8 @@ build → data_quality, which emits ``direct_routing_trunk_health`` for the day.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from call_logs.gold_pipeline import trunk_health_dag
 
-dag = trunk_health_dag()
+dag = trunk_health_dag(beside=Path(__file__).parent)

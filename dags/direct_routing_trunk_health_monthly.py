@@ -6,6 +6,8 @@ holds the run until every day of the month has arrived. Keep the DAG unpaused (R
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from call_logs.gold_pipeline import trunk_health_monthly_dag
 
-dag = trunk_health_monthly_dag()
+dag = trunk_health_monthly_dag(beside=Path(__file__).parent)

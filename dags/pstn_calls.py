@@ -9,11 +9,17 @@ and the msgraph connection fall back to ``direct_routing_lake_root`` and ``direc
 
 from __future__ import annotations
 
-from call_logs.pipeline import daily_call_log_dag
+from pathlib import Path
+
+from call_logs.pipeline import daily_call_log_dags
 from call_logs.reports.pstn import PSTN
 
-dag = daily_call_log_dag(
-    PSTN,
-    description="Teams PSTN call logs (with charges) from Microsoft Graph into a daily-partitioned lake",
-    doc_md=__doc__,
+# One DAG, or one per tenant with a tenants.yaml beside this file (call_logs/tenants.py).
+globals().update(
+    daily_call_log_dags(
+        PSTN,
+        description="Teams PSTN call logs (with charges) from Microsoft Graph into a daily-partitioned lake",
+        doc_md=__doc__,
+        beside=Path(__file__).parent,
+    )
 )

@@ -117,7 +117,7 @@ def trunk_health(days: list[date]) -> None:
     print("\nTrunk health (what the direct_routing_trunk_health DAG does per checked day):")
     for day in days:
         manifest = build_day(source, gold, day, run={"demo": True})
-        report = check_gold(gold, day, source)
+        report = check_gold(gold, day, {source.spec.table: source})
         write_report(gold, day, report)
         print(f"{day}  trunks={manifest.rows}  quality={report.status}", flush=True)
 

@@ -5,7 +5,8 @@ Each table has two assets:
 - ``<table>_checked``: the quality task passed the day (status ``pass`` or ``warn``). Downstream tables schedule
   on this one, so a day whose checks failed never reaches them.
 
-Every event's partition key is the day (``YYYY-MM-DD``, ``PARTITION_KEY_FORMAT``), added at run time with
+Every event's partition key is the day (``YYYY-MM-DD``, ``PARTITION_KEY_FORMAT``), or in a lake of many tenants
+the tenant and the day (``<slug>|YYYY-MM-DD``: Airflow's ``ProductMapper`` splits keys on ``|``), added at run time with
 ``outlet_events[asset].add_partitions`` (the DAGs keep ``CronDataIntervalTimetable``: backfills and the settle wait
 need the run's data interval, which a ``CronPartitionTimetable`` run does not have). Its ``extra`` says what a
 consumer needs without reading the data: rows, pages, the file's sha256 and size, the table format, where the day
@@ -22,6 +23,7 @@ from call_logs.lake.manifest import Manifest
 PARTITION_KEY_FORMAT = "%Y-%m-%d"
 MONTH_KEY_FORMAT = "%Y-%m"
 CHECKED_SUFFIX = "_checked"
+TENANT_SEPARATOR = "|"
 
 
 def checked_asset_name(table: str) -> str:
@@ -29,8 +31,16 @@ def checked_asset_name(table: str) -> str:
     return f"{table}{CHECKED_SUFFIX}"
 
 
-def partition_key(day: date) -> str:
-    return day.strftime(PARTITION_KEY_FORMAT)
+def partition_key(day: date, tenant: str | None = None, key_format: str = PARTITION_KEY_FORMAT) -> str:
+    """``YYYY-MM-DD`` (``key_format``), or ``<slug>|YYYY-MM-DD`` for a tenant's partition."""
+    key = day.strftime(key_format)
+    return key if tenant is None else f"{tenant}{TENANT_SEPARATOR}{key}"
+
+
+def split_tenant(key: str) -> tuple[str | None, str]:
+    """(tenant slug or None, the rest) of a partition key."""
+    tenant, separator, rest = key.rpartition(TENANT_SEPARATOR)
+    return (tenant, rest) if separator else (None, key)
 
 
 def day_of_partition_key(key: str) -> date:
@@ -49,18 +59,27 @@ def month_of_partition_key(key: str) -> date:
         raise ValueError(f"The partition key {key!r} is not a month (YYYY-MM).") from None
 
 
-def partition_url(lake_root: str, table: str, partition_column: str, day: date) -> str:
+def partition_url(lake_root: str, table: str, partition_column: str, day: date, tenant: str | None = None) -> str:
     """Where a day lives, as a URL under the lake root the task was given (``file:///…``, ``abfs://…``)."""
-    return f"{lake_root.rstrip('/')}/{table}/{partition_column}={day.isoformat()}"
+    tenant_level = "" if tenant is None else f"tenant={tenant}/"
+    return f"{lake_root.rstrip('/')}/{table}/{tenant_level}{partition_column}={day.isoformat()}"
 
 
 def committed_day_extra(
-    *, table: str, table_format: str, location: str, day: date, manifest: Manifest, table_version: int | None = None
+    *,
+    table: str,
+    table_format: str,
+    location: str,
+    day: date,
+    manifest: Manifest,
+    table_version: int | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """The ``extra`` of the event the extract task emits for a committed day (``table_version``: Delta's)."""
     return {
         "table": table,
-        "partition_key": partition_key(day),
+        **({"tenant": tenant} if tenant is not None else {}),
+        "partition_key": partition_key(day, tenant),
         "rows": manifest.rows,
         "pages": int(manifest.graph.get("pages", 0)),
         "sha256": manifest.file.sha256,
@@ -81,12 +100,14 @@ def checked_day_extra(
     day: date,
     quality: dict[str, Any],
     manifest: Manifest | None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """The ``extra`` of the event the quality task emits for a day that passed (``quality`` is its ``_dq.json``)."""
     checked_file = quality.get("file") or {}
     return {
         "table": table,
-        "partition_key": partition_key(day),
+        **({"tenant": tenant} if tenant is not None else {}),
+        "partition_key": partition_key(day, tenant),
         "rows": checked_file.get("rows"),
         "pages": int(manifest.graph.get("pages", 0)) if manifest is not None else None,
         "sha256": checked_file.get("sha256"),

@@ -9,11 +9,15 @@ runs, so parsing a DAG never touches the database.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from call_logs import defaults
 from call_logs.reports import REPORTS
 from call_logs.reports.spec import ReportSpec
+from call_logs.tenants import TENANTS_FILE
+
+TENANTS_FILE_ENV = "CALL_LOGS_TENANTS_FILE"  # another tenants file than dags/tenants.yaml (tests, benchmarks)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,13 +109,19 @@ def template(name: str) -> str:
     return "{{ " + variable_expression(name) + " }}"
 
 
-def settled_at(spec: ReportSpec) -> str:
-    """When a run's day has settled in Graph, as a template.
+def settled_at(spec: ReportSpec, hours: str | None = None) -> str:
+    """When a run's day has settled in Graph, as a template (``hours``: a tenant's own, instead of the Variable's).
 
     A run without a data interval passes straight on, and the extract task then fails with the explanation.
     """
+    settle = variable_expression(spec.variable("settle_hours")) if hours is None else repr(hours)
     return (
         "{{ (data_interval_end + macros.timedelta(hours=("
-        + variable_expression(spec.variable("settle_hours"))
+        + settle
         + " | float))).isoformat() if data_interval_end else '1970-01-01T00:00:00+00:00' }}"
     )
+
+
+def tenants_file(beside: Path) -> Path:
+    """The tenants file of a DAG folder: ``CALL_LOGS_TENANTS_FILE`` when set, else ``tenants.yaml`` beside the DAGs."""
+    return Path(os.environ.get(TENANTS_FILE_ENV) or beside / TENANTS_FILE)

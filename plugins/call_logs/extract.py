@@ -66,6 +66,7 @@ def extract_day(
     expected_rows_per_hour: list[int] | None = None,
     pseudonymiser: Pseudonymiser | None = None,
     bad_rows: BadRows = "fail",
+    tenant: dict[str, str] | None = None,
 ) -> Manifest:
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
@@ -75,7 +76,8 @@ def extract_day(
     (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that profile
     (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
     never reach a spill file, the lake or a log). ``bad_rows`` (``fail`` or ``quarantine``) says what a row that
-    does not convert does (``lake/prepare.py``).
+    does not convert does (``lake/prepare.py``). ``tenant`` (slug and Entra tenant id) is recorded in the
+    manifest of a tenant's day.
     """
     spec = sink.spec
     started_at = datetime.now(UTC)
@@ -106,6 +108,7 @@ def extract_day(
                 api_version=client.api_version,
                 run=run or {},
                 started_at=started_at,
+                tenant=tenant,
             ),
         )
     log.info(

@@ -4,19 +4,25 @@
   partition key ``YYYY-MM-DD``): build → data_quality, which emits ``direct_routing_trunk_health`` for the day.
 - ``direct_routing_trunk_health_monthly``: one run per month once every day of it has a checked trunk-health
   partition (``RollupMapper`` over ``MonthWindow`` with ``WaitForAll``; partition key ``YYYY-MM``).
-Both DAGs must be unpaused: Airflow queues asset-triggered runs only for unpaused DAGs, and events that arrive while
+In a lake of many tenants (a tenants file beside the DAGs) the same two DAGs run per tenant-day
+(``<slug>|YYYY-MM-DD``: ``ProductMapper`` of the tenant and the day) and per tenant-month (``<slug>|YYYY-MM``:
+``partitions.py``'s mapper and window), and ``direct_routing_sbc_health`` per day across the tenants due that day.
+Every DAG must be unpaused: Airflow queues asset-triggered runs only for unpaused DAGs, and events that arrive while
 a DAG is paused never queue it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from airflow.sdk import (
     DAG,
     Asset,
+    IdentityMapper,
     MonthWindow,
     PartitionedAssetTimetable,
+    ProductMapper,
     RollupMapper,
     StartOfDayMapper,
     StartOfMonthMapper,
@@ -24,11 +30,18 @@ from airflow.sdk import (
 )
 
 from call_logs.assets import PARTITION_KEY_FORMAT, checked_asset_name
-from call_logs.config import template
-from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
-from call_logs.operators.gold import GoldQualityOperator, TrunkHealthMonthlyOperator, TrunkHealthOperator
+from call_logs.config import template, tenants_file
+from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
+from call_logs.operators.gold import (
+    GoldQualityOperator,
+    SbcHealthOperator,
+    TrunkHealthMonthlyOperator,
+    TrunkHealthOperator,
+)
+from call_logs.partitions import DueTenantsWindow, TenantDayMapper, TenantMonthMapper, TenantMonthWindow
 from call_logs.pipeline import DEFAULT_ARGS
 from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.tenants import Tenants, load_tenants
 
 LAKE_ROOT = template(DIRECT_ROUTING.variable("lake_root"))  # the gold tables live beside their source
 # The source's format: the gold tables are Parquet partitions or Delta tables, as their source is.
@@ -36,14 +49,19 @@ TABLE_FORMAT = template(DIRECT_ROUTING.variable("table_format"))
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def trunk_health_dag() -> DAG:
-    """Per-day trunk health, run for every checked day of ``direct_routing_calls``."""
+def _tenants(beside: Path) -> Tenants | None:
+    return load_tenants(tenants_file(beside))
+
+
+def trunk_health_dag(beside: Path) -> DAG:
+    """Per-day trunk health, run for every checked day (of each tenant) of ``direct_routing_calls``."""
+    day = StartOfDayMapper(input_format=PARTITION_KEY_FORMAT)
     with DAG(
         dag_id=TRUNK_HEALTH.table,
         description="Direct-routing trunk health per day and trunk, from each checked day of direct_routing_calls",
         schedule=PartitionedAssetTimetable(
             assets=Asset(name=checked_asset_name(TRUNK_HEALTH.source)),
-            default_partition_mapper=StartOfDayMapper(input_format=PARTITION_KEY_FORMAT),
+            default_partition_mapper=day if _tenants(beside) is None else ProductMapper(IdentityMapper(), day),
         ),
         start_date=START,
         catchup=False,
@@ -65,19 +83,26 @@ def trunk_health_dag() -> DAG:
     return dag
 
 
-def trunk_health_monthly_dag() -> DAG:
-    """The monthly rollup, run once every day of a month has a checked trunk-health partition."""
+def trunk_health_monthly_dag(beside: Path) -> DAG:
+    """The monthly rollup, run once every day of a month (of a tenant) has a checked trunk-health partition."""
+    if _tenants(beside) is None:
+        rollup = RollupMapper(
+            upstream_mapper=StartOfMonthMapper(input_format=PARTITION_KEY_FORMAT),
+            window=MonthWindow(),
+            wait_policy=WaitForAll(),
+        )
+    else:
+        # Custom mappers and windows are Airflow's core classes, which the SDK's RollupMapper takes (and the
+        # serializer requires): the types differ only for mypy.
+        rollup = RollupMapper(
+            upstream_mapper=TenantMonthMapper(),  # type: ignore[arg-type]
+            window=TenantMonthWindow(),  # type: ignore[arg-type]
+            wait_policy=WaitForAll(),
+        )
     with DAG(
         dag_id=TRUNK_HEALTH_MONTHLY.table,
         description="Direct-routing trunk health per month and trunk, once every day of the month is in",
-        schedule=PartitionedAssetTimetable(
-            assets=Asset(name=TRUNK_HEALTH.table),
-            default_partition_mapper=RollupMapper(
-                upstream_mapper=StartOfMonthMapper(input_format=PARTITION_KEY_FORMAT),
-                window=MonthWindow(),
-                wait_policy=WaitForAll(),
-            ),
-        ),
+        schedule=PartitionedAssetTimetable(assets=Asset(name=TRUNK_HEALTH.table), default_partition_mapper=rollup),
         start_date=START,
         catchup=False,
         max_active_runs=2,
@@ -98,3 +123,45 @@ def trunk_health_monthly_dag() -> DAG:
         )
         build >> check
     return dag
+
+
+def sbc_health_dags(beside: Path) -> dict[str, DAG]:
+    """The carrier's SBC view across tenants, by id: none without a tenants file (trunk health is then the view).
+
+    One run per day, once every tenant due that day (``DueTenantsWindow``: its start date is not after the day)
+    has a checked day of ``direct_routing_calls``. A tenant whose day failed holds the day's view back until its
+    day is re-run (or it leaves the file): the view never silently leaves a tenant out.
+    """
+    tenants = _tenants(beside)
+    if tenants is None:
+        return {}
+    due = {t.slug: t.start_date.isoformat() if t.start_date else None for t in tenants.pulling(SBC_HEALTH.source)}
+    with DAG(
+        dag_id=SBC_HEALTH.table,
+        description="Direct-routing SBC health per day across every tenant that used each SBC (the carrier's view)",
+        schedule=PartitionedAssetTimetable(
+            assets=Asset(name=checked_asset_name(SBC_HEALTH.source)),
+            default_partition_mapper=RollupMapper(
+                upstream_mapper=TenantDayMapper(),  # type: ignore[arg-type]  # core classes, as above
+                window=DueTenantsWindow(due),  # type: ignore[arg-type]
+                wait_policy=WaitForAll(),
+            ),
+        ),
+        start_date=START,
+        catchup=False,
+        max_active_runs=2,
+        default_args=DEFAULT_ARGS,
+        doc_md=__doc__,
+        tags=["teams", "lake", "gold"],
+    ) as dag:
+        build = SbcHealthOperator(task_id="build", lake_root=LAKE_ROOT, tenants=due, table_format=TABLE_FORMAT)
+        check = GoldQualityOperator(
+            task_id="data_quality",
+            table=SBC_HEALTH.table,
+            lake_root=LAKE_ROOT,
+            table_format=TABLE_FORMAT,
+            retries=0,
+            outlets=[Asset(name=SBC_HEALTH.table)],
+        )
+        build >> check
+    return {dag.dag_id: dag}

@@ -152,7 +152,7 @@ def test_a_day_is_idempotent_and_passes_its_checks(lake):
         assert table.version() == version + 1 and gold.table_version(day) == version + 1
         assert again.file.sha256 == first.file.sha256 and read_day(gold, DAYS[1]).equals(other)
         assert table.to_pyarrow_table(filters=[("call_date", "=", day)]).num_rows == first.rows
-    report = check_gold(gold, day, source).to_dict()
+    report = check_gold(gold, day, {source.spec.table: source}).to_dict()
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert {c["name"] for c in report["checks"]} == {
         "file_matches_manifest",
@@ -180,13 +180,13 @@ def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, 
         DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}").delete(
             f"call_date = '{day}' AND {TRUNK} = '{first}'" if first else f"call_date = '{day}' AND {TRUNK} IS NULL"
         )
-    failed = {c["name"] for c in check_gold(gold, day, source).to_dict()["checks"] if c["status"] == "fail"}
+    failed = {c["name"] for c in check_gold(gold, day, {source.spec.table: source}).to_dict()["checks"] if c["status"] == "fail"}
     assert failed == {"file_matches_manifest", "calls_match_source_rows"}
 
     build_day(source, gold, day)
     emu = emulator(rows_per_day=900, seed=52)  # the source day is pulled again and now differs
     extract_day(emulator_client(emu), source, day, concurrency=1)
-    failed = {c["name"] for c in check_gold(gold, day, source).to_dict()["checks"] if c["status"] == "fail"}
+    failed = {c["name"] for c in check_gold(gold, day, {source.spec.table: source}).to_dict()["checks"] if c["status"] == "fail"}
     assert failed == {"calls_match_source_rows", "computed_from_current_source"}
 
 
@@ -227,6 +227,6 @@ def test_the_monthly_rollup_sums_every_day_and_refuses_an_incomplete_month(lake,
         table = DeltaTable(f"{lake.root}/{TRUNK_HEALTH_MONTHLY.table}")
         assert table.metadata().partition_columns == ["month"]
         assert table.to_pyarrow_table(filters=[("month", "=", month)]).num_rows == rows.num_rows
-    report = check_gold(monthly, month, gold).to_dict()
+    report = check_gold(monthly, month, {gold.spec.table: gold}).to_dict()
     assert report["status"] == "pass", [c for c in report["checks"] if c["status"] == "fail"]
     assert pa.types.is_int32(rows.schema.field("days").type)

@@ -68,7 +68,7 @@ def seed_month(lake: Path) -> None:
     for day in SEEDED:
         commit_rows(source, day, pages_of(call_rows(60, day=day, prefix=f"seed{day:%d}")))
         build_day(source, gold, day, run={"seeded": True})
-        write_report(gold, day, check_gold(gold, day, source))
+        write_report(gold, day, check_gold(gold, day, {source.spec.table: source}))
 
 
 SEED_EVENTS = """

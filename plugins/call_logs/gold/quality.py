@@ -8,6 +8,7 @@ month and the calls of those days. A check reads the source through ``CommittedP
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from call_logs.gold.store import GoldManifest, GoldSink, read_day
-from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, GoldTable
+from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, GoldTable
 from call_logs.quality.engine import check_partition
 from call_logs.quality.reading import CommittedPartition
 from call_logs.quality.results import QualityReport
@@ -129,6 +130,48 @@ def check_calls_match_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
     return Outcome(total == expected, total, expected, f"{total:,} calls in the month, {expected:,} in its days.")
 
 
+def source_key(table: str, tenant: str | None) -> str:
+    """How the engine is given the sink of a source partition: by table, or ``table|slug`` for one of many tenants."""
+    return table if tenant is None else f"{table}|{tenant}"
+
+
+@check("calls_match_tenant_days", "error", group="source")
+def check_calls_match_tenant_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The SBCs' calls add up to the rows of the tenant days the view was computed from, as they are now."""
+    sources = p.manifest.sources if p.manifest else ()
+    current = [p.source(source_key(s.table, s.tenant)).read_manifest(p.day) for s in sources]
+    expected = sum(m.rows for m in current if m is not None)
+    total = _sum(p.table(["calls"]), "calls")
+    missing = [s.tenant for s, m in zip(sources, current, strict=True) if m is None]
+    message = f"The SBCs' calls add up to {total:,}; the {len(sources)} tenant days have {expected:,} rows."
+    if missing:
+        message += f" Tenant days without a manifest now: {missing}."
+    return Outcome(total == expected and not missing, total, expected, message)
+
+
+@check("computed_from_current_tenant_days", "error", needs=("manifest",), group="source")
+def check_computed_from_current_tenant_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Every tenant day the view was computed from is still the file it read (its sha256)."""
+    assert p.manifest is not None
+    changed = []
+    for s in p.manifest.sources:
+        now = p.source(source_key(s.table, s.tenant)).read_manifest(p.day)
+        if now is None or now.file.sha256 != s.sha256:
+            changed.append(s.tenant)
+    tenants = [s.tenant for s in p.manifest.sources]
+    message = "Computed from every tenant day's current file." if not changed else f"Changed since: {changed}."
+    return Outcome(not changed, {"changed": changed, "tenants": tenants}, {"changed": []}, message)
+
+
+@check("tenants_within_sources", "error", group="bounds")
+def check_tenants_within_sources(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """No SBC counts more tenants than the view was computed from."""
+    sources = len(p.manifest.sources) if p.manifest else 0
+    most = max(p.table(["tenants"])["tenants"].to_pylist(), default=0)
+    ok = most <= sources
+    return Outcome(ok, most, f"at most {sources}", "OK." if ok else f"An SBC counts {most} tenants of {sources}.")
+
+
 GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
     TRUNK_HEALTH.table: (
         check_file_matches_manifest,
@@ -147,12 +190,22 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
         check_rates_in_unit_interval,
         check_calls_match_days,
     ),
+    SBC_HEALTH.table: (
+        check_file_matches_manifest,
+        check_one_row_per_trunk,
+        check_counts_within_calls,
+        check_rates_in_unit_interval,
+        check_locations_add_up_to_calls,
+        check_tenants_within_sources,
+        check_calls_match_tenant_days,
+        check_computed_from_current_tenant_days,
+    ),
 }
 
 
-def check_gold(gold: GoldSink, partition: date, source: Sink[Any, Any]) -> QualityReport:
-    """Check a gold partition (a day, or any day of a month for a monthly table) against the table it is derived
-    from (``source``: the report table, or the daily gold table of a rollup)."""
+def check_gold(gold: GoldSink, partition: date, sources: Mapping[str, Sink[Any, Any]]) -> QualityReport:
+    """Check a gold partition (a day, or any day of a month for a monthly table) against what it is derived from:
+    ``sources`` by ``source_key`` (the report table, the daily gold table of a rollup, each tenant's day)."""
     if gold.spec.partition_column == "month":
         partition = partition.replace(day=1)
-    return check_partition(gold, partition, GOLD_CHECKS[gold.spec.table], sources={source.spec.table: source})
+    return check_partition(gold, partition, GOLD_CHECKS[gold.spec.table], sources=sources)

@@ -29,12 +29,13 @@ GOLD_MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class SourcePartition:
-    """One partition a gold partition was computed from, as it was when read."""
+    """One partition a gold partition was computed from, as it was when read (of ``tenant``, in a lake of many)."""
 
     table: str
     partition: date
     rows: int
     sha256: str | None
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,13 @@ class GoldManifest:
     sources: tuple[SourcePartition, ...]
     run: dict[str, Any] = field(default_factory=dict)
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tenant: str | None = None  # the tenant's slug, in a lake of many tenants (a table across tenants: None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "gold_manifest_version": GOLD_MANIFEST_VERSION,
             "table": self.table,
+            "tenant": self.tenant,
             "partition": self.partition.isoformat(),
             "schema_version": self.schema_version,
             "rows": self.rows,
@@ -74,11 +77,14 @@ class GoldManifest:
                 rows=int(document["rows"]),
                 file=StoredFile(**document["file"]),
                 sources=tuple(
-                    SourcePartition(s["table"], date.fromisoformat(s["partition"]), int(s["rows"]), s["sha256"])
+                    SourcePartition(
+                        s["table"], date.fromisoformat(s["partition"]), int(s["rows"]), s["sha256"], s.get("tenant")
+                    )
                     for s in document["sources"]
                 ),
                 run=document.get("run", {}),
                 computed_at=datetime.fromisoformat(document["computed_at"].replace("Z", "+00:00")),
+                tenant=document.get("tenant"),
             )
         except ManifestError:
             raise
@@ -102,9 +108,10 @@ class _OneTable:
         return iter(())  # computed from checked rows: nothing to set aside
 
 
-def gold_sink(table_format: str, lake: LakeRoot, table: GoldTable) -> GoldSink:
-    """The sink of a gold table in the lake's table format, beside its source (``sinks.open_table``)."""
-    return open_table(table_format, lake, table, GoldManifest.from_dict)
+def gold_sink(table_format: str, lake: LakeRoot, table: GoldTable, *, tenant: str | None = None) -> GoldSink:
+    """The sink of a gold table in the lake's table format, beside its source (``sinks.open_table``); with
+    ``tenant``, of that tenant's partitions."""
+    return open_table(table_format, lake, table, GoldManifest.from_dict, tenant=tenant)
 
 
 def write_day(
@@ -125,6 +132,7 @@ def write_day(
             file=staged.stored,
             sources=tuple(sources),
             run=run or {},
+            tenant=sink.tenant,
         ),
     )
 

@@ -93,7 +93,21 @@ TRUNK_HEALTH_MONTHLY = GoldTable(
     key_column=TRUNK,
 )
 
-GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY)}
+# The carrier's view, in a lake of many tenants: per day and SBC (trunk FQDN), every tenant that used it.
+SBC_HEALTH = GoldTable(
+    table="direct_routing_sbc_health",
+    source="direct_routing_calls",
+    partition_column="call_date",
+    fields=(
+        TRUNK_HEALTH.fields[0],
+        pa.field("tenants", pa.int32()),  # tenants with calls on the trunk that day
+        *TRUNK_HEALTH.fields[1:],
+    ),
+    schema_version=1,
+    key_column=TRUNK,
+)
+
+GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, SBC_HEALTH)}
 
 
 def report_of(table: GoldTable) -> str:

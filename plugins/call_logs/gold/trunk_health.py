@@ -118,30 +118,37 @@ def trunk_health_rows(calls: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TRUNK_HEALTH.schema)
 
 
-def build_day(source: ReportSink, gold: GoldSink, day: date, *, run: dict[str, Any] | None = None) -> GoldManifest:
-    """Compute the day's trunk health from the source day as stored and replace the gold day; returns its manifest.
+def source_day(source: ReportSink, day: date) -> tuple[pa.Table, SourcePartition]:
+    """The columns trunk health needs of a source day as stored (read once, batch by batch), and what it was.
 
-    The source day is read once (a local copy, the columns needed, batch by batch); a day whose data file is
-    unreadable or does not match its manifest is refused rather than summarised.
+    A day whose data file is unreadable or does not match its manifest is refused rather than summarised.
     """
+    name = source.spec.table + (f" (tenant {source.tenant})" if source.tenant else "")
     with source.open_day(day) as stored:
         if stored.data is None:
-            raise SourceDayUnusable(f"{source.spec.table} {day}: {stored.data_problem}; run its DAG for the day first.")
+            raise SourceDayUnusable(f"{name} {day}: {stored.data_problem}; run its DAG for the day first.")
         sha256 = stored.fingerprint.get("sha256")
         if stored.manifest is None or stored.manifest.file.sha256 != sha256:
             raise SourceDayUnusable(
-                f"{source.spec.table} {day}: the data file does not match its manifest "
+                f"{name} {day}: the data file does not match its manifest "
                 f"({stored.manifest_problem or 'another sha256'}); re-run the day's DAG before computing gold rows."
             )
         batches = list(stored.data.iter_batches(SOURCE_COLUMNS, defaults.ROWS_PER_BATCH))
         schema = pa.schema([stored.data.schema.field(name) for name in SOURCE_COLUMNS])
         calls = pa.Table.from_batches(batches, schema=schema)
-        origin = SourcePartition(source.spec.table, day, calls.num_rows, sha256)
+    return calls, SourcePartition(source.spec.table, day, calls.num_rows, sha256, source.tenant)
+
+
+def build_day(source: ReportSink, gold: GoldSink, day: date, *, run: dict[str, Any] | None = None) -> GoldManifest:
+    """Compute the day's trunk health from the source day as stored and replace the gold day; returns its manifest."""
+    calls, origin = source_day(source, day)
     return write_day(gold, day, trunk_health_rows(calls), [origin], run)
 
 
-def stored_days(lake: LakeRoot, table_format: str = "parquet") -> dict[date, list[dict[str, Any]]]:
-    """Every committed trunk-health day under a lake root, as rows (the lake report's trunk charts); {} if none."""
-    gold = gold_sink(table_format, lake, TRUNK_HEALTH)
+def stored_days(
+    lake: LakeRoot, table_format: str = "parquet", tenant: str | None = None
+) -> dict[date, list[dict[str, Any]]]:
+    """Every committed trunk-health day under a lake root (of ``tenant``), as rows (the report's trunk charts)."""
+    gold = gold_sink(table_format, lake, TRUNK_HEALTH, tenant=tenant)
     days = {day: read_day(gold, day) for day in gold.committed_days()}
     return {day: rows.to_pylist() for day, rows in days.items() if rows is not None}

@@ -85,7 +85,7 @@ def _redact_url(url: str) -> str:
 class _Checker:
     """Reads one connection's fields, refusing mistakes with one sentence; collects warnings and sources."""
 
-    def __init__(self, conn_id: str | None, extras: Mapping):
+    def __init__(self, conn_id: str | None, extras: dict):
         self.conn = f"the msgraph connection '{conn_id}'" if conn_id else "the msgraph connection"
         self.extras = extras
         self.warnings: list[str] = []
@@ -283,6 +283,20 @@ def _api_version(check: _Checker, override: str | None, override_origin: str, ve
     return version
 
 
+def _tenant_of_file(check: _Checker, slug: str, tenant_id: str) -> None:
+    """The tenants file names the tenant; the connection's ``tenant_id`` extra must agree, or is taken from it."""
+    own = check.text("tenant_id") or check.text("tenantId")
+    if own is None:
+        check.extras["tenant_id"] = tenant_id
+        check.sources["tenant_id"] = f"the tenants file (tenant {slug})"
+    elif own.lower() != tenant_id.lower():
+        raise check.refuse(
+            f"{check.conn} is for the Entra tenant {own}, but the tenants file says tenant {slug!r} is {tenant_id}; "
+            "fix the connection's tenant_id extra or the file (a pull would put one customer's calls in another's "
+            "folder)."
+        )
+
+
 def _credentials(check: _Checker, login: str | None, password: str | None) -> AppCredentials:
     """The app's identity: tenant, client id (login), and the password as client secret or certificate password."""
     tenant_id = check.text("tenant_id") or check.text("tenantId") or ""
@@ -476,16 +490,22 @@ class GraphSettings:
         api_version: str | None = None,
         api_version_origin: str = "the api_version argument",
         conn_id: str | None = None,
+        tenant: tuple[str, str] | None = None,
     ) -> GraphSettings:
         """Check every field of the connection and build the settings; raises ``GraphConfigError``.
 
         :param api_version: a value set outside the connection (the task's, from a Variable); when not empty
             it wins over the connection's ``api_version`` extra and ``base_url``.
         :param api_version_origin: names where ``api_version`` came from, in messages and the log.
+        :param tenant: (slug, Entra tenant id) the pull is for, from the tenants file: a connection without a
+            ``tenant_id`` extra takes it (one multi-tenant app's connection can serve every tenant), one with
+            another is refused (it would put one customer's calls in another's folder).
         """
         check = _Checker(conn_id, dict(extras or {}))
         _warn_unknown_extras(check)
         cloud, version = _where_graph_is(check, host, schema, api_version, api_version_origin)
+        if tenant is not None:
+            _tenant_of_file(check, *tenant)
         credentials = _credentials(check, login, password)
         scope = _scope(check, cloud)
         verify, proxies, allowed_hosts = _verify(check), _proxies(check), _allowed_hosts(check)
@@ -514,7 +534,7 @@ class GraphSettings:
             ("graph_root", self.cloud.graph_root, self.sources.get("graph_root", DEFAULT)),
             ("authority", self.cloud.authority, self.sources.get("authority", DEFAULT)),
             ("api_version", self.api_version, self.sources.get("api_version", DEFAULT)),
-            ("tenant_id", creds.tenant_id, "connection extra 'tenant_id'"),
+            ("tenant_id", creds.tenant_id, self.sources.get("tenant_id", "connection extra 'tenant_id'")),
             ("client_id", creds.client_id, "connection login"),
             (
                 "auth",

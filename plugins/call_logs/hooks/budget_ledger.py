@@ -11,12 +11,13 @@ LEDGER_VARIABLE = "call_logs_graph_request_ledger"
 class VariableLedgerStore:
     """``graph.ledger.LedgerStore`` backed by one JSON Airflow Variable per Graph collection and msgraph connection.
 
-    Graph counts 50 requests / 60 s per collection (each report function is its own by default): pulls of one
-    collection through one app hand their budget over; other collections keep their own.
+    Graph counts 50 requests / 60 s per collection (each report function is its own by default) and per tenant:
+    pulls of one tenant's collection through one app hand their budget over; other collections and other tenants
+    (``tenant``: its slug, when one connection serves several) keep their own.
     """
 
-    def __init__(self, msgraph_conn_id: str, collection: str) -> None:
-        self.key = f"{LEDGER_VARIABLE}__{collection}__{msgraph_conn_id}"
+    def __init__(self, msgraph_conn_id: str, collection: str, tenant: str | None = None) -> None:
+        self.key = f"{LEDGER_VARIABLE}__{collection}__{msgraph_conn_id}" + (f"__{tenant}" if tenant else "")
 
     def load(self) -> dict[str, Any] | None:
         from airflow.sdk import Variable

@@ -68,6 +68,8 @@ class CallLogsHook(BaseHook):
     :param api_version: set (not empty), wins over the connection's ``api_version`` extra and ``base_url``
         (``v1.0`` or ``beta``); empty or None leaves the choice to the connection, else ``v1.0``.
     :param api_version_origin: where ``api_version`` comes from, for messages and the settings log.
+    :param tenant: (slug, Entra tenant id) of the tenant this connection is used for, in a deployment of many
+        tenants: a connection without a ``tenant_id`` extra takes it, one with another tenant is refused.
     """
 
     conn_name_attr = "msgraph_conn_id"
@@ -81,11 +83,13 @@ class CallLogsHook(BaseHook):
         *,
         api_version: str | None = None,
         api_version_origin: str = "the api_version argument",
+        tenant: tuple[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.msgraph_conn_id = msgraph_conn_id
         self.api_version = api_version
         self.api_version_origin = api_version_origin
+        self.tenant = tenant
 
     def get_settings(self) -> GraphSettings:
         from airflow.sdk.exceptions import AirflowNotFoundException
@@ -112,6 +116,7 @@ class CallLogsHook(BaseHook):
             api_version=self.api_version,
             api_version_origin=self.api_version_origin,
             conn_id=self.msgraph_conn_id,
+            tenant=self.tenant,
         )
 
     def client_for(

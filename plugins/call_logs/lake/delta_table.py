@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 from call_logs import defaults
 from call_logs.lake.delta_storage import secrets_redacted
 from call_logs.lake.errors import CommitConflict, LakeSchemaError, PartitionUnusable
+from call_logs.lake.layout import TENANT_COLUMN, TENANT_SLUG
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -96,20 +97,24 @@ def replace_day(
     day: date,
     partition_column: str = PARTITION_COLUMN,
     metadata: Mapping[str, Any] | None = None,
+    tenant: str | None = None,
 ) -> int:
     """Replace the rows of ``day`` with ``data`` in one transaction (creating the table if needed); the new version.
 
     ``data`` streams through once: batches with exactly ``schema``'s columns (cast to it), to which the
     ``date32`` partition column is added; a batch that already has that column must hold only ``day``.
     ``metadata`` (JSON values, dates and datetimes) is stored in the commit and read back by ``day_commit``.
-    An exception raised by ``data`` is re-raised as it is, with nothing committed.
+    With ``tenant`` the table is partitioned by ``tenant`` then the day, and only that tenant's day is replaced
+    (commits of different tenants never conflict). An exception raised by ``data`` is re-raised as it is, with
+    nothing committed.
     """
     from deltalake import CommitProperties, PostCommitHookProperties, Transaction, WriterProperties, write_deltalake
     from deltalake.exceptions import CommitFailedError
 
     _check_day(day)
     _check_column(partition_column)
-    batches = _DayBatches(data, schema, partition_column, day)
+    _check_tenant(tenant)
+    batches = _DayBatches(data, schema, partition_column, day, tenant)
     user_metadata = json.dumps(
         {
             "kind": METADATA_KIND,
@@ -117,15 +122,17 @@ def replace_day(
             "partition_column": partition_column,
             "day": day.isoformat(),
             "metadata": dict(metadata or {}),
+            **({"tenant": tenant} if tenant is not None else {}),
         },
         sort_keys=True,
         separators=(",", ":"),
         default=_json_value,
     )
     options = dict(storage_options or {})
-    app_id = _app_id(partition_column, day)
+    app_id = _app_id(partition_column, day, tenant)
+    partition_by = _partition_by(partition_column, tenant)
     with secrets_redacted(options):
-        table = _open_or_create(uri, options, batches.table_schema, partition_column)
+        table = _open_or_create(uri, options, batches.table_schema, partition_by)
         schema_mode = _schema_mode(table, batches.table_schema)
         commits = (table.transaction_version(app_id) or 0) + 1
         try:
@@ -133,8 +140,8 @@ def replace_day(
                 table,
                 batches.reader(),
                 mode="overwrite",
-                predicate=f"{partition_column} = '{day.isoformat()}'",
-                partition_by=[partition_column],
+                predicate=" AND ".join(f"{name} = '{value}'" for name, value in _where(partition_column, day, tenant)),
+                partition_by=partition_by,
                 schema_mode=schema_mode,
                 writer_properties=WriterProperties(max_row_group_size=defaults.ROWS_PER_BATCH, compression="SNAPPY"),
                 commit_properties=CommitProperties(
@@ -151,7 +158,7 @@ def replace_day(
                 raise batches.error from None
             if isinstance(error, CommitFailedError):
                 raise DayCommitConflict(
-                    f"A concurrent commit to {uri} conflicted with this run's {partition_column}={day.isoformat()} "
+                    f"A concurrent commit to {uri} conflicted with this run's {_label(partition_column, day, tenant)} "
                     "(most likely another run of the same day), so this run committed nothing: run the day again "
                     "once the other run has finished."
                 ) from error
@@ -166,7 +173,7 @@ def replace_day(
             protocol.min_writer_version,
             *EXPECTED_PROTOCOL,
         )
-    log.info("Committed %s=%s to %s as version %s.", partition_column, day.isoformat(), uri, version)
+    log.info("Committed %s to %s as version %s.", _label(partition_column, day, tenant), uri, version)
     return version
 
 
@@ -177,13 +184,14 @@ def read_day(
     columns: list[str] | None = None,
     *,
     partition_column: str = PARTITION_COLUMN,
+    tenant: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of ``day`` in the table's current snapshot, batch by batch (only that day's files are read)."""
+    """The rows of ``day`` (of ``tenant``) in the table's current snapshot, batch by batch (only its files are read)."""
     _check_day(day)
     options = dict(storage_options or {})
     with secrets_redacted(options):
         table = _require_table(uri, options)
-        dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(partition_column, "=", day.isoformat())])
+        dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning(partition_column, day, tenant))
         yield from dataset.to_batches(columns=columns)
 
 
@@ -204,9 +212,13 @@ def table_protocol(uri: str, storage_options: Mapping[str, str] | None) -> tuple
 
 
 def committed_days(
-    uri: str, storage_options: Mapping[str, str] | None, *, partition_column: str = PARTITION_COLUMN
+    uri: str,
+    storage_options: Mapping[str, str] | None,
+    *,
+    partition_column: str = PARTITION_COLUMN,
+    tenant: str | None = None,
 ) -> list[date]:
-    """Days that have rows or a ``replace_day`` commit in the log (empty days included), oldest first.
+    """Days (of ``tenant``) that have rows or a ``replace_day`` commit in the log (empty days included), oldest first.
 
     Reads every commit's commitInfo (one small object per commit): a report's call, not a per-run one.
     """
@@ -215,18 +227,27 @@ def committed_days(
         table = _open(uri, options)
         if table is None:
             return []
-        days = {date.fromisoformat(p[partition_column]) for p in table.partitions() if p.get(partition_column)}
+        days = {
+            date.fromisoformat(p[partition_column])
+            for p in table.partitions()
+            if p.get(partition_column) and p.get(TENANT_COLUMN) == tenant
+        }
         for commit in _history(table, None):
-            document = _day_document(commit, partition_column)
+            document = _day_document(commit, partition_column, tenant)
             if document is not None:
                 days.add(date.fromisoformat(document["day"]))
     return sorted(days)
 
 
 def day_commit(
-    uri: str, storage_options: Mapping[str, str] | None, day: date, *, partition_column: str = PARTITION_COLUMN
+    uri: str,
+    storage_options: Mapping[str, str] | None,
+    day: date,
+    *,
+    partition_column: str = PARTITION_COLUMN,
+    tenant: str | None = None,
 ) -> dict[str, Any] | None:
-    """The latest ``replace_day`` commit of ``day``, or None when the day was never committed.
+    """The latest ``replace_day`` commit of ``day`` (of ``tenant``), or None when the day was never committed.
 
     Keys: ``day``, ``version``, ``timestamp`` (UTC datetime), ``rows`` (rows that commit added),
     ``metadata`` (the caller's dict) and ``commits`` (how many times the day was committed). If the
@@ -239,11 +260,11 @@ def day_commit(
         table = _open(uri, options)
         if table is None:
             return None
-        commits = table.transaction_version(_app_id(partition_column, day))
+        commits = table.transaction_version(_app_id(partition_column, day, tenant))
         if commits is None:
             return None
         for commit in _commits_newest_first(table):
-            document = _day_document(commit, partition_column)
+            document = _day_document(commit, partition_column, tenant)
             if document is not None and document["day"] == day.isoformat():
                 return {
                     "day": day,
@@ -299,9 +320,10 @@ def checkpoint(uri: str, storage_options: Mapping[str, str] | None) -> int:
 
 
 class _DayBatches:
-    """The caller's batches, checked, cast to the schema and given the day's partition column, as they stream."""
+    """The caller's batches, checked, cast to the schema and given the day's partition column (and the tenant's),
+    as they stream."""
 
-    def __init__(self, data: Any, schema: pa.Schema, column: str, day: date) -> None:
+    def __init__(self, data: Any, schema: pa.Schema, column: str, day: date, tenant: str | None = None) -> None:
         if column in schema.names and schema.field(column).type != PARTITION_TYPE:
             raise LakeSchemaError(f"Column {column} must be {PARTITION_TYPE}, not {schema.field(column).type}.")
         naive = _naive_timestamps(schema)
@@ -310,10 +332,14 @@ class _DayBatches:
                 f"Timestamp columns without a time zone ({', '.join(naive)}) would need Delta's timestampNtz feature "
                 "(reader 3 / writer 7): make them timestamp[us, UTC]."
             )
-        self.schema = pa.schema([f for f in schema if f.name != column])
-        self.table_schema = pa.schema([*self.schema, pa.field(column, PARTITION_TYPE, nullable=True)])
+        self.schema = pa.schema([f for f in schema if f.name not in (column, TENANT_COLUMN)])
+        partitions = [pa.field(column, PARTITION_TYPE, nullable=True)]
+        if tenant is not None:
+            partitions.insert(0, pa.field(TENANT_COLUMN, pa.string(), nullable=True))
+        self.table_schema = pa.schema([*self.schema, *partitions])
         self.column = column
         self.day = day
+        self.tenant = tenant
         self.data = data.to_batches() if isinstance(data, pa.Table) else data
         self.error: Exception | None = None
 
@@ -329,7 +355,7 @@ class _DayBatches:
             raise
 
     def _prepare(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        names = set(batch.schema.names) - {self.column}
+        names = set(batch.schema.names) - {self.column, TENANT_COLUMN}
         if names != set(self.schema.names):
             missing, unexpected = set(self.schema.names) - names, names - set(self.schema.names)
             raise LakeSchemaError(
@@ -344,8 +370,10 @@ class _DayBatches:
         data = batch.select(self.schema.names)
         if not data.schema.equals(self.schema):
             data = data.cast(self.schema)
-        partition = pa.repeat(pa.scalar(self.day, PARTITION_TYPE), batch.num_rows)
-        return pa.RecordBatch.from_arrays([*data.columns, partition], schema=self.table_schema)
+        partitions = [pa.repeat(pa.scalar(self.day, PARTITION_TYPE), batch.num_rows)]
+        if self.tenant is not None:
+            partitions.insert(0, pa.repeat(pa.scalar(self.tenant, pa.string()), batch.num_rows))
+        return pa.RecordBatch.from_arrays([*data.columns, *partitions], schema=self.table_schema)
 
 
 def _naive_timestamps(fields: Iterable[pa.Field], prefix: str = "") -> list[str]:
@@ -380,7 +408,7 @@ def _require_table(uri: str, options: dict[str, str]) -> DeltaTable:
     return table
 
 
-def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, column: str) -> DeltaTable:
+def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, partition_by: list[str]) -> DeltaTable:
     """The table at ``uri``, created empty first if there is none (a creation that loses a race is not retried)."""
     from deltalake import CommitProperties, DeltaTable
 
@@ -391,7 +419,7 @@ def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, column
                 uri,
                 schema,
                 mode="error",
-                partition_by=[column],
+                partition_by=partition_by,
                 configuration=TABLE_CONFIGURATION,
                 storage_options=options or None,
                 commit_properties=CommitProperties(max_commit_retries=0),
@@ -401,10 +429,10 @@ def _open_or_create(uri: str, options: dict[str, str], schema: pa.Schema, column
                 raise
         table = _require_table(uri, options)
     partitions = table.metadata().partition_columns
-    if partitions != [column]:
+    if partitions != partition_by:
         raise LakeSchemaError(
-            f"The Delta table at {uri} is partitioned by {partitions}, not by ['{column}']: point the lake root at "
-            "another folder, or move the table away."
+            f"The Delta table at {uri} is partitioned by {partitions}, not by {partition_by}: point the lake root at "
+            "another folder, or move the table away (a lake of one tenant becomes one of many as the README says)."
         )
     return table
 
@@ -454,7 +482,7 @@ def _commits_newest_first(table: DeltaTable) -> Iterator[dict[str, Any]]:
         limit *= 8
 
 
-def _day_document(commit: Mapping[str, Any], column: str) -> dict[str, Any] | None:
+def _day_document(commit: Mapping[str, Any], column: str, tenant: str | None) -> dict[str, Any] | None:
     """The ``replace_day`` document in a commit's userMetadata, or None for any other commit."""
     raw = commit.get("userMetadata")
     if not isinstance(raw, str):
@@ -465,16 +493,41 @@ def _day_document(commit: Mapping[str, Any], column: str) -> dict[str, Any] | No
         return None
     if not isinstance(document, dict) or document.get("kind") != METADATA_KIND:
         return None
-    return document if document.get("partition_column") == column else None
+    if document.get("partition_column") != column or document.get("tenant") != tenant:
+        return None
+    return document
 
 
-def _app_id(column: str, day: date) -> str:
-    return f"{APP_ID_PREFIX}{column}={day.isoformat()}"
+def _app_id(column: str, day: date, tenant: str | None) -> str:
+    return APP_ID_PREFIX + "/".join(f"{name}={value}" for name, value in _where(column, day, tenant))
+
+
+def _partition_by(column: str, tenant: str | None) -> list[str]:
+    return [column] if tenant is None else [TENANT_COLUMN, column]
+
+
+def _where(column: str, day: date, tenant: str | None) -> list[tuple[str, str]]:
+    """The partition values of one day (of one tenant), outermost first."""
+    return ([(TENANT_COLUMN, tenant)] if tenant is not None else []) + [(column, day.isoformat())]
+
+
+def _label(column: str, day: date, tenant: str | None) -> str:
+    return " ".join(f"{name}={value}" for name, value in _where(column, day, tenant))
+
+
+def pruning(column: str, day: date, tenant: str | None = None) -> list[tuple[str, str, str]]:
+    """delta-rs's file pruning predicate for one day (of one tenant)."""
+    return [(name, "=", value) for name, value in _where(column, day, tenant)]
 
 
 def _check_day(day: date) -> None:
     if isinstance(day, datetime) or not isinstance(day, date):
         raise TypeError(f"day must be a datetime.date (a UTC day), not {type(day).__name__}.")
+
+
+def _check_tenant(tenant: str | None) -> None:
+    if tenant is not None and not TENANT_SLUG.fullmatch(tenant):
+        raise LakeSchemaError(f"Tenant slug {tenant!r} is not a lower-case slug; it cannot name a partition.")
 
 
 def _check_column(column: str) -> None:

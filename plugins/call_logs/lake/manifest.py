@@ -58,6 +58,7 @@ class Manifest:
     # {"columns": [...], "key_fingerprint": "..."} when columns hold tokens (never the key); None otherwise.
     pseudonymisation: dict[str, Any] | None = None
     quarantine: StoredFile | None = None  # the quarantine file committed with the day, None when it had none
+    tenant: dict[str, str] | None = None  # {"slug", "tenant_id"} in a lake of many tenants; None otherwise
 
     @classmethod
     def for_day(
@@ -70,6 +71,7 @@ class Manifest:
         api_version: str,
         run: dict[str, Any],
         started_at: datetime,
+        tenant: dict[str, str] | None = None,
     ) -> Manifest:
         """The manifest of a prepared day about to be committed (its rows read to the end); ``pull`` is what the
         pull cost (``PullStats.as_dict()``: pages, requests, retries, throttling)."""
@@ -102,6 +104,7 @@ class Manifest:
             finished_at=datetime.now(UTC),
             pseudonymisation=prepared.pseudonymisation,
             quarantine=staged.quarantine.stored if staged.quarantine else None,
+            tenant=tenant,
         )
 
     @property
@@ -137,6 +140,7 @@ class Manifest:
             "finished_at": format_utc(self.finished_at),
             "pseudonymisation": self.pseudonymisation,
             "quarantine": None if self.quarantine is None else _file_dict(self.quarantine),
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -173,6 +177,7 @@ class Manifest:
                 finished_at=datetime.fromisoformat(document["finished_at"]),
                 pseudonymisation=_pseudonymisation(document.get("pseudonymisation")),
                 quarantine=None if document.get("quarantine") is None else _stored_file(document["quarantine"]),
+                tenant=_tenant(document.get("tenant")),
             )
         except ManifestError:
             raise
@@ -186,6 +191,10 @@ def _file_dict(file: StoredFile) -> dict[str, Any]:
 
 def _stored_file(value: Any) -> StoredFile:
     return StoredFile(str(value["name"]), _count(value["bytes"]), str(value["sha256"]), int(value["row_groups"]))
+
+
+def _tenant(value: Any) -> dict[str, str] | None:
+    return None if value is None else {"slug": str(value["slug"]), "tenant_id": str(value["tenant_id"])}
 
 
 def _pseudonymisation(value: Any) -> dict[str, Any] | None:

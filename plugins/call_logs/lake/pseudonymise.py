@@ -31,6 +31,7 @@ from call_logs.lake.errors import LakeConfigError
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES, ReportSpec
 
 _FINGERPRINT_LABEL = b"call_logs pseudonymisation key fingerprint v1"
+_TENANT_KEY_LABEL = b"call_logs pseudonymisation tenant key v1:"
 _STRING_ENCODER = functools.partial(json.dumps, ensure_ascii=False)
 
 
@@ -63,6 +64,16 @@ def json_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(json_text(item) for item in value) + "]"
     raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def tenant_key(key: str | bytes, tenant: str) -> bytes:
+    """A tenant's own key derived from the lake-wide one: tokens of one customer never join another's.
+
+    ``HMAC-SHA256(key, label + slug)``: whoever holds the lake-wide key can derive every tenant's (the operator of the
+    deployment); a customer's tokens tell nothing about another's.
+    """
+    secret = key.encode() if isinstance(key, str) else bytes(key)
+    return hmac.new(secret, _TENANT_KEY_LABEL + tenant.encode(), hashlib.sha256).digest()
 
 
 class Pseudonymiser:

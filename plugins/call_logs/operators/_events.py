@@ -25,7 +25,7 @@ def emit_partition_event(context: Context, asset_name: str, key: str, extra: dic
 def emit_committed_day(context: Context, sink: ReportSink, lake_root: str, day: date, manifest: Manifest) -> None:
     """The extract task's event on ``<table>``: the day is committed, its quality not known yet."""
     table = sink.spec.table
-    location = partition_url(lake_root, table, sink.spec.partition_column, day)
+    location = partition_url(lake_root, table, sink.spec.partition_column, day, sink.tenant)
     extra = committed_day_extra(
         table=table,
         table_format=sink.table_format,
@@ -33,14 +33,15 @@ def emit_committed_day(context: Context, sink: ReportSink, lake_root: str, day: 
         day=day,
         manifest=manifest,
         table_version=sink.table_version(day),
+        tenant=sink.tenant,
     )
-    emit_partition_event(context, table, partition_key(day), extra)
+    emit_partition_event(context, table, partition_key(day, sink.tenant), extra)
 
 
 def emit_checked_day(context: Context, sink: ReportSink, lake_root: str, day: date, quality: dict[str, Any]) -> None:
     """The quality task's event on ``<table>_checked``: the day passed (``pass`` or ``warn``)."""
     table = sink.spec.table
-    location = partition_url(lake_root, table, sink.spec.partition_column, day)
+    location = partition_url(lake_root, table, sink.spec.partition_column, day, sink.tenant)
     extra = checked_day_extra(
         table=table,
         table_format=sink.table_format,
@@ -48,5 +49,6 @@ def emit_checked_day(context: Context, sink: ReportSink, lake_root: str, day: da
         day=day,
         quality=quality,
         manifest=sink.read_manifest(day),
+        tenant=sink.tenant,
     )
-    emit_partition_event(context, checked_asset_name(table), partition_key(day), extra)
+    emit_partition_event(context, checked_asset_name(table), partition_key(day, sink.tenant), extra)

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from call_logs import defaults
+from call_logs.assets import partition_url
 from call_logs.config import PSEUDONYMISATION_CONN_ID
 from call_logs.extract import extract_day, retention_skip_reason
 from call_logs.graph.ledger import budget_handover
@@ -50,6 +51,9 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     :param pseudonymisation_conn_id: the connection holding that key.
     :param bad_rows: what a row Graph sent that does not convert does: ``fail`` the day (the default), or
         ``quarantine`` it beside the day and keep the others (``lake/prepare.py``).
+    :param tenant: in a deployment of many tenants, the tenant's slug (its days go under ``tenant=<slug>/``, its
+        events are keyed ``<slug>|YYYY-MM-DD``) ...
+    :param tenant_id: ... and its Entra tenant id, which the connection must be for (``tenants.py``).
     """
 
     template_fields: Sequence[str] = (
@@ -76,6 +80,8 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         pseudonymised_columns: str = "",
         pseudonymisation_conn_id: str = PSEUDONYMISATION_CONN_ID,
         bad_rows: str = defaults.BAD_ROWS,
+        tenant: str | None = None,
+        tenant_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -89,12 +95,14 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         self.pseudonymised_columns = pseudonymised_columns
         self.pseudonymisation_conn_id = pseudonymisation_conn_id
         self.bad_rows = bad_rows
+        self.tenant = tenant
+        self.tenant_id = tenant_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
         day = run_day(context)
         with airflow_errors():  # call_logs/failures.py: fail at once unless a retry can help
-            sink = report_sink(self.report, self.lake_root, self.table_format)
+            sink = report_sink(self.report, self.lake_root, self.table_format, self.tenant)
             spec = sink.spec
             if self.bad_rows not in BAD_ROWS:
                 raise AirflowFailException(
@@ -106,11 +114,12 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
             if skip:
                 raise AirflowSkipException(skip)
             run = run_info(context)
-            ledger = VariableLedgerStore(self.msgraph_conn_id, spec.budget_collection)
+            ledger = VariableLedgerStore(self.msgraph_conn_id, spec.budget_collection, self.tenant)
             hook = CallLogsHook(
                 self.msgraph_conn_id,
                 api_version=self.api_version or None,
                 api_version_origin=f"the task's api_version (Variable {spec.variable('api_version')})",
+                tenant=(self.tenant, self.tenant_id) if self.tenant and self.tenant_id else None,
             )
             client = hook.client_for(spec)
             assert client.limiter is not None  # the hook always gives its clients the connection's budget
@@ -123,12 +132,13 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
                     concurrency=int(self.concurrency),
                     pseudonymiser=pseudonymiser,
                     bad_rows=self.bad_rows,  # type: ignore[arg-type]  # checked against BAD_ROWS above
+                    tenant={"slug": self.tenant, "tenant_id": self.tenant_id or ""} if self.tenant else None,
                 )
         emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage
         return {
             "call_date": day.isoformat(),
-            "partition": f"{self.lake_root.rstrip('/')}/{sink.spec.table}/{sink.spec.partition_column}={day}",
+            "partition": partition_url(self.lake_root, sink.spec.table, sink.spec.partition_column, day, self.tenant),
             "table_format": sink.table_format,
             "rows": manifest.rows,
             "pages": manifest.graph["pages"],
@@ -139,7 +149,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     def _pseudonymiser(self, spec: ReportSpec) -> Pseudonymiser | None:
         """The run's pseudonymiser (None when no column is listed); fails the task on a missing key or a listed
         non-text column, before any request."""
-        pseudonymiser = pseudonymiser_for(self.pseudonymised_columns, self.pseudonymisation_conn_id)
+        pseudonymiser = pseudonymiser_for(self.pseudonymised_columns, self.pseudonymisation_conn_id, self.tenant)
         if pseudonymiser is None:
             return None
         check_pseudonymisable(spec, pseudonymiser)

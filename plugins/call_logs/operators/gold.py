@@ -1,7 +1,8 @@
 """Airflow operators of the gold tables: build a partition from the lake, check it, emit its asset event.
 
 The runs are created by the scheduler from partitioned asset events (``PartitionedAssetTimetable``): the run's
-``partition_key`` is the day (``YYYY-MM-DD``) or, for the monthly rollup, the month (``YYYY-MM``).
+``partition_key`` is the day (``YYYY-MM-DD``) or, for the monthly rollup, the month (``YYYY-MM``); in a lake of many
+tenants the tenant's slug comes first (``<slug>|YYYY-MM-DD``), except for the SBC view across tenants (the day).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
-from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url
+from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url, split_tenant
 from call_logs.gold.monthly import build_month
-from call_logs.gold.quality import check_gold
+from call_logs.gold.quality import check_gold, source_key
+from call_logs.gold.sbc_health import build_sbc_day
 from call_logs.gold.store import GoldSink, gold_sink
-from call_logs.gold.table import GOLD_TABLES, TRUNK_HEALTH, GoldTable
+from call_logs.gold.table import GOLD_TABLES, SBC_HEALTH, TRUNK_HEALTH, GoldTable
 from call_logs.gold.trunk_health import build_day
 from call_logs.hooks.lake import open_lake
 from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_info
 from call_logs.operators._events import emit_partition_event
 from call_logs.operators._lineage import LineageMixin, gold_lineage, report_lineage
+from call_logs.partitions import DueTenantsWindow
 from call_logs.quality.engine import write_report
 from call_logs.sinks.base import Sink
 
@@ -34,7 +37,8 @@ def run_partition_key(context: Context) -> str:
     if not key:
         raise AirflowFailException(
             "This run has no partition key: gold tables run for a partition of their source asset; trigger it "
-            "with a partition key (YYYY-MM-DD, or YYYY-MM for the monthly rollup) or let the asset events do it."
+            "with a partition key (YYYY-MM-DD, or YYYY-MM for the monthly rollup; <slug>|… for one of many "
+            "tenants) or let the asset events do it."
         )
     return str(key)
 
@@ -46,16 +50,16 @@ def _gold_table(name: str) -> GoldTable:
         raise AirflowFailException(f"There is no gold table {name!r}; use one of {', '.join(GOLD_TABLES)}.") from None
 
 
-def open_gold(table: GoldTable, lake_root: str, table_format: str) -> GoldSink:
-    """The sink of a gold table under an ObjectStoragePath URL."""
-    return gold_sink(table_format, open_lake(lake_root), table)
+def open_gold(table: GoldTable, lake_root: str, table_format: str, tenant: str | None = None) -> GoldSink:
+    """The sink of a gold table (of one tenant's partitions, with ``tenant``) under an ObjectStoragePath URL."""
+    return gold_sink(table_format, open_lake(lake_root), table, tenant=tenant)
 
 
-def open_source(table: GoldTable, lake_root: str, table_format: str) -> Sink[Any, Any]:
-    """The sink of the table a gold table is derived from: another gold table, or a Graph report's."""
+def open_source(table: GoldTable, lake_root: str, table_format: str, tenant: str | None) -> Sink[Any, Any]:
+    """The sink of the table a gold table is derived from (another gold table, or a Graph report's), of ``tenant``."""
     if table.source in GOLD_TABLES:
-        return open_gold(GOLD_TABLES[table.source], lake_root, table_format)
-    return report_sink(table.source, lake_root, table_format)
+        return open_gold(GOLD_TABLES[table.source], lake_root, table_format, tenant)
+    return report_sink(table.source, lake_root, table_format, tenant)
 
 
 class _GoldOperator(LineageMixin, BaseOperator):
@@ -67,11 +71,12 @@ class _GoldOperator(LineageMixin, BaseOperator):
         self.lake_root = lake_root
         self.table_format = table_format
 
-    def partition(self, context: Context) -> date:
-        key = run_partition_key(context)
+    def partition(self, context: Context) -> tuple[str | None, date]:
+        """(tenant or None, the day or the month's first day) of the run's partition key."""
+        tenant, key = split_tenant(run_partition_key(context))
         try:
             is_monthly = _gold_table(self.table).partition_column == "month"
-            return month_of_partition_key(key) if is_monthly else day_of_partition_key(key)
+            return tenant, month_of_partition_key(key) if is_monthly else day_of_partition_key(key)
         except ValueError as error:
             raise AirflowFailException(str(error)) from None
 
@@ -88,10 +93,10 @@ class TrunkHealthOperator(_GoldOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
-        day = self.partition(context)
+        tenant, day = self.partition(context)
         with airflow_errors():
-            source = report_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format)
-            gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format)
+            source = report_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format, tenant)
+            gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format, tenant)
             manifest = build_day(source, gold, day, run=run_info(context))
         self._lineage_facts = gold_lineage(source, gold, self.lake_root, day, manifest)
         calls = manifest.sources[0].rows
@@ -104,16 +109,40 @@ class TrunkHealthMonthlyOperator(_GoldOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
-        month = self.partition(context)
+        tenant, month = self.partition(context)
         table = _gold_table(self.table)
         with airflow_errors():
-            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format)
-            monthly = open_gold(table, self.lake_root, self.table_format)
+            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format, tenant)
+            monthly = open_gold(table, self.lake_root, self.table_format, tenant)
             manifest = build_month(daily, monthly, month, run=run_info(context))
         self._lineage_facts = gold_lineage(daily, monthly, self.lake_root, month, manifest)
         days = len(manifest.sources)
         self.log.info("Committed %s: %d trunks from %d days", monthly.location(month), manifest.rows, days)
         return {"partition": month.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
+
+
+class SbcHealthOperator(_GoldOperator):
+    """Compute the run's day of ``direct_routing_sbc_health`` from the checked day of every tenant due that day.
+
+    :param tenants: slug -> first day (ISO text) or None: the tenants file's, as the DAG's window holds it.
+    """
+
+    def __init__(
+        self, *, lake_root: str, tenants: dict[str, str | None], table_format: str = defaults.TABLE_FORMAT, **kwargs
+    ) -> None:
+        super().__init__(table=SBC_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
+        self.tenants = tenants
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        quiet_azure_sdk()
+        _, day = self.partition(context)
+        due = DueTenantsWindow(self.tenants).due(day)
+        with airflow_errors():
+            sources = {slug: report_sink(SBC_HEALTH.source, self.lake_root, self.table_format, slug) for slug in due}
+            gold = open_gold(SBC_HEALTH, self.lake_root, self.table_format)
+            manifest = build_sbc_day(sources, gold, day, run=run_info(context))
+        self.log.info("Committed %s: %d SBCs from the days of %d tenants", gold.location(day), manifest.rows, len(due))
+        return {"partition": day.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256, "tenants": due}
 
 
 class GoldQualityOperator(_GoldOperator):
@@ -125,29 +154,45 @@ class GoldQualityOperator(_GoldOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
-        partition = self.partition(context)
+        tenant, partition = self.partition(context)
         table = _gold_table(self.table)
         with airflow_errors():
-            gold = open_gold(table, self.lake_root, self.table_format)
-            report = check_gold(gold, partition, open_source(table, self.lake_root, self.table_format))
+            gold = open_gold(table, self.lake_root, self.table_format, tenant)
+            report = check_gold(gold, partition, self._sources(table, gold, tenant, partition))
             write_report(gold, partition, report)
         self._lineage_facts = report_lineage(gold, self.lake_root, report)
         for result in report.errors:
             self.log.error("%s: %s", result.name, result.message)
-        summary = f"{table.table} {run_partition_key(context)} {report.status.upper()}: {len(report.errors)} errors"
+        key = run_partition_key(context)
+        summary = f"{table.table} {key} {report.status.upper()}: {len(report.errors)} errors"
         if report.status == "fail":
             raise AirflowFailException(summary)
         self.log.info(summary)
         extra = {
             "table": table.table,
-            "partition_key": run_partition_key(context),
+            **({"tenant": tenant} if tenant is not None else {}),
+            "partition_key": key,
             "rows": report.rows,
             "sha256": report.file_sha256,
             "bytes": report.file_bytes,
             "table_format": gold.table_format,
             "table_version": gold.table_version(partition),
-            "location": partition_url(self.lake_root, table.table, table.partition_column, partition),
+            "location": partition_url(self.lake_root, table.table, table.partition_column, partition, tenant),
             "quality_status": report.status,
         }
-        emit_partition_event(context, table.table, run_partition_key(context), extra)
+        emit_partition_event(context, table.table, key, extra)
         return {"partition": partition.isoformat(), "status": report.status}
+
+    def _sources(
+        self, table: GoldTable, gold: GoldSink, tenant: str | None, partition: date
+    ) -> dict[str, Sink[Any, Any]]:
+        """The sinks the checks compare the partition with: its source table's (its tenant's), or, for the view
+        across tenants, each tenant day it names."""
+        if table is not SBC_HEALTH:
+            return {table.source: open_source(table, self.lake_root, self.table_format, tenant)}
+        manifest = gold.read_manifest(partition)
+        slugs = [s.tenant for s in manifest.sources] if manifest else []
+        return {
+            source_key(table.source, slug): report_sink(table.source, self.lake_root, self.table_format, slug)
+            for slug in slugs
+        }

@@ -29,6 +29,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
     :param zero_rows_severity: ``warning`` or ``error`` for a zero-row day whose history has calls.
     :param quarantine_severity: ``error`` or ``warning`` for a day with rows in its quarantine.
     :param table_format: the format the extract task wrote.
+    :param tenant: in a deployment of many tenants, the tenant whose day it checks.
     """
 
     template_fields: Sequence[str] = (
@@ -50,6 +51,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         zero_rows_severity: str = defaults.ZERO_ROWS_SEVERITY,
         quarantine_severity: str = defaults.QUARANTINE_SEVERITY,
         table_format: str = defaults.TABLE_FORMAT,
+        tenant: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,6 +62,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         self.zero_rows_severity = zero_rows_severity
         self.quarantine_severity = quarantine_severity
         self.table_format = table_format
+        self.tenant = tenant
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
@@ -74,7 +77,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         except ValueError as error:
             raise AirflowFailException(f"The quality settings are wrong: {error}") from None
         with airflow_errors():
-            sink = report_sink(self.report, self.lake_root, self.table_format)
+            sink = report_sink(self.report, self.lake_root, self.table_format, self.tenant)
             report = check_report_day(sink, day, thresholds)
             write_report(sink, day, report)
         self._lineage_facts = report_lineage(sink, self.lake_root, report)  # OpenLineage: checks as assertions

@@ -72,6 +72,7 @@ class Sink(Protocol[TableT, FactsT]):
 
     spec: TableT
     table_format: str
+    tenant: str | None  # the tenant whose partitions the sink holds, in a lake of many tenants
 
     def location(self, day: date) -> str:
         """Where the partition lives, for logs and XCom."""

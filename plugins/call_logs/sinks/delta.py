@@ -45,6 +45,7 @@ from call_logs import defaults
 from call_logs.lake import delta_table
 from call_logs.lake.delta_storage import DeltaLocation, redact, secrets_redacted
 from call_logs.lake.errors import LakeError
+from call_logs.lake.layout import TENANT_COLUMN
 from call_logs.lake.storage import publish_file, publish_json, read_json
 from call_logs.sinks.base import ParseFacts, StoredDay, parse_or_problem
 from call_logs.sinks.parquet_partitions import read_quarantine_file, stage_parquet
@@ -66,17 +67,20 @@ class _DeltaData:
     the schema check sees the drift.
     """
 
-    def __init__(self, table: DeltaTable, spec: PartitionedTable, day: date, schema_version: int | None):
+    def __init__(
+        self, table: DeltaTable, spec: PartitionedTable, day: date, schema_version: int | None, tenant: str | None
+    ):
         from deltalake import Schema
 
         column = spec.partition_column
-        self._dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(column, "=", day.isoformat())])
+        pruning = delta_table.pruning(column, day, tenant)
+        self._dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
         self._rows: int | None = None
         expected = {f.name: f for f in spec.schema}
         fields = []
         for stored in self._dataset.schema:
-            if stored.name == column:
-                continue  # the partition column is the day itself, as the folder name is for Parquet partitions
+            if stored.name in (column, TENANT_COLUMN):
+                continue  # the partition columns are the day and tenant, as folder names are for Parquet partitions
             wanted = expected.get(stored.name)
             if wanted is not None and _delta_type(Schema, wanted) == _delta_type(Schema, stored):
                 fields.append(wanted)
@@ -121,12 +125,14 @@ class DeltaTableSink(Generic[TableT, FactsT]):
         location: DeltaLocation,
         parse_facts: ParseFacts[FactsT],
         *,
+        tenant: str | None = None,
         row_group_rows: int = defaults.ROWS_PER_BATCH,
     ):
         self.fs = fs
         self.spec = spec
         self.delta = location
         self.parse_facts = parse_facts
+        self.tenant = tenant
         self.table_path = f"{root.rstrip('/')}/{spec.table}"
         self.row_group_rows = row_group_rows
         self.last_version: int | None = None  # the version the last commit of this sink created
@@ -139,14 +145,19 @@ class DeltaTableSink(Generic[TableT, FactsT]):
     def _options(self) -> dict[str, str]:
         return self.delta.storage_options
 
+    def _partition(self, day: date) -> str:
+        """``call_date=D``, or ``tenant=<slug>/call_date=D``: the day's folder in the table and beside it."""
+        day_part = f"{self.spec.partition_column}={day.isoformat()}"
+        return day_part if self.tenant is None else f"{TENANT_COLUMN}={self.tenant}/{day_part}"
+
     def location(self, day: date) -> str:
-        return f"{self._uri}/{self.spec.partition_column}={day.isoformat()}"
+        return f"{self._uri}/{self._partition(day)}"
 
     def quality_path(self, day: date) -> str:
-        return f"{self.table_path}/{QUALITY_FOLDER}/{self.spec.partition_column}={day.isoformat()}.json"
+        return f"{self.table_path}/{QUALITY_FOLDER}/{self._partition(day)}.json"
 
     def quarantine_location(self, day: date) -> str:
-        return f"{self.table_path}/{QUARANTINE_FOLDER}/{self.spec.partition_column}={day.isoformat()}.parquet"
+        return f"{self.table_path}/{QUARANTINE_FOLDER}/{self._partition(day)}.parquet"
 
     def read_quarantine(self, day: date) -> tuple[pa.Table, str] | None:
         return read_quarantine_file(self.fs, self.quarantine_location(day))
@@ -172,6 +183,7 @@ class DeltaTableSink(Generic[TableT, FactsT]):
                 day=day,
                 partition_column=self.spec.partition_column,
                 metadata=facts.to_dict(),
+                tenant=self.tenant,
             )
         finally:
             staged_file.close()
@@ -182,10 +194,14 @@ class DeltaTableSink(Generic[TableT, FactsT]):
     # --- reading -----------------------------------------------------------------------------------------------
 
     def committed_days(self) -> list[date]:
-        return delta_table.committed_days(self._uri, self._options, partition_column=self.spec.partition_column)
+        return delta_table.committed_days(
+            self._uri, self._options, partition_column=self.spec.partition_column, tenant=self.tenant
+        )
 
     def _commit(self, day: date) -> dict[str, Any] | None:
-        return delta_table.day_commit(self._uri, self._options, day, partition_column=self.spec.partition_column)
+        return delta_table.day_commit(
+            self._uri, self._options, day, partition_column=self.spec.partition_column, tenant=self.tenant
+        )
 
     def _manifest(self, commit: dict[str, Any] | None) -> tuple[FactsT | None, str | None]:
         if commit is not None and commit["metadata"] is None:
@@ -219,7 +235,7 @@ class DeltaTableSink(Generic[TableT, FactsT]):
             manifest, manifest_problem = self._manifest(commit)
             if table is not None:
                 name = f"{name} at version {table.version()}"
-                data = _DeltaData(table, self.spec, day, manifest.schema_version if manifest else None)
+                data = _DeltaData(table, self.spec, day, manifest.schema_version if manifest else None, self.tenant)
                 fingerprint = self._fingerprint(table, day, commit, manifest)
         yield StoredDay(day, manifest, manifest_problem, data, problem, name, fingerprint)
 
@@ -229,7 +245,7 @@ class DeltaTableSink(Generic[TableT, FactsT]):
         """The manifest's file facts when the snapshot holds exactly the day's committed files, else unknown ones."""
         from deltalake import DeltaTable
 
-        current = _day_files(table, self.spec.partition_column, day)
+        current = _day_files(table, self.spec.partition_column, day, self.tenant)
         observed: dict[str, Any] = {"sha256": None, "bytes": None}
         if commit is None or manifest is None or commit["version"] is None or commit["version"] > table.version():
             return observed
@@ -238,7 +254,7 @@ class DeltaTableSink(Generic[TableT, FactsT]):
         except Exception as error:  # that version's log cannot be read (cleaned up, say): nothing proves the files
             reason = redact(f"{type(error).__name__}: {error}", self._options)
             return observed | {"committed_version_unreadable": reason}
-        committed = _day_files(committed_table, self.spec.partition_column, day)
+        committed = _day_files(committed_table, self.spec.partition_column, day, self.tenant)
         if current == committed:
             return {"sha256": manifest.file.sha256, "bytes": manifest.file.bytes}
         return observed | {"changed_since_version": commit["version"], "files": len(current)}
@@ -247,7 +263,12 @@ class DeltaTableSink(Generic[TableT, FactsT]):
         try:
             batches = list(
                 delta_table.read_day(
-                    self._uri, self._options, day, columns, partition_column=self.spec.partition_column
+                    self._uri,
+                    self._options,
+                    day,
+                    columns,
+                    partition_column=self.spec.partition_column,
+                    tenant=self.tenant,
                 )
             )
         except (LakeError, OSError, KeyError, ValueError, pa.ArrowInvalid):
@@ -282,13 +303,16 @@ class DeltaTableSink(Generic[TableT, FactsT]):
         return read_json(self.fs, self.quality_path(day))
 
 
-def _day_files(table: DeltaTable, column: str, day: date) -> dict[str, int]:
-    """The data files of ``day`` in the table's snapshot: path -> size."""
+def _day_files(table: DeltaTable, column: str, day: date, tenant: str | None) -> dict[str, int]:
+    """The data files of ``day`` (of ``tenant``) in the table's snapshot: path -> size."""
     actions = pa.table(table.get_add_actions(flatten=True))
-    key = f"partition.{column}"
-    days = actions[key].to_pylist() if key in actions.column_names else []
+    rows = len(actions)
+    wanted = {f"partition.{name}": value for name, _, value in delta_table.pruning(column, day, tenant)}
+    if any(key not in actions.column_names for key in wanted):
+        return {}
+    values = {key: [None if v is None else str(v) for v in actions[key].to_pylist()] for key in wanted}
     return {
-        path: size
-        for path, size, value in zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), days, strict=True)
-        if value is not None and str(value) == day.isoformat()
+        actions["path"][i].as_py(): actions["size_bytes"][i].as_py()
+        for i in range(rows)
+        if all(values[key][i] == value for key, value in wanted.items())
     }

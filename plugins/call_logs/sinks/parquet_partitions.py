@@ -119,7 +119,8 @@ class ParquetPartitionSink(Generic[TableT, FactsT]):
     """One table's partitions as Hive-style Parquet partitions in an fsspec filesystem (a folder or Azure Blob).
 
     The table is a Graph report's ``ReportSpec`` or a gold table; ``_manifest.json`` holds its facts, read back with
-    ``parse_facts`` (``Manifest.from_dict``, ``GoldManifest.from_dict``).
+    ``parse_facts`` (``Manifest.from_dict``, ``GoldManifest.from_dict``). With ``tenant`` the sink holds that
+    tenant's partitions, under ``tenant=<slug>/``.
     """
 
     table_format = "parquet"
@@ -131,12 +132,14 @@ class ParquetPartitionSink(Generic[TableT, FactsT]):
         spec: TableT,
         parse_facts: ParseFacts[FactsT],
         *,
+        tenant: str | None = None,
         row_group_rows: int = defaults.ROWS_PER_BATCH,
     ):
         self.fs = fs
         self.spec = spec
         self.parse_facts = parse_facts
-        self.layout = TableLayout(root.rstrip("/"), spec.table, spec.partition_column)
+        self.tenant = tenant
+        self.layout = TableLayout(root.rstrip("/"), spec.table, spec.partition_column, tenant)
         self.row_group_rows = row_group_rows
 
     def location(self, day: date) -> str:
@@ -163,7 +166,7 @@ class ParquetPartitionSink(Generic[TableT, FactsT]):
         return None  # Hive partitions have no table version: the file's sha256 identifies a day's bytes
 
     def committed_days(self) -> list[date]:
-        base = self.layout.table_path
+        base = self.layout.days_path
         if not self.fs.exists(base):
             return []
         days = (self.layout.day_of_partition(entry) for entry in self.fs.ls(base, detail=False))
