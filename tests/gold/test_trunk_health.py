@@ -180,13 +180,13 @@ def test_checks_catch_a_gold_day_that_lost_a_trunk_or_outlived_its_source(lake, 
         DeltaTable(f"{lake.root}/{TRUNK_HEALTH.table}").delete(
             f"call_date = '{day}' AND {TRUNK} = '{first}'" if first else f"call_date = '{day}' AND {TRUNK} IS NULL"
         )
-    failed = {c["name"] for c in check_gold(gold, day, {source.spec.table: source}).to_dict()["checks"] if c["status"] == "fail"}
+    failed = {r.name for r in check_gold(gold, day, {source.spec.table: source}).results if r.failed}
     assert failed == {"file_matches_manifest", "calls_match_source_rows"}
 
     build_day(source, gold, day)
     emu = emulator(rows_per_day=900, seed=52)  # the source day is pulled again and now differs
     extract_day(emulator_client(emu), source, day, concurrency=1)
-    failed = {c["name"] for c in check_gold(gold, day, {source.spec.table: source}).to_dict()["checks"] if c["status"] == "fail"}
+    failed = {r.name for r in check_gold(gold, day, {source.spec.table: source}).results if r.failed}
     assert failed == {"calls_match_source_rows", "computed_from_current_source"}
 
 
