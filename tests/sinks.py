@@ -15,11 +15,15 @@ def lake_root(root, fs=None) -> LakeRoot:
     return LakeRoot.from_url(str(root)) if fs is None else LakeRoot(str(root), fs, str(root))
 
 
-def report_sink(root, spec: ReportSpec = DIRECT_ROUTING, table_format: str = "parquet", fs=None) -> ReportSink:
-    """The sink of ``spec``'s table under ``root`` (see ``lake_root``)."""
-    return open_report(table_format, lake_root(root, fs), spec)
+def report_sink(
+    root, spec: ReportSpec = DIRECT_ROUTING, table_format: str = "parquet", fs=None, tenant: str | None = None
+) -> ReportSink:
+    """The sink of ``spec``'s table (of ``tenant``'s days) under ``root`` (see ``lake_root``)."""
+    return open_report(table_format, lake_root(root, fs), spec, tenant=tenant)
 
 
-def gold_table_sink(root, table: GoldTable, table_format: str = "parquet", fs=None) -> GoldSink:
-    """The sink of a gold table under ``root`` (see ``lake_root``)."""
-    return gold_sink(table_format, lake_root(root, fs), table)
+def gold_table_sink(
+    root, table: GoldTable, table_format: str = "parquet", fs=None, tenant: str | None = None
+) -> GoldSink:
+    """The sink of a gold table (of ``tenant``'s partitions) under ``root`` (see ``lake_root``)."""
+    return gold_sink(table_format, lake_root(root, fs), table, tenant=tenant)

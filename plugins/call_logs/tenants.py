@@ -199,7 +199,7 @@ def _reports(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return tuple(REPORTS)
     if not isinstance(value, list) or not value:
-        raise TenantsFileError(f"{where}: reports must be a non-empty list, e.g. [{', '.join(REPORTS)}].")
+        raise TenantsFileError(f"{where}: reports must be a non-empty list such as [{', '.join(REPORTS)}].")
     unknown = [name for name in value if name not in REPORTS]
     if unknown:
         raise TenantsFileError(f"{where}: there is no report {unknown[0]!r}; use {', '.join(REPORTS)}.")
@@ -221,7 +221,7 @@ def _time_zone(value: Any, where: str) -> str | None:
     try:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        raise TenantsFileError(f"{where}: time_zone {value!r} is not an IANA time zone (e.g. Europe/Paris).") from None
+        raise TenantsFileError(f"{where}: time_zone {value!r} is not an IANA time zone (such as Europe/Paris).") from None
     return str(value)
 
 

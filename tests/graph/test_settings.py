@@ -194,3 +194,27 @@ def test_split_covers_the_window_exactly():
     assert [p.start for p in pieces][0] == start and pieces[-1].end == start + timedelta(hours=25)
     assert all(a.end == b.start for a, b in zip(pieces, pieces[1:], strict=False))
     assert len(pieces) == 5
+
+
+TENANT = ("contoso", "3f7a2c1e-0000-4000-8000-000000000001")
+
+
+def test_a_connection_without_a_tenant_takes_the_tenants_files():
+    settings = GraphSettings.from_connection(login="app", password="secret", extras={}, tenant=TENANT)
+    assert settings.credentials.tenant_id == TENANT[1]
+    assert ("tenant_id", TENANT[1], "the tenants file (tenant contoso)") in settings.describe()
+
+
+def test_a_connection_for_another_tenant_is_refused_before_any_request():
+    extras = {"tenant_id": "3f7a2c1e-0000-4000-8000-0000000000ff"}
+    with pytest.raises(GraphConfigError) as caught:
+        GraphSettings.from_connection(
+            login="app", password="s", extras=extras, conn_id="msgraph_contoso", tenant=TENANT
+        )
+    message = str(caught.value)
+    assert message.startswith("The msgraph connection 'msgraph_contoso' is for the Entra tenant 3f7a2c1e-")
+    assert "the tenants file says tenant 'contoso' is 3f7a2c1e-0000-4000-8000-000000000001" in message
+    same = GraphSettings.from_connection(
+        login="app", password="s", extras={"tenant_id": TENANT[1].upper()}, tenant=TENANT
+    )
+    assert same.credentials.tenant_id == TENANT[1].upper()

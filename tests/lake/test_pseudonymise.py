@@ -286,6 +286,26 @@ def test_the_operator_takes_the_key_from_the_connection_password_or_fails_with_o
     assert p.token("a") == Pseudonymiser(KEY, []).token("a")
 
 
+def test_a_tenants_key_is_its_own_connections_else_derived_from_the_lake_wide_one(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+    from call_logs.lake.pseudonymise import tenant_key
+    from call_logs.operators._context import pseudonymiser_for
+
+    for name in ("AIRFLOW_CONN_PRIVACY_KEY", "AIRFLOW_CONN_PRIVACY_KEY_CONTOSO"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(AirflowFailException, match="'privacy_key' \\(nor 'privacy_key_contoso', the tenant's own\\)"):
+        pseudonymiser_for("userPrincipalName", "privacy_key", tenant="contoso")
+    monkeypatch.setenv("AIRFLOW_CONN_PRIVACY_KEY", json.dumps({"conn_type": "generic", "password": KEY}))
+    derived = pseudonymiser_for("userPrincipalName", "privacy_key", tenant="contoso")
+    assert derived is not None and derived.token("a") == Pseudonymiser(tenant_key(KEY, "contoso").hex(), []).token("a")
+    assert derived.token("a") != pseudonymiser_for("userPrincipalName", "privacy_key", tenant="fabrikam").token("a")
+    own = "contoso-own-key-0123456789"
+    monkeypatch.setenv("AIRFLOW_CONN_PRIVACY_KEY_CONTOSO", json.dumps({"conn_type": "generic", "password": own}))
+    assert pseudonymiser_for("userPrincipalName", "privacy_key", tenant="contoso").token("a") == Pseudonymiser(
+        own, []
+    ).token("a")
+
+
 def test_rewriting_a_day_tokenises_its_quarantine_too(tmp_path):
     rows = people_rows(20)
     rows[3] = {**rows[3], "startDateTime": None}  # no start: it goes to the day's quarantine, raw
@@ -303,3 +323,13 @@ def test_rewriting_a_day_tokenises_its_quarantine_too(tmp_path):
     assert_nothing_raw(tmp_path, raw_values([rows[3]]))
     report = check_report_day(sink, DAY)
     assert {r.name for r in report.results if r.failed} == {"quarantined_rows"}
+
+
+def test_each_tenant_has_its_own_key_so_tokens_never_join_across_customers():
+    from call_logs.lake.pseudonymise import tenant_key
+
+    a, b = Pseudonymiser(tenant_key(KEY, "contoso"), PERSONAL), Pseudonymiser(tenant_key(KEY, "fabrikam"), PERSONAL)
+    assert a.token("anna@contoso.com") != b.token("anna@contoso.com")
+    assert a.fingerprint != b.fingerprint
+    assert tenant_key(KEY, "contoso") == tenant_key(KEY, "contoso")  # the same tenant: the same tokens every day
+    assert Pseudonymiser(tenant_key(KEY, "contoso"), PERSONAL).token("x") == a.token("x")
