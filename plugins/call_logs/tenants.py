@@ -221,7 +221,9 @@ def _time_zone(value: Any, where: str) -> str | None:
     try:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        raise TenantsFileError(f"{where}: time_zone {value!r} is not an IANA time zone (such as Europe/Paris).") from None
+        raise TenantsFileError(
+            f"{where}: time_zone {value!r} is not an IANA time zone (such as Europe/Paris)."
+        ) from None
     return str(value)
 
 
