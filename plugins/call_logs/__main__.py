@@ -3,9 +3,10 @@
 
 A data engineer can inspect a lake from a laptop, without a running Airflow. ``--lake-root`` is a local path or
 any fsspec URL (``file:///…``; ``abfs://container/path`` with the ``AZURE_STORAGE_*`` variables). Every report
-table found under the root is reported unless ``--table`` names one. ``--table-format delta`` reads Delta tables
-through their current snapshot (a local folder, or ``abfs://<conn_id>@<container>/…`` where the Airflow
-connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>`` variable: ``call_logs/hooks/lake.py`` reads it).
+table found under the root is reported unless ``--table`` names one; a lake of many tenants is reported per
+tenant. ``--table-format delta`` reads Delta tables through their current snapshot (a local folder, or
+``abfs://<conn_id>@<container>/…`` where the Airflow connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>``
+variable: ``call_logs/hooks/lake.py`` reads it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from call_logs.charts import CHART_SUFFIXES, write_chart
+from call_logs.charts import CHART_SUFFIXES, TableSection, TrunkDays, write_chart
+from call_logs.gold.table import TRUNK
 from call_logs.gold.trunk_health import stored_days
 from call_logs.lake.delta_storage import azure_conn_id
-from call_logs.lake.delta_table import table_version
+from call_logs.lake.delta_table import table_version, tenants
 from call_logs.lake.errors import LakeConfigError
 from call_logs.lake.root import LakeRoot
 from call_logs.quality.report import daily_sums, format_table, lake_report
@@ -66,6 +68,27 @@ def _where(sink: ReportSink) -> str:
     return sink.delta.uri if isinstance(sink, DeltaTableSink) else sink.layout.table_path  # type: ignore[attr-defined]
 
 
+def _tenants(sink: ReportSink) -> list[str | None]:
+    """The tenants of a table in a lake of many (their ``tenant=`` levels), or [None] for a lake of one."""
+    if isinstance(sink, DeltaTableSink):
+        found = tenants(sink.delta.uri, sink.delta.storage_options)
+    else:
+        assert isinstance(sink, ParquetPartitionSink)
+        names = (entry.rstrip("/").rsplit("/", 1)[-1] for entry in sink.fs.ls(sink.layout.table_path, detail=False))
+        found = sorted(name.removeprefix("tenant=") for name in names if name.startswith("tenant="))
+    return list(found) or [None]
+
+
+def _trunk_days(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> TrunkDays:
+    """Trunk-health rows by day; in a lake of many tenants each trunk is named with its tenant."""
+    days: TrunkDays = {}
+    for slug in slugs:
+        for day, rows in stored_days(lake, table_format, slug).items():
+            named = rows if slug is None else [row | {TRUNK: f"{slug} · {row[TRUNK] or '(none)'}"} for row in rows]
+            days.setdefault(day, []).extend(named)
+    return days
+
+
 def report(lake_root: str, chart: str | None, table: str | None = None, table_format: str = "parquet") -> int:
     """Print the lake report; write the chart when asked. Returns the exit code."""
     if chart is not None and Path(chart).suffix.lower() not in CHART_SUFFIXES:
@@ -86,18 +109,22 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
             hint = " (it holds Delta tables: add --table-format delta)"
         print(f"No lake at {lake_root}: none of {paths} exists; check --lake-root{hint}.", file=sys.stderr)
         return EXIT_USAGE
-    tables = []
-    for index, sink in enumerate(found):
-        lines = lake_report(sink)
-        if len(found) > 1:  # name the tables only when there are several
-            print(f"{chr(10) if index else ''}{sink.spec.table}")
-        print(format_table(lines, sink.spec))
-        tables.append((sink.spec, lines))
+    sections: list[TableSection] = []
+    slugs: set[str | None] = set()
+    for sink in found:
+        for slug in _tenants(sink):
+            tenant_sink = sink if slug is None else open_report(table_format, lake, sink.spec, tenant=slug)
+            lines = lake_report(tenant_sink)
+            sums = daily_sums(tenant_sink) if chart is not None and sink.spec.daily_sums else None
+            sections.append(TableSection(sink.spec, lines, sums, slug))
+            slugs.add(slug)
+    for index, section in enumerate(sections):
+        if len(sections) > 1:  # name the tables only when there are several
+            print(f"{chr(10) if index else ''}{section.heading}")
+        print(format_table(section.lines, section.spec))
     if chart is not None:
-        sums = {sink.spec.table: daily_sums(sink) for sink in found if sink.spec.daily_sums}
-        write_chart(
-            tables, chart, title=f"Call logs in {lake_root}", trunk_days=stored_days(lake, table_format), sums=sums
-        )
+        trunks = _trunk_days(lake, table_format, sorted(slugs, key=lambda s: s or ""))
+        write_chart(sections, chart, title=f"Call logs in {lake_root}", trunk_days=trunks)
         print(f"Chart written to {chart}.")
     return 0
 

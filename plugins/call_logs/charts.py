@@ -34,6 +34,20 @@ TRUNK_RATES = (
 
 
 @dataclass(frozen=True)
+class TableSection:
+    """One report table (of one tenant, in a lake of many) on the page: its days, and its daily sums if any."""
+
+    spec: ReportSpec
+    lines: list[DayLine]
+    sums: DaySums | None = None
+    tenant: str | None = None
+
+    @property
+    def heading(self) -> str:
+        return self.spec.table if self.tenant is None else f"{self.spec.table} · tenant {self.tenant}"
+
+
+@dataclass(frozen=True)
 class TrunkDay:
     """One day of one trunk, as the trunk-health table holds it."""
 
@@ -58,13 +72,13 @@ def _calendar(first: date, last: date) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def lake_figure(lines: list[DayLine], spec: ReportSpec) -> go.Figure:
+def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = None) -> go.Figure:
     """Daily rows (bars coloured by quality status, ▲ on flagged days) and the daily rate (line, right axis)."""
     go = _plotly()
     legend_rate = spec.daily_rate.legend if spec.daily_rate else "rate"
     figure = go.Figure()
     figure.update_layout(
-        title=f"{spec.table}: daily calls (bars) and {legend_rate} (line)",
+        title=f"{heading or spec.table}: daily calls (bars) and {legend_rate} (line)",
         yaxis={"title": "rows", "rangemode": "tozero"},
         yaxis2={"title": legend_rate, "overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero"},
         xaxis={"type": "date"},
@@ -140,13 +154,13 @@ def trunk_figure(trunk: str | None, days: list[TrunkDay]) -> go.Figure:
     return figure
 
 
-def sums_figure(spec: ReportSpec, sums: DaySums) -> go.Figure:
+def sums_figure(spec: ReportSpec, sums: DaySums, heading: str | None = None) -> go.Figure:
     """One line per group and column over the days (e.g. charge and connectionCharge per currency)."""
     go = _plotly()
     figure = go.Figure()
     assert spec.daily_sums is not None
     figure.update_layout(
-        title=f"{spec.table}: {spec.daily_sums.title}",
+        title=f"{heading or spec.table}: {spec.daily_sums.title}",
         xaxis={"type": "date"},
         yaxis={"rangemode": "tozero"},
         height=380,
@@ -164,21 +178,18 @@ def sums_figure(spec: ReportSpec, sums: DaySums) -> go.Figure:
     return figure
 
 
-def render_page(
-    tables: list[tuple[ReportSpec, list[DayLine], str]],
-    trunks: dict[str | None, list[TrunkDay]],
-    title: str,
-    sums: dict[str, DaySums] | None = None,
-) -> str:
+def render_page(tables: list[TableSection], trunks: dict[str | None, list[TrunkDay]], title: str) -> str:
     """The page: per report table its chart(s) and its text table (``table_html``), then one chart per trunk."""
     figures: list[tuple[str, go.Figure, str]] = []
-    sums = sums or {}
-    for spec, lines, text in tables:
-        if spec.daily_sums is not None and sums.get(spec.table):
-            figures.append((spec.table, lake_figure(lines, spec), ""))
-            figures.append((f"{spec.table}: {spec.daily_sums.title}", sums_figure(spec, sums[spec.table]), text))
+    for section in tables:
+        spec, lines, heading = section.spec, section.lines, section.heading
+        text = table_html(lines, spec)
+        if spec.daily_sums is not None and section.sums:
+            figures.append((heading, lake_figure(lines, spec, heading), ""))
+            figure = sums_figure(spec, section.sums, heading)
+            figures.append((f"{heading}: {spec.daily_sums.title}", figure, text))
         else:
-            figures.append((spec.table, lake_figure(lines, spec), text))
+            figures.append((heading, lake_figure(lines, spec, heading), text))
     if trunks:
         figures += [
             (f"trunk health: {trunk or '(none)'}", trunk_figure(trunk, days), "") for trunk, days in trunks.items()
@@ -198,29 +209,12 @@ td,th{{padding:2px 10px;text-align:right}}tr.warn{{background:#fde9d4}}tr.fail{{
 """
 
 
-def render_html(
-    tables: list[tuple[ReportSpec, list[DayLine]]],
-    title: str,
-    trunk_days: TrunkDays | None = None,
-    sums: dict[str, DaySums] | None = None,
-) -> str:
-    """A self-contained page: per table its chart(s) and its text table, then trunk health per trunk.
-
-    ``sums`` (table -> ``daily_sums``) adds a chart per table that has them, e.g. PSTN cost per currency.
-    """
-    sections = [(spec, lines, table_html(lines, spec)) for spec, lines in tables]
-    return render_page(sections, trunk_series(trunk_days or {}), title, sums or {})
-
-
-def write_chart(
-    tables: list[tuple[ReportSpec, list[DayLine]]],
-    path: str,
-    title: str,
-    trunk_days: TrunkDays | None = None,
-    sums: dict[str, DaySums] | None = None,
-) -> None:
-    """Write the charts as one HTML page (``.html``/``.htm``) that works offline."""
+def write_chart(tables: list[TableSection], path: str, title: str, trunk_days: TrunkDays | None = None) -> None:
+    """Write the charts as one self-contained HTML page (``.html``/``.htm``) that works offline: per table its
+    chart(s) (a table with daily sums, e.g. PSTN cost per currency, gets a chart of them) and its text table, then
+    trunk health per trunk."""
     suffix = Path(path).suffix.lower()
     if suffix not in CHART_SUFFIXES:
         raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
-    Path(path).write_text(render_html(tables, title, trunk_days, sums), encoding="utf-8")
+    page = render_page(tables, trunk_series(trunk_days or {}), title)
+    Path(path).write_text(page, encoding="utf-8")

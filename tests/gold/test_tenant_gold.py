@@ -90,3 +90,20 @@ def test_the_sbc_view_sums_every_tenant_and_counts_them_per_trunk(lake):
     commit_rows(sources["northwind"], DAY, pages_of(tenant_rows("northwind-again", 4, TRUNKS[1:2])))
     failed = {r.name for r in check_gold(gold, DAY, checked).results if r.failed}
     assert failed == {"calls_match_tenant_days", "computed_from_current_tenant_days"}
+
+
+def test_the_lake_report_speaks_per_tenant(lake, tmp_path, capsys):
+    from call_logs.__main__ import main
+
+    root, sources = lake
+    for tenant, source in sources.items():
+        build_day(source, gold_table_sink(root, TRUNK_HEALTH, tenant=tenant), DAY)
+    chart = tmp_path / "report.html"
+    assert main(["report", "--lake-root", str(root), "--chart", str(chart)]) == 0
+    out = capsys.readouterr().out
+    for tenant, count in (("contoso", 40), ("fabrikam", 25), ("northwind", 9)):
+        heading = f"direct_routing_calls · tenant {tenant}\n"
+        assert heading in out
+        assert out.split(heading, 1)[1].splitlines()[1].split()[:2] == [DAY.isoformat(), str(count)]
+    page = chart.read_text()
+    assert "trunk health: contoso · sbc1.carrier.example" in page and "trunk health: northwind · sbc2" in page

@@ -123,7 +123,7 @@ def test_a_call_that_ends_before_it_starts_is_an_error(sink):
 
 
 def test_the_lake_report_sums_cost_per_day_and_currency_and_charts_it(sink, tmp_path):
-    from call_logs.charts import write_chart
+    from call_logs.charts import TableSection, write_chart
     from call_logs.quality.report import daily_sums, lake_report
 
     rows = day_rows()
@@ -141,6 +141,6 @@ def test_the_lake_report_sums_cost_per_day_and_currency_and_charts_it(sink, tmp_
     assert daily_sums(sink) == {DAY: expected}
 
     chart = tmp_path / "report.html"
-    write_chart([(PSTN, lake_report(sink))], str(chart), "PSTN", sums={"pstn_calls": daily_sums(sink)})
+    write_chart([TableSection(PSTN, lake_report(sink), daily_sums(sink))], str(chart), "PSTN")
     page = chart.read_text()
     assert "pstn_calls: cost per day and currency" in page and "charge EUR" in page and "connectionCharge USD" in page

@@ -239,6 +239,16 @@ def committed_days(
     return sorted(days)
 
 
+def tenants(uri: str, storage_options: Mapping[str, str] | None) -> list[str]:
+    """The tenants with partitions in the table's current snapshot, sorted; [] for a table of one tenant."""
+    options = dict(storage_options or {})
+    with secrets_redacted(options):
+        table = _open(uri, options)
+        if table is None or TENANT_COLUMN not in table.metadata().partition_columns:
+            return []
+        return sorted({p[TENANT_COLUMN] for p in table.partitions() if p.get(TENANT_COLUMN)})
+
+
 def day_commit(
     uri: str,
     storage_options: Mapping[str, str] | None,
