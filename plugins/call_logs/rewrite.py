@@ -1,17 +1,20 @@
-"""Rewrite a report day already in the lake: pseudonymise a day committed before pseudonymisation was switched on.
+"""Rewrite report days already in the lake: pseudonymise a day committed before pseudonymisation was switched on,
+or move a day of a lake of one tenant under a tenant.
 
 Days within Graph's retention are better re-pulled (a backfill with ``--reprocess-behavior completed``); older days
-can only be rewritten from what the lake holds. The day is read batch by batch, tokenised, upgraded to the current
-schema version and committed through the sink like any day (``replace_day``), with a manifest that says so.
+can only be rewritten from what the lake holds. A day is read batch by batch (with its quarantine), upgraded to the
+current schema version, and committed through the target sink like any day (``replace_day``), with its manifest
+saying so; a day whose files are not the ones its manifest describes is refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 
@@ -22,20 +25,25 @@ from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable, ps
 from call_logs.reports.spec import ReportSpec
 from call_logs.sinks import ReportSink
 from call_logs.sinks.base import DataReader, replace_day
+from call_logs.tables.partitioned import StagedDay
 
 
 class AlreadyPseudonymised(PartitionUnusable):
     """The day holds tokens of another key or columns: tokens cannot be re-keyed without the raw values."""
 
 
-class _TokenisedDay:
-    """``DayRows`` of a committed day, read batch by batch, in the current schema, its listed columns tokenised;
-    its quarantine's rows and keys tokenised the same way."""
+class _CommittedDay:
+    """``DayRows`` of a committed day, read batch by batch, in the current schema; with a pseudonymiser, its listed
+    columns tokenised, and its quarantine's rows and keys the same way."""
 
     def __init__(
-        self, data: DataReader, spec: ReportSpec, pseudonymiser: Pseudonymiser, quarantine: pa.Table | None
+        self,
+        data: DataReader,
+        spec: ReportSpec,
+        quarantine: pa.Table | None,
+        pseudonymiser: Pseudonymiser | None = None,
     ) -> None:
-        self._data, self._spec, self._pseudonymiser, self._quarantine = data, spec, pseudonymiser, quarantine
+        self._data, self._spec, self._quarantine, self._pseudonymiser = data, spec, quarantine, pseudonymiser
 
     def tables(self) -> Iterator[pa.Table]:
         schema = self._spec.schema
@@ -44,20 +52,52 @@ class _TokenisedDay:
             for field in schema:
                 if field.name not in table.column_names:  # a column added after the day was written
                     table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
-            yield pseudonymise_table(table.select(schema.names).cast(schema), self._pseudonymiser)
+            table = table.select(schema.names).cast(schema)
+            yield table if self._pseudonymiser is None else pseudonymise_table(table, self._pseudonymiser)
 
     def quarantine(self) -> Iterator[pa.Table]:
         if self._quarantine is None:
             return
-        p = self._pseudonymiser
-        rows = [json.loads(text, parse_float=Decimal) for text in self._quarantine["row"].to_pylist()]
-        table = self._quarantine.set_column(
-            self._quarantine.schema.get_field_index("row"), "row", pa.array([p.json_row(r) for r in rows], pa.string())
-        )
-        if p.covers(self._spec.key_column):
-            keys = [p.value(key) for key in table["key"].to_pylist()]
-            table = table.set_column(table.schema.get_field_index("key"), "key", pa.array(keys, pa.string()))
+        p, table = self._pseudonymiser, self._quarantine
+        if p is not None:
+            rows = [json.loads(text, parse_float=Decimal) for text in table["row"].to_pylist()]
+            table = table.set_column(
+                table.schema.get_field_index("row"), "row", pa.array([p.json_row(r) for r in rows], pa.string())
+            )
+            if p.covers(self._spec.key_column):
+                keys = [p.value(key) for key in table["key"].to_pylist()]
+                table = table.set_column(table.schema.get_field_index("key"), "key", pa.array(keys, pa.string()))
         yield table
+
+
+def _rewrite(
+    source: ReportSink,
+    target: ReportSink,
+    day: date,
+    manifest: Manifest,
+    pseudonymiser: Pseudonymiser | None,
+    facts_for: Callable[[StagedDay], Manifest],
+) -> Manifest:
+    """Read the committed day from ``source`` (its files must be the ones ``manifest`` describes) into ``target``."""
+    name = f"{source.spec.table} {day}"
+    with source.open_day(day) as stored:
+        if stored.data is None:
+            raise PartitionUnusable(f"{name} cannot be read: {stored.data_problem}.")
+        if stored.fingerprint.get("sha256") != manifest.file.sha256:
+            raise PartitionUnusable(f"{name}'s data file is not the one its manifest describes; re-pull the day.")
+        quarantine = source.read_quarantine(day)
+        if (quarantine[1] if quarantine else None) != (manifest.quarantine.sha256 if manifest.quarantine else None):
+            raise PartitionUnusable(f"{name}'s quarantine is not the one its manifest describes; re-pull the day.")
+        rows = _CommittedDay(stored.data, source.spec, quarantine[0] if quarantine else None, pseudonymiser)
+        return replace_day(target, day, rows, facts_for)
+
+
+def _rewritten(manifest: Manifest, staged: StagedDay, **changes: Any) -> Manifest:
+    """The day's manifest for its rewritten files, with ``changes``."""
+    quarantine = staged.quarantine.stored if staged.quarantine else None
+    return dataclasses.replace(
+        manifest, file=staged.stored, quarantine=quarantine, finished_at=datetime.now(UTC), **changes
+    )
 
 
 def pseudonymise_committed_day(sink: ReportSink, day: date, pseudonymiser: Pseudonymiser) -> Manifest:
@@ -83,29 +123,46 @@ def pseudonymise_committed_day(sink: ReportSink, day: date, pseudonymiser: Pseud
             f"{spec.table} {day} is already pseudonymised ({', '.join(done['columns'])}, key "
             f"{done['key_fingerprint']}); tokens cannot be re-keyed: re-pull the day from Graph with the new settings."
         )
-    with sink.open_day(day) as stored:
-        if stored.data is None:
-            raise PartitionUnusable(f"{spec.table} {day} cannot be read: {stored.data_problem}.")
-        if stored.fingerprint.get("sha256") != manifest.file.sha256:
-            raise PartitionUnusable(
-                f"{spec.table} {day}'s data file is not the one its manifest describes; re-pull the day."
-            )
-        quarantine = sink.read_quarantine(day)
-        if (quarantine[1] if quarantine else None) != (manifest.quarantine.sha256 if manifest.quarantine else None):
-            raise PartitionUnusable(
-                f"{spec.table} {day}'s quarantine is not the one its manifest describes; re-pull the day."
-            )
-        return replace_day(
-            sink,
-            day,
-            _TokenisedDay(stored.data, spec, pseudonymiser, quarantine[0] if quarantine else None),
-            lambda staged: dataclasses.replace(
-                manifest,
-                file=staged.stored,
-                quarantine=staged.quarantine.stored if staged.quarantine else None,
-                schema_version=spec.schema_version,
-                run={**manifest.run, "pseudonymised_after_the_fact": True},
-                finished_at=datetime.now(UTC),
-                pseudonymisation=pseudonymiser.describe(),
-            ),
-        )
+    return _rewrite(
+        sink,
+        sink,
+        day,
+        manifest,
+        pseudonymiser,
+        lambda staged: _rewritten(
+            manifest,
+            staged,
+            schema_version=spec.schema_version,
+            run={**manifest.run, "pseudonymised_after_the_fact": True},
+            pseudonymisation=pseudonymiser.describe(),
+        ),
+    )
+
+
+def move_day_to_tenant(source: ReportSink, target: ReportSink, day: date, tenant_id: str) -> Manifest:
+    """Copy a day of a lake of one tenant (``source``) to the sink of its tenant (``target``, opened with its slug)
+    in a lake of many, its manifest naming the tenant; the source day is left as it was (remove it once read back).
+
+    The rows, their quarantine and their facts (counts, Graph's costs, pseudonymisation) are the committed day's;
+    the file gets the current schema. Returns the target day's manifest.
+    """
+    if target.tenant is None:
+        raise PartitionUnusable("The target sink names no tenant; open it with tenant=<slug>.")
+    manifest = source.read_manifest(day)
+    if manifest is None:
+        raise PartitionUnusable(f"{source.spec.table} {day} has no readable manifest; re-pull the day instead.")
+    tenant = {"slug": target.tenant, "tenant_id": tenant_id}
+    return _rewrite(
+        source,
+        target,
+        day,
+        manifest,
+        None,
+        lambda staged: _rewritten(
+            manifest,
+            staged,
+            schema_version=source.spec.schema_version,
+            run={**manifest.run, "moved_under_tenant": target.tenant},
+            tenant=tenant,
+        ),
+    )

@@ -38,6 +38,7 @@ from call_logs.lake.layout import TENANT_SLUG
 from call_logs.reports import REPORTS
 
 TENANTS_FILE = "tenants.yaml"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: 500 tenants read ten times faster
 SLUG = TENANT_SLUG
 KEYS = frozenset(
     {
@@ -142,7 +143,7 @@ def load_tenants(path: str | Path) -> Tenants | None:
 def _load(path: str, mtime_ns: int, size: int) -> Tenants:
     """Parsed once per process and version of the file: Airflow re-parses DAG files every 30 s."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as error:
         raise TenantsFileError(f"{path} is not valid YAML ({error}); fix its syntax.") from None
     if not isinstance(document, dict) or set(document) != {"tenants"} or not isinstance(document["tenants"], list):
