@@ -13,8 +13,8 @@ the same code that serves the pages.
 
 from __future__ import annotations
 
-from graph_emulator.config import EmulatorConfig, Fault
+from graph_emulator.config import EmulatorConfig, Fault, TenantConfig
 from graph_emulator.emulator import GraphEmulator
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, PSTN_CALLS, REPORTS
 
-__all__ = ["DIRECT_ROUTING_CALLS", "PSTN_CALLS", "REPORTS", "EmulatorConfig", "Fault", "GraphEmulator"]
+__all__ = ["DIRECT_ROUTING_CALLS", "PSTN_CALLS", "REPORTS", "EmulatorConfig", "Fault", "GraphEmulator", "TenantConfig"]
