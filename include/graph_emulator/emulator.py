@@ -20,6 +20,7 @@ from graph_emulator.config import EmulatorConfig
 from graph_emulator.reports import DIRECT_ROUTING_CALLS
 from graph_emulator.server import TLSServer
 from graph_emulator.state import EmulatorState
+from graph_emulator.throttle import Interval
 
 
 class GraphEmulator:
@@ -130,6 +131,14 @@ class GraphEmulator:
         Of ``collection`` (None: every report) and ``tenant`` (None: every request, whatever its tenant).
         """
         return self.state.max_requests_in_any(window_s, collection, tenant)
+
+    def request_intervals(self, tenant: str | None = None, collection: str | None = None) -> list[Interval]:
+        """``(arrival, answer written)`` of each data request of ``tenant`` (None: the default), by arrival."""
+        return self.state.request_intervals(tenant, collection)
+
+    def max_in_flight(self, tenant: str | None = None, collection: str | None = None) -> int:
+        """The most data requests of ``tenant`` (None: the default) and ``collection`` in flight at once."""
+        return self.state.max_in_flight(tenant, collection)
 
     # --- ground truth (see EmulatorState) --------------------------------------------------------------
     def retained(self, start: datetime) -> bool:

@@ -136,7 +136,12 @@ class Handler(BaseHTTPRequestHandler):
                 host=self.headers.get("Host", ""),
                 client_request_id=self.headers.get("client-request-id"),
             )
-            return self._write(self.state.answer_data(request))
+            answer = self.state.answer_data(request)
+            try:
+                return self._write(answer)
+            finally:
+                if answer.sent is not None:  # the request's flight ends when its answer is out (or abandoned)
+                    answer.sent()
         if match := DISCOVERY_PATH.match(path):
             return self._write(self.state.discovery(match.group(1), root=root))
         if path == "/common/discovery/instance":

@@ -1,12 +1,14 @@
 """``EmulatorState``: everything the emulated Graph and its token authority know, and how they answer.
 
 No sockets here: the HTTP handler (server.py) parses a request, calls one method of this class and writes out
-the ``Answer`` it gets. The public API, grouped as the handler and the tests use it:
+the ``Answer`` it gets (and calls its ``sent`` once written). The public API, grouped as the handler and the
+tests use it:
 
 * Graph: ``answer_data(DataRequest)``, answered from the tenant of the request's bearer token: that tenant's
   rows, consent and budgets;
 * AAD: ``grant_token``, ``discovery``, ``instance_discovery``, for every declared tenant;
-* admin: ``configure``, ``reset_stats``, ``stats``, ``revoke_tokens``, ``issued_tokens``, ``max_requests_in_any``;
+* admin: ``configure``, ``reset_stats``, ``stats``, ``revoke_tokens``, ``issued_tokens``, ``max_requests_in_any``,
+  ``request_intervals``, ``max_in_flight``;
 * throttling: every report is its own "collection" (``collection_of``) with ``budget_requests`` per window, and
   all of them share the app's ``app_budget_requests``; each tenant has budgets of its own, as on Graph;
 * ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``, per tenant.
@@ -17,6 +19,7 @@ belongs to no tenant and counts only in the emulator-wide totals.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -39,7 +42,7 @@ from graph_emulator.protocol import (
     parse_instant,
 )
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, REPORTS, Report, report_named
-from graph_emulator.throttle import RequestLog, Throttle
+from graph_emulator.throttle import FlightLog, Interval, RequestLog, Throttle, max_overlap
 from graph_emulator.tokens import EXPIRED, TokenError, TokenStore, discovery_document, grant, unknown_tenant
 
 MAX_RANGE = timedelta(days=90)
@@ -59,7 +62,7 @@ _LogKey = tuple[int, int, bool]  # (seed, rows_per_day, weekday_profile): what a
 
 
 class _TenantRecord:
-    """What one tenant's requests met and did since start or the last reset: budgets, logs, 429s.
+    """What one tenant's requests met and did since start or the last reset: budgets, logs, 429s, flights.
 
     Its dicts and counters change under the state's lock; the logs and the throttle lock themselves.
     """
@@ -68,6 +71,7 @@ class _TenantRecord:
         self.throttle = Throttle()
         self.requests = RequestLog()
         self.collection_requests: dict[str, RequestLog] = {}
+        self.flights: dict[str, FlightLog] = {}
         self.throttled_by: Counter[tuple[str, str]] = Counter()  # ("collection", name) or ("app", "")
         self.counters: Counter[str] = Counter()  # token_requests, throttled
 
@@ -122,7 +126,8 @@ class EmulatorState:
     def answer_data(self, request: DataRequest) -> Answer:
         """Answer one report request: a page, an OData error, or an injected fault.
 
-        Whose page it is comes from the bearer token alone (Graph's URL names no tenant).
+        Whose page it is comes from the bearer token alone (Graph's URL names no tenant). A caller that is
+        not the HTTP handler calls the answer's ``sent`` once done with it, to end the request's flight.
         """
         report = REPORTS.get(request.function)
         if report is None:
@@ -140,14 +145,22 @@ class EmulatorState:
         number = self._requests.record()
         self._requests_of(collection).record()
         self._bump(self._hosts, request.host)
-        record = None
+        record, sent = None, None
         if tenant_id is not None:
             record = self._record_of(tenant_id)
             record.requests.record()
             with self._lock:
                 requests = record.collection_requests.setdefault(collection, RequestLog())
+                flights = record.flights.setdefault(collection, FlightLog())
             requests.record()
-        return self._answer(config, request, report, collection, number, problem, tenant, record)
+            sent = flights.begin()
+        try:
+            answer = self._answer(config, request, report, collection, number, problem, tenant, record)
+        except BaseException:
+            if sent is not None:  # no answer will be written: the flight ends here
+                sent()
+            raise
+        return answer if sent is None else dataclasses.replace(answer, sent=sent)
 
     def _answer(
         self,
@@ -350,7 +363,7 @@ class EmulatorState:
             self._hosts.clear()
             self._throttled_by.clear()
             self._collection_requests.clear()
-            self._tenants.clear()  # budgets and logs of every tenant
+            self._tenants.clear()  # budgets, logs and flights of every tenant
         self._requests.clear()
         self._faults.rearm()
         self._faults.served.clear()
@@ -365,8 +378,9 @@ class EmulatorState:
 
         These totals count every tenant's requests together (and those without a good token); as each tenant
         has budgets of its own, ``tenants[<tenant id>]`` says the same per tenant (its ``max_in_window`` is
-        the one to hold against ``limit``), with the tenant's ``grant_permission``. Every declared tenant is
-        there, and any other one that was served since the last reset.
+        the one to hold against ``limit``), with each collection's ``max_in_flight`` (most of its requests in
+        flight at once) and ``in_flight`` (now), and the tenant's ``grant_permission``. Every declared tenant
+        is there, and any other one that was served since the last reset.
         """
         config = self._config
         window = config.budget_window_s
@@ -412,22 +426,24 @@ class EmulatorState:
         window = config.budget_window_s
         with self._lock:
             counters, throttled_by = dict(record.counters), Counter(record.throttled_by)
-            logs = dict(record.collection_requests)
+            logs, flights = dict(record.collection_requests), dict(record.flights)
         names = sorted(set(logs) | {collection_of(function, config) for function in REPORTS})
         everything = record.requests.max_in_any(window)
         try:
             permission: bool | None = config.tenant(tenant_id).grant_permission
         except ValueError:
             permission = None  # no longer declared
-        collections = {
-            name: {
+        collections = {}
+        for name in names:
+            intervals = flights[name].intervals() if name in flights else []
+            collections[name] = {
                 "requests": len(logs[name]) if name in logs else 0,
                 "max_in_window": logs[name].max_in_any(window) if name in logs else 0,
                 "throttled": throttled_by[("collection", name)],
                 "limit": config.budget_requests,
+                "max_in_flight": max_overlap(intervals),
+                "in_flight": sum(1 for _, end in intervals if end is None),
             }
-            for name in names
-        }
         return {
             "data_requests": len(record.requests),
             "token_requests": counters.get("token_requests", 0),
@@ -465,6 +481,24 @@ class EmulatorState:
         with self._lock:
             log = record.collection_requests.get(collection)
         return log.max_in_any(window_s) if log is not None else 0
+
+    def request_intervals(self, tenant: str | None = None, collection: str | None = None) -> list[Interval]:
+        """When each of ``tenant``'s data requests was in flight, ``(arrival, answer written)``, by arrival.
+
+        In ``time.monotonic()`` seconds of the emulator's process; the end is None while the answer is not out.
+        ``tenant`` None is the default tenant; ``collection`` None every collection of the tenant. Requests
+        without a good token are in no tenant's flights.
+        """
+        record = self._known_record(tenant if tenant is not None else self._config.tenant_id)
+        if record is None:
+            return []
+        with self._lock:
+            flights = [log for name, log in record.flights.items() if collection is None or name == collection]
+        return sorted((interval for log in flights for interval in log.intervals()), key=lambda flight: flight[0])
+
+    def max_in_flight(self, tenant: str | None = None, collection: str | None = None) -> int:
+        """The most data requests of ``tenant`` (None: the default) and ``collection`` (None: any) in flight at once."""
+        return max_overlap(self.request_intervals(tenant, collection))
 
     def _known_record(self, tenant: str) -> _TenantRecord | None:
         """The tenant's record, None if it has none yet; ``ValueError`` for a tenant never declared nor served."""
