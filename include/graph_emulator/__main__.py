@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from graph_emulator import EmulatorConfig, Fault, GraphEmulator
+from graph_emulator import EmulatorConfig, Fault, GraphEmulator, TenantConfig
 
 
 def _budget(text: str) -> tuple[int | None, float]:
@@ -56,6 +56,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument(
         "--faults", default="[]", help="""JSON list of faults, e.g. '[{"kind": "reset", "on_request": 2}]'"""
     )
+    serve.add_argument(
+        "--tenants",
+        default="[]",
+        help="""JSON list of more tenants of the app beside the default one, e.g. '[{"tenant_id": "<guid>", """
+        """"rows_per_day": 800, "seed": 3, "grant_permission": false}]' (all but tenant_id optional)""",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         retention_days=args.retention_days,
         host=args.host,
         port=args.port,
+        tenants=tuple(TenantConfig.coerce(t) for t in json.loads(args.tenants)),
     )
 
 

@@ -1,4 +1,4 @@
-"""The emulator's settings and its fault descriptions, as plain dataclasses.
+"""The emulator's settings, its fault descriptions and its tenants, as plain dataclasses.
 
 A config object is never mutated: ``GraphEmulator.configure`` swaps in a new one, so a request handler that
 took a snapshot sees one consistent set of values.
@@ -7,6 +7,8 @@ took a snapshot sees one consistent set of values.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,43 @@ class Fault:
         return value if isinstance(value, Fault) else cls(**value)
 
 
+# What a tenant may set for itself (``TenantConfig``, ``EmulatorConfig.with_tenant``); everything else is the app's
+# or the emulator's and the same for every tenant.
+TENANT_SETTINGS = ("rows_per_day", "seed", "grant_permission")
+# Authority path segments that are no directory: never a declared tenant.
+RESERVED_TENANTS = frozenset({"common", "organizations", "consumers"})
+
+
+def tenant_seed(tenant_id: str) -> int:
+    """The data seed of a declared tenant that sets none: derived from its id, so that tenants differ."""
+    return int.from_bytes(hashlib.blake2b(f"tenant:{tenant_id}".encode(), digest_size=6).digest(), "big")
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    """One more Entra tenant where the (multi-tenant) app has been installed, beside the config's own tenant.
+
+    ``rows_per_day`` None follows the config's ``rows_per_day``; ``seed`` None is ``tenant_seed(tenant_id)``;
+    ``grant_permission`` False is admin consent never granted or revoked (tokens still issue, data answers 403).
+    """
+
+    tenant_id: str
+    rows_per_day: int | None = None
+    seed: int | None = None
+    grant_permission: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tenant_id, str) or not self.tenant_id or "/" in self.tenant_id:
+            raise ValueError(f"a tenant needs a tenant_id without '/', not {self.tenant_id!r}")
+        if self.tenant_id.lower() in RESERVED_TENANTS:
+            raise ValueError(f"{self.tenant_id!r} names no directory and cannot be a tenant")
+
+    @classmethod
+    def coerce(cls, value: TenantConfig | Mapping[str, Any]) -> TenantConfig:
+        """A TenantConfig from itself or from its JSON form (``{"tenant_id": ..., "grant_permission": false}``)."""
+        return value if isinstance(value, TenantConfig) else cls(**value)
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Everything that shapes the emulator's answers; see the package docstring for the meaning of each."""
@@ -94,12 +133,68 @@ class EmulatorConfig:
     retention_days: int | None = None
     host: str = "127.0.0.1"
     port: int = 0
+    # More tenants of the same app beside ``tenant_id`` (the default tenant, whose settings are the fields above).
+    tenants: tuple[TenantConfig, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept faults in their JSON form too, and never share the caller's list.
         object.__setattr__(self, "faults", [Fault.coerce(f) for f in self.faults])
         if isinstance(self.client_certificate_pem, str):
             object.__setattr__(self, "client_certificate_pem", self.client_certificate_pem.encode())
+        # Tenants in their JSON form (a list of objects) too; ids are compared exactly, as AAD's paths here are.
+        tenants: Iterable[TenantConfig | Mapping[str, Any]] = self.tenants
+        object.__setattr__(self, "tenants", tuple(TenantConfig.coerce(t) for t in tenants))
+        seen = {self.tenant_id}
+        for tenant in self.tenants:
+            if tenant.tenant_id in seen:
+                which = "the default tenant" if tenant.tenant_id == self.tenant_id else "another tenant"
+                raise ValueError(f"tenant {tenant.tenant_id!r} is declared twice (it is {which})")
+            seen.add(tenant.tenant_id)
+
+    @property
+    def tenant_ids(self) -> tuple[str, ...]:
+        """Every tenant the app is installed in: the default tenant first, then ``tenants`` in order."""
+        return (self.tenant_id, *(tenant.tenant_id for tenant in self.tenants))
+
+    def tenant(self, tenant_id: str | None = None) -> TenantConfig:
+        """The settings a tenant's requests are answered with, defaults resolved (None: the default tenant).
+
+        ``ValueError`` for a tenant that is not declared.
+        """
+        if tenant_id is None or tenant_id == self.tenant_id:
+            return TenantConfig(self.tenant_id, self.rows_per_day, self.seed, self.grant_permission)
+        for tenant in self.tenants:
+            if tenant.tenant_id == tenant_id:
+                return TenantConfig(
+                    tenant_id,
+                    self.rows_per_day if tenant.rows_per_day is None else tenant.rows_per_day,
+                    tenant_seed(tenant_id) if tenant.seed is None else tenant.seed,
+                    tenant.grant_permission,
+                )
+        raise ValueError(f"unknown tenant {tenant_id!r}; the emulator serves {', '.join(self.tenant_ids)}")
+
+    def with_tenant(self, tenant_id: str, **changes: Any) -> EmulatorConfig:
+        """A copy with one tenant's settings (``TENANT_SETTINGS``) changed.
+
+        For the default tenant these are the config's own fields (so a new ``rows_per_day`` also reaches the
+        tenants that set none); for another, its ``TenantConfig`` entry (None: back to the default).
+        """
+        unknown = set(changes) - set(TENANT_SETTINGS)
+        if unknown:
+            raise TypeError(
+                f"not a tenant's setting: {', '.join(sorted(unknown))}; a tenant sets {', '.join(TENANT_SETTINGS)}"
+            )
+        self.tenant(tenant_id)  # ValueError for an unknown tenant
+        if tenant_id == self.tenant_id:
+            unset = sorted(name for name, value in changes.items() if value is None)
+            if unset:
+                raise ValueError(f"the default tenant's {', '.join(unset)} cannot be None")
+            return self.replace(**changes)
+        tenants = tuple(
+            dataclasses.replace(tenant, **changes) if tenant.tenant_id == tenant_id else tenant
+            for tenant in self.tenants
+        )
+        return self.replace(tenants=tenants)
 
     def replace(self, **changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown names raise ``TypeError``."""

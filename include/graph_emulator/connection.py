@@ -6,6 +6,11 @@ the Graph host, and the extras ``tenant_id``, ``authority`` and ``verify`` (the 
 
     os.environ.update(msgraph_connection_env(emu))                     # AIRFLOW_CONN_MSGRAPH_DEFAULT
     msgraph_connection(emu, requests_per_minute=18, rate_limit_window_s=5)   # the dict, extras added
+    msgraph_connection(emu, tenant="<tenant id>")                      # what a task of that tenant would use
+
+An emulator serving several tenants is one multi-tenant app: every tenant's connection has the same client id
+and secret and differs only in its ``tenant_id`` extra (the default tenant's unless ``tenant`` is given; the
+builders do not check that the emulator declares it, so a test can aim at an unknown tenant too).
 
 ``emu`` is an in-process ``GraphEmulator``, an ``EmulatorProcess``, or the JSON that ``python -m graph_emulator
 serve --info-file`` writes (as a dict).
@@ -26,18 +31,31 @@ def emulator_info(emu: Any) -> dict[str, str]:
     return {key: info[key] for key in INFO_KEYS}
 
 
-def msgraph_connection(emu: Any, **extras: Any) -> dict[str, Any]:
-    """The connection as Airflow holds it (``conn_type``, ``login``, ``password``, ``host``, ``extra``)."""
+def msgraph_connection(emu: Any, *, tenant: str | None = None, **extras: Any) -> dict[str, Any]:
+    """The connection as Airflow holds it (``conn_type``, ``login``, ``password``, ``host``, ``extra``).
+
+    ``tenant``: the Entra tenant id the connection is for (None: the emulator's default tenant); a
+    ``tenant_id`` extra says the same and may not be given with it.
+    """
+    if tenant is not None and "tenant_id" in extras:
+        raise TypeError("give the tenant as tenant= or as the tenant_id extra, not both")
     info = emulator_info(emu)
     return {
         "conn_type": "msgraph",
         "login": info["client_id"],
         "password": info["client_secret"],
         "host": info["graph_root"],
-        "extra": {"tenant_id": info["tenant_id"], "authority": info["authority"], "verify": info["ca_path"], **extras},
+        "extra": {
+            "tenant_id": tenant or info["tenant_id"],
+            "authority": info["authority"],
+            "verify": info["ca_path"],
+            **extras,
+        },
     }
 
 
-def msgraph_connection_env(emu: Any, conn_id: str = "msgraph_default", **extras: Any) -> dict[str, str]:
+def msgraph_connection_env(
+    emu: Any, conn_id: str = "msgraph_default", *, tenant: str | None = None, **extras: Any
+) -> dict[str, str]:
     """``{"AIRFLOW_CONN_<CONN_ID>": <the connection as JSON>}``, the way a deployment sets it in the environment."""
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(msgraph_connection(emu, **extras))}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(msgraph_connection(emu, tenant=tenant, **extras))}

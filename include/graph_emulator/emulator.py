@@ -20,6 +20,7 @@ from graph_emulator.config import EmulatorConfig
 from graph_emulator.reports import DIRECT_ROUTING_CALLS
 from graph_emulator.server import TLSServer
 from graph_emulator.state import EmulatorState
+from graph_emulator.throttle import Interval
 
 
 class GraphEmulator:
@@ -96,14 +97,22 @@ class GraphEmulator:
     def config(self) -> EmulatorConfig:
         return self.state.config
 
-    # --- runtime control (see EmulatorState) -----------------------------------------------------------
-    def configure(self, **changes: Any) -> None:
-        """Change settings while serving (faults, latency, budget, permission, token lifetime...)."""
-        self.state.configure(**changes)
+    @property
+    def tenant_ids(self) -> tuple[str, ...]:
+        """Every tenant served: the default tenant (``info["tenant_id"]``) first, then the declared ones."""
+        return self.config.tenant_ids
 
-    def revoke_tokens(self) -> None:
-        """Invalidate every token issued so far (the next data request gets 401)."""
-        self.state.revoke_tokens()
+    # --- runtime control (see EmulatorState) -----------------------------------------------------------
+    def configure(self, tenant: str | None = None, **changes: Any) -> None:
+        """Change settings while serving (faults, latency, budget, permission, token lifetime, tenants...).
+
+        With ``tenant``, that tenant's own settings only: ``configure(tenant=b, grant_permission=False)``.
+        """
+        self.state.configure(tenant, **changes)
+
+    def revoke_tokens(self, tenant: str | None = None) -> None:
+        """Invalidate every token issued so far, or only ``tenant``'s (the next data request gets 401)."""
+        self.state.revoke_tokens(tenant)
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out since start, for tests that prove none leaked."""
@@ -116,9 +125,20 @@ class GraphEmulator:
     def stats(self) -> dict:
         return self.state.stats()
 
-    def max_requests_in_any(self, window_s: float, collection: str | None = None) -> int:
-        """Most data requests received (429s included) within any rolling ``window_s`` seconds (of ``collection``)."""
-        return self.state.max_requests_in_any(window_s, collection)
+    def max_requests_in_any(self, window_s: float, collection: str | None = None, tenant: str | None = None) -> int:
+        """Most data requests received (429s included) within any rolling ``window_s`` seconds.
+
+        Of ``collection`` (None: every report) and ``tenant`` (None: every request, whatever its tenant).
+        """
+        return self.state.max_requests_in_any(window_s, collection, tenant)
+
+    def request_intervals(self, tenant: str | None = None, collection: str | None = None) -> list[Interval]:
+        """``(arrival, answer written)`` of each data request of ``tenant`` (None: the default), by arrival."""
+        return self.state.request_intervals(tenant, collection)
+
+    def max_in_flight(self, tenant: str | None = None, collection: str | None = None) -> int:
+        """The most data requests of ``tenant`` (None: the default) and ``collection`` in flight at once."""
+        return self.state.max_in_flight(tenant, collection)
 
     # --- ground truth (see EmulatorState) --------------------------------------------------------------
     def retained(self, start: datetime) -> bool:
@@ -126,17 +146,31 @@ class GraphEmulator:
         return self.state.retained(start)
 
     def expected_rows_json(
-        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+        self,
+        start: datetime,
+        end: datetime,
+        api_version: str = "v1.0",
+        *,
+        report: str = DIRECT_ROUTING_CALLS,
+        tenant: str | None = None,
     ) -> str:
-        """The JSON array of every ``report`` row whose startDateTime is in ``[start, end)``, in served order."""
-        return self.state.expected_rows_json(start, end, api_version, report=report)
+        """The JSON array of every ``report`` row of ``tenant`` (None: the default) starting in ``[start, end)``."""
+        return self.state.expected_rows_json(start, end, api_version, report=report, tenant=tenant)
 
     def expected_rows(
-        self, start: datetime, end: datetime, api_version: str = "v1.0", *, report: str = DIRECT_ROUTING_CALLS
+        self,
+        start: datetime,
+        end: datetime,
+        api_version: str = "v1.0",
+        *,
+        report: str = DIRECT_ROUTING_CALLS,
+        tenant: str | None = None,
     ) -> list[dict]:
-        """Exactly the ``report`` rows (as served) whose startDateTime is in ``[start, end)`` (half-open always)."""
-        return self.state.expected_rows(start, end, api_version, report=report)
+        """Exactly the ``report`` rows of ``tenant`` (None: the default) starting in ``[start, end)``, as served."""
+        return self.state.expected_rows(start, end, api_version, report=report, tenant=tenant)
 
-    def expected_count(self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS) -> int:
-        """How many ``report`` calls start in ``[start, end)``."""
-        return self.state.expected_count(start, end, report=report)
+    def expected_count(
+        self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS, tenant: str | None = None
+    ) -> int:
+        """How many ``report`` calls of ``tenant`` (None: the default tenant) start in ``[start, end)``."""
+        return self.state.expected_count(start, end, report=report, tenant=tenant)

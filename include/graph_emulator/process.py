@@ -10,6 +10,10 @@ client's CPU alone. In-process tests use ``GraphEmulator`` directly; both kinds 
         emu.reset_stats(); emu.stats()                 # POST /_emulator/reset_stats, GET /_emulator/stats
         emu.count_day(date(2026, 3, 2))                # GET /_emulator/count: ground truth of a UTC day
 
+More tenants of the app (``tenants=[{"tenant_id": ..., "rows_per_day": ...}]``) are served beside the default one;
+``configure(tenant=..., grant_permission=False)``, ``count(..., tenant=...)``, ``rows(..., tenant=...)``,
+``revoke_tokens(tenant)`` and ``request_intervals(tenant, collection)`` take one by its id (None: the default).
+
 The process gets its own process group and log file (``log_path``); ``stop()`` sends SIGTERM to the group, then
 SIGKILL. It listens on a port the OS picks unless ``port`` is given.
 """
@@ -35,6 +39,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from graph_emulator.throttle import Interval, max_overlap
+
 INCLUDE = Path(__file__).resolve().parents[1]  # the folder that holds the graph_emulator package
 _MOMENT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -53,13 +59,15 @@ class EmulatorProcess:
         weekday_profile: bool = True,
         retention_days: int | None = None,
         faults: Iterable[Mapping[str, Any] | Any] = (),
+        tenants: Iterable[Mapping[str, Any] | Any] = (),
         host: str = "127.0.0.1",
         port: int = 0,
         workdir: str | Path | None = None,
         env: Mapping[str, str] | None = None,
         startup_timeout_s: float = 60.0,
     ):
-        """``budget`` is (requests, window seconds) or None for no throttling; ``faults`` are dicts or ``Fault``s."""
+        """``budget`` is (requests, window seconds) or None for no throttling; ``faults`` are dicts or ``Fault``s,
+        ``tenants`` dicts or ``TenantConfig``s (the tenants served beside the default one)."""
         self.argv = [sys.executable, "-m", "graph_emulator", "serve", "--host", host, "--port", str(port)]
         for flag, value in (
             ("--rows-per-day", rows_per_day),
@@ -73,9 +81,12 @@ class EmulatorProcess:
         self.argv += ["--budget", "none" if budget is None else f"{budget[0]}/{budget[1]:g}"]
         if not weekday_profile:
             self.argv.append("--no-weekday-profile")
-        fault_list = [f if isinstance(f, Mapping) else dataclasses.asdict(f) for f in faults]
+        fault_list = _as_dicts(faults)
         if fault_list:
             self.argv += ["--faults", json.dumps(fault_list)]
+        tenant_list = _as_dicts(tenants)
+        if tenant_list:
+            self.argv += ["--tenants", json.dumps(tenant_list)]
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="graph-emulator-") if workdir is None else workdir)
         self.info_path = self.workdir / "emulator-info.json"
@@ -198,33 +209,62 @@ class EmulatorProcess:
             detail = error.read().decode(errors="replace")
             raise RuntimeError(f"emulator admin {path}: HTTP {error.code} {detail}") from error
 
-    def configure(self, **changes: Any) -> None:
-        """Change settings while serving (``EmulatorConfig`` field names: rows_per_day, latency_s, faults...)."""
-        if "faults" in changes:
-            changes["faults"] = [f if isinstance(f, Mapping) else dataclasses.asdict(f) for f in changes["faults"]]
+    def configure(self, tenant: str | None = None, **changes: Any) -> None:
+        """Change settings while serving (``EmulatorConfig`` field names: rows_per_day, latency_s, faults...).
+
+        With ``tenant``, that tenant's own settings only (rows_per_day, seed, grant_permission).
+        """
+        for name in ("faults", "tenants"):
+            if name in changes:
+                changes[name] = _as_dicts(changes[name])
+        if tenant is not None:
+            changes["tenant"] = tenant
         self.admin("config", changes)
 
     def reset_stats(self) -> None:
         """Zero the counters, the request log (fault numbers count from 1 again) and the budget."""
         self.admin("reset_stats", {})
 
-    def revoke_tokens(self) -> None:
-        self.admin("revoke_tokens", {})
+    def revoke_tokens(self, tenant: str | None = None) -> None:
+        """Invalidate every token issued so far, or only ``tenant``'s."""
+        self.admin("revoke_tokens", {} if tenant is None else {"tenant": tenant})
 
     def stats(self) -> dict:
-        """data_requests, token_requests, throttled, faults_served, max_in_window, hosts."""
+        """data_requests, token_requests, throttled, faults_served, max_in_window, hosts; ``tenants``: per tenant."""
         return self.admin("stats")
 
-    def count(self, start: datetime, end: datetime) -> int:
-        """How many rows Graph holds with ``start <= startDateTime < end`` (the ground truth)."""
-        return self.admin("count", None, **{"from": _moment(start), "to": _moment(end)})["count"]
+    def count(self, start: datetime, end: datetime, tenant: str | None = None) -> int:
+        """How many rows Graph holds with ``start <= startDateTime < end`` (the ground truth) for ``tenant``."""
+        return self.admin("count", None, **_span(start, end, tenant))["count"]
 
-    def count_day(self, day: date) -> int:
+    def count_day(self, day: date, tenant: str | None = None) -> int:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return self.count(start, start + timedelta(days=1))
+        return self.count(start, start + timedelta(days=1), tenant)
 
-    def rows(self, start: datetime, end: datetime, api_version: str = "v1.0") -> list[dict]:
-        return self.admin("rows", None, **{"from": _moment(start), "to": _moment(end), "api_version": api_version})
+    def rows(self, start: datetime, end: datetime, api_version: str = "v1.0", tenant: str | None = None) -> list[dict]:
+        return self.admin("rows", None, **_span(start, end, tenant), api_version=api_version)
+
+    def request_intervals(self, tenant: str | None = None, collection: str | None = None) -> list[Interval]:
+        """``(arrival, answer written)`` of each data request of ``tenant`` (None: the default), by arrival.
+
+        In the emulator process's ``time.monotonic()``: compare them with each other, not with this clock.
+        """
+        params = {name: value for name, value in (("tenant", tenant), ("collection", collection)) if value}
+        return [(start, end) for start, end in self.admin("intervals", None, **params)["intervals"]]
+
+    def max_in_flight(self, tenant: str | None = None, collection: str | None = None) -> int:
+        """The most data requests of ``tenant`` (None: the default) and ``collection`` in flight at once."""
+        return max_overlap(self.request_intervals(tenant, collection))
+
+
+def _as_dicts(items: Iterable[Mapping[str, Any] | Any]) -> list[Mapping[str, Any]]:
+    """Faults or tenants in their JSON form: dicts as they are, dataclasses as dicts."""
+    return [item if isinstance(item, Mapping) else dataclasses.asdict(item) for item in items]
+
+
+def _span(start: datetime, end: datetime, tenant: str | None) -> dict[str, str]:
+    params = {"from": _moment(start), "to": _moment(end)}
+    return params if tenant is None else {**params, "tenant": tenant}
 
 
 def _moment(value: datetime) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,6 +51,8 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     transport: str | None = None  # None, RESET or TRUNCATE
+    # Called by whoever delivers the answer once it is written or abandoned (the request's flight ends then).
+    sent: Callable[[], None] | None = field(default=None, compare=False)
 
     @classmethod
     def json(cls, status: int, payload: object, headers: Mapping[str, str] | None = None) -> Answer:

@@ -136,7 +136,12 @@ class Handler(BaseHTTPRequestHandler):
                 host=self.headers.get("Host", ""),
                 client_request_id=self.headers.get("client-request-id"),
             )
-            return self._write(self.state.answer_data(request))
+            answer = self.state.answer_data(request)
+            try:
+                return self._write(answer)
+            finally:
+                if answer.sent is not None:  # the request's flight ends when its answer is out (or abandoned)
+                    answer.sent()
         if match := DISCOVERY_PATH.match(path):
             return self._write(self.state.discovery(match.group(1), root=root))
         if path == "/common/discovery/instance":
@@ -156,20 +161,30 @@ class Handler(BaseHTTPRequestHandler):
     def _admin_get(self, path: str, params: dict[str, str]) -> Answer:
         if path == "/_emulator/stats":
             return Answer.json(200, self.state.stats())
+        tenant = params.get("tenant") or None  # the default tenant when absent
         if path in ("/_emulator/rows", "/_emulator/count"):
             try:
                 # A "+" offset arrives as a space when the caller did not percent-encode the query.
                 start = parse_moment(params.get("from", "").replace(" ", "+"))
                 end = parse_moment(params.get("to", "").replace(" ", "+"))
                 report = report_named(params.get("report", DIRECT_ROUTING_CALLS)).function
+                if path == "/_emulator/count":
+                    count = self.state.expected_count(start, end, report=report, tenant=tenant)
+                    return Answer.json(200, {"count": count})
+                version = params.get("api_version", "v1.0")
+                text = self.state.expected_rows_json(start, end, version, report=report, tenant=tenant)
             except GraphError as error:
                 return Answer.json(400, {"error": error.message})
             except ValueError as error:
                 return Answer.json(400, {"error": str(error)})
-            if path == "/_emulator/count":
-                return Answer.json(200, {"count": self.state.expected_count(start, end, report=report)})
-            text = self.state.expected_rows_json(start, end, params.get("api_version", "v1.0"), report=report)
             return Answer(200, text.encode())
+        if path == "/_emulator/intervals":
+            collection = params.get("collection") or None
+            try:
+                intervals = self.state.request_intervals(tenant, collection)
+            except ValueError as error:
+                return Answer.json(400, {"error": str(error)})
+            return Answer.json(200, {"intervals": intervals})
         return Answer.json(404, {"error": f"no admin endpoint {path}"})
 
     def _admin_post(self, path: str, body: bytes) -> Answer:
@@ -183,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
             self.state.reset_stats()
             return OK
         if path == "/_emulator/revoke_tokens":
-            self.state.revoke_tokens()
+            try:
+                self.state.revoke_tokens(**json.loads(body or b"{}"))  # {"tenant": ...} for one tenant's only
+            except (TypeError, ValueError) as error:
+                return Answer.json(400, {"error": str(error)})
             return OK
         return Answer.json(404, {"error": f"no admin endpoint {path}"})

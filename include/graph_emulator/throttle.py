@@ -1,14 +1,18 @@
-"""Graph's request budgets (per collection, per app), and the log of every data request received.
+"""Graph's request budgets (per collection, per app), the log of every data request received, and their flights.
 
 A budget is a rolling window over the requests it *accepted*; requests it refuses (429) do not use a slot,
-but every request received is logged with its time so tests can check how hard a client pushed.
+but every request received is logged with its time so tests can check how hard a client pushed. A
+``FlightLog`` keeps when each request was in flight (arrival to the end of its answer on the wire), so tests can
+check how many requests of one stream a client had open at once.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -109,6 +113,53 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._times.clear()
+
+
+Interval = tuple[float, float | None]  # (arrival, end of the answer) in time.monotonic(); None: still in flight
+
+
+class FlightLog:
+    """When each data request was in flight: from its arrival until its answer was written (or abandoned)."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._flights: list[list[float | None]] = []
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def begin(self) -> Callable[[], None]:
+        """Log a request arriving now; the function returned ends its flight (later calls do nothing)."""
+        flight: list[float | None] = [self._clock(), None]
+        with self._lock:
+            self._flights.append(flight)
+
+        def end() -> None:
+            with self._lock:
+                if flight[1] is None:
+                    flight[1] = self._clock()
+
+        return end
+
+    def intervals(self) -> list[Interval]:
+        with self._lock:
+            return [(start, end) for start, end in self._flights if start is not None]
+
+    def clear(self) -> None:
+        """Forget every flight (one still open ends into nothing)."""
+        with self._lock:
+            self._flights = []
+
+
+def max_overlap(intervals: Iterable[Interval]) -> int:
+    """The most intervals open at one instant; one ending as another starts does not overlap it."""
+    intervals = list(intervals)
+    events = sorted(
+        [(start, 1) for start, _ in intervals] + [(math.inf if end is None else end, -1) for _, end in intervals]
+    )  # at equal times -1 sorts first: an end before a start
+    best = current = 0
+    for _, step in events:
+        current += step
+        best = max(best, current)
+    return best
 
 
 def format_retry_after(seconds: float) -> str:

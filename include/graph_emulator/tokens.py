@@ -1,7 +1,9 @@
 """The emulated Entra ID (AAD) side: OIDC discovery, the client-credentials token endpoint, issued tokens.
 
-Tokens are random opaque strings held in memory with their expiry, which is all Graph's side needs to answer
-401 for a missing, unknown, expired or revoked token. Error bodies follow AAD's shape
+Tokens are random opaque strings held in memory with their expiry and the tenant they were issued in, which is
+all Graph's side needs to answer 401 for a missing, unknown, expired or revoked token, and to know whose call logs
+a good one may read. Every tenant the config declares (``EmulatorConfig.tenant_ids``) has its token endpoint and
+OpenID configuration; any other tenant id gets AAD's AADSTS90002. Error bodies follow AAD's shape
 (``error``, ``error_description`` starting with the AADSTS code, ``error_codes``...) so that MSAL and
 azure-identity surface them the way they would against the real service.
 """
@@ -25,6 +27,7 @@ from graph_emulator.config import EmulatorConfig
 GLOBAL_GRAPH = "https://graph.microsoft.com"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
+EXPIRED = "Access token has expired or is not yet valid."
 
 
 class TokenError(Exception):
@@ -50,6 +53,7 @@ class TokenError(Exception):
 class _Issued:
     expires_at: float
     audience: str
+    tenant: str
 
 
 class TokenStore:
@@ -60,29 +64,37 @@ class TokenStore:
         self.ever_issued: list[str] = []  # revoked ones too: tests search logs for every token
         self._lock = threading.Lock()
 
-    def issue(self, audience: str, lifetime_s: float) -> str:
+    def issue(self, audience: str, lifetime_s: float, tenant: str = "") -> str:
         token = secrets.token_urlsafe(48)
         with self._lock:
-            self._tokens[token] = _Issued(time.time() + lifetime_s, audience)
+            self._tokens[token] = _Issued(time.time() + lifetime_s, audience, tenant)
             self.ever_issued.append(token)
         return token
 
-    def revoke_all(self) -> None:
+    def revoke_all(self, tenant: str | None = None) -> None:
+        """Forget every token, or only those issued in ``tenant``."""
         with self._lock:
-            self._tokens.clear()
+            if tenant is None:
+                self._tokens.clear()
+            else:
+                self._tokens = {token: issued for token, issued in self._tokens.items() if issued.tenant != tenant}
 
-    def problem(self, authorization: str | None) -> str | None:
-        """Why Graph would refuse this ``Authorization`` header, or None if the token is good."""
+    def check(self, authorization: str | None) -> tuple[str | None, str | None]:
+        """(why Graph would refuse this ``Authorization`` header, None) or (None, the good token's tenant)."""
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return "Access token is empty."
+            return "Access token is empty.", None
         with self._lock:
             issued = self._tokens.get(token)
         if issued is None or issued.expires_at <= time.time():
             # Never issued, revoked and expired all look alike from Graph's side.
-            return "Access token has expired or is not yet valid."
-        return None
+            return EXPIRED, None
+        return None, issued.tenant
+
+    def problem(self, authorization: str | None) -> str | None:
+        """Why Graph would refuse this ``Authorization`` header, or None if the token is good."""
+        return self.check(authorization)[0]
 
 
 def discovery_document(authority: str, tenant: str) -> dict:
@@ -126,9 +138,13 @@ def unknown_tenant(tenant: str) -> TokenError:
 def grant(
     config: EmulatorConfig, store: TokenStore, *, tenant: str, body: bytes, token_url: str, graph_root: str
 ) -> dict:
-    """Answer a client-credentials token request: the token response, or raise ``TokenError``."""
+    """Answer a client-credentials token request: the token response, or raise ``TokenError``.
+
+    Any declared tenant (the app is installed there) issues a token that remembers it; its consent
+    (``grant_permission``) is Graph's business, as in AAD, where a token without the role still issues.
+    """
     form = {key: values[0] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
-    if tenant != config.tenant_id:
+    if tenant not in config.tenant_ids:
         raise unknown_tenant(tenant)
     if form.get("grant_type") != "client_credentials":
         raise TokenError(
@@ -170,7 +186,7 @@ def grant(
         "token_type": "Bearer",
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
-        "access_token": store.issue(audience, lifetime),
+        "access_token": store.issue(audience, lifetime, tenant),
     }
 
 
