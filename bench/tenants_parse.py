@@ -26,6 +26,7 @@ DAG_FILES = (
     "direct_routing_calls.py",
     "pstn_calls.py",
     "direct_routing_trunk_health.py",
+    "direct_routing_trunk_health_hourly.py",
     "direct_routing_trunk_health_monthly.py",
     "direct_routing_sbc_health.py",
     "call_logs_maintenance.py",

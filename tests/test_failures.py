@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from call_logs.failures import CLASSIFICATION, classify, is_retryable, to_airflow
 from call_logs.gold.monthly import MonthIncomplete
-from call_logs.gold.trunk_health import SourceDayUnusable
+from call_logs.gold.source_days import SourceDayUnusable
 from call_logs.graph.errors import (
     GraphAuthError,
     GraphConfigError,

@@ -118,6 +118,7 @@ def test_without_a_file_the_dag_ids_are_todays(monkeypatch):
         "call_logs_maintenance",
         "direct_routing_calls",
         "direct_routing_trunk_health",
+        "direct_routing_trunk_health_hourly",
         "direct_routing_trunk_health_monthly",
         "pstn_calls",
     ]
@@ -133,6 +134,7 @@ def test_a_file_makes_a_dag_per_tenant_and_report(monkeypatch, tmp_path):
         "direct_routing_calls__fabrikam-eu",
         "direct_routing_sbc_health",
         "direct_routing_trunk_health",
+        "direct_routing_trunk_health_hourly",
         "direct_routing_trunk_health_monthly",
         "pstn_calls__contoso",
     ]
@@ -166,6 +168,7 @@ def test_a_bad_file_fails_every_dag_import_with_its_sentence(monkeypatch, tmp_pa
         "direct_routing_calls.py",
         "pstn_calls.py",
         "direct_routing_trunk_health.py",
+        "direct_routing_trunk_health_hourly.py",
         "direct_routing_trunk_health_monthly.py",
         "direct_routing_sbc_health.py",
     }

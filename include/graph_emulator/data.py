@@ -38,6 +38,7 @@ FAILURES = (
     (480, "Temporarily Unavailable", 540480, 10),
     (503, "Service Unavailable", 560503, 8),
     (603, "Decline", 540603, 5),
+    (487, "Call completed elsewhere", 540200, 6),  # a forked call answered on another leg
 )
 FAILURE_TABLE = tuple(entry[:3] for entry in FAILURES for _ in range(entry[3]))
 PREFIXES = (

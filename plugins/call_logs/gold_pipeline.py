@@ -2,6 +2,7 @@
 
 - ``direct_routing_trunk_health``: one run per day the source passed its checks (``direct_routing_calls_checked``,
   partition key ``YYYY-MM-DD``): build → data_quality, which emits ``direct_routing_trunk_health`` for the day.
+- ``direct_routing_trunk_health_hourly``: the same, per trunk and hour (the Health Dashboard's hourly drill-down).
 - ``direct_routing_trunk_health_monthly``: one run per month once every day of it has a checked trunk-health
   partition (``RollupMapper`` over ``MonthWindow`` with ``WaitForAll``; partition key ``YYYY-MM``).
 In a lake of many tenants (a tenants file beside the DAGs) the same two DAGs run per tenant-day
@@ -31,12 +32,12 @@ from airflow.sdk import (
 
 from call_logs.assets import PARTITION_KEY_FORMAT, checked_asset_name
 from call_logs.config import template, tenants_file
-from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY
+from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY, TRUNK_HEALTH_MONTHLY, GoldTable
 from call_logs.operators.gold import (
+    DailyGoldOperator,
     GoldQualityOperator,
     SbcHealthOperator,
     TrunkHealthMonthlyOperator,
-    TrunkHealthOperator,
 )
 from call_logs.partitions import DueTenantsWindow, TenantDayMapper, TenantMonthMapper, TenantMonthWindow
 from call_logs.pipeline import DEFAULT_ARGS
@@ -53,14 +54,14 @@ def _tenants(beside: Path) -> Tenants | None:
     return load_tenants(tenants_file(beside))
 
 
-def trunk_health_dag(beside: Path) -> DAG:
-    """Per-day trunk health, run for every checked day (of each tenant) of ``direct_routing_calls``."""
+def _daily_gold_dag(table: GoldTable, description: str, beside: Path) -> DAG:
+    """A daily gold table's DAG, run for every checked day (of each tenant) of its source: build → data_quality."""
     day = StartOfDayMapper(input_format=PARTITION_KEY_FORMAT)
     with DAG(
-        dag_id=TRUNK_HEALTH.table,
-        description="Direct-routing trunk health per day and trunk, from each checked day of direct_routing_calls",
+        dag_id=table.table,
+        description=description,
         schedule=PartitionedAssetTimetable(
-            assets=Asset(name=checked_asset_name(TRUNK_HEALTH.source)),
+            assets=Asset(name=checked_asset_name(table.source)),
             default_partition_mapper=day if _tenants(beside) is None else ProductMapper(IdentityMapper(), day),
         ),
         start_date=START,
@@ -70,17 +71,29 @@ def trunk_health_dag(beside: Path) -> DAG:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = TrunkHealthOperator(task_id="build", lake_root=LAKE_ROOT, table_format=TABLE_FORMAT)
+        build = DailyGoldOperator(task_id="build", table=table.table, lake_root=LAKE_ROOT, table_format=TABLE_FORMAT)
         check = GoldQualityOperator(
             task_id="data_quality",
-            table=TRUNK_HEALTH.table,
+            table=table.table,
             lake_root=LAKE_ROOT,
             table_format=TABLE_FORMAT,
             retries=0,
-            outlets=[Asset(name=TRUNK_HEALTH.table)],
+            outlets=[Asset(name=table.table)],
         )
         build >> check
     return dag
+
+
+def trunk_health_dag(beside: Path) -> DAG:
+    """Per-day trunk health, run for every checked day (of each tenant) of ``direct_routing_calls``."""
+    description = "Direct-routing trunk health per day and trunk, from each checked day of direct_routing_calls"
+    return _daily_gold_dag(TRUNK_HEALTH, description, beside)
+
+
+def trunk_health_hourly_dag(beside: Path) -> DAG:
+    """Per-day hourly trunk health (the Health Dashboard's drill-down), run like the daily table."""
+    description = "Direct-routing trunk health per day, trunk and hour: NER, ASR, peak concurrency, end reasons"
+    return _daily_gold_dag(TRUNK_HEALTH_HOURLY, description, beside)
 
 
 def trunk_health_monthly_dag(beside: Path) -> DAG:

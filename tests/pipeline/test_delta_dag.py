@@ -202,5 +202,6 @@ def test_the_maintenance_dag_is_a_no_op_for_parquet(maintenance_dag, pipeline_en
         "maintain_pstn_calls",
         "maintain_direct_routing_trunk_health",
         "maintain_direct_routing_trunk_health_monthly",
+        "maintain_direct_routing_trunk_health_hourly",
     }
     assert not Path(lake).exists() or not any(Path(lake).rglob("*"))

@@ -1,7 +1,10 @@
 """The monthly trunk-health rollup: one row per month and trunk, summed from the month's trunk-health days.
 
-``days`` counts the days on which the trunk had calls; rates are recomputed from the summed counts (never
-averaged). Quantiles and top SIP codes do not add up across days and stay in the daily table.
+``days`` counts the days on which the trunk had calls; rates and NER are recomputed from the summed counts (never
+averaged). ``peak_concurrent_calls`` is the busiest minute of the month: the most of its days' peaks, over the
+``concurrency_days`` that have one (a day computed without its previous day has none). Quantiles, averages and top
+SIP codes do not add up across days and stay in the daily table. Days of schema version 1 read with the figures
+added since as nulls: they count in the sums as zero delivered and judged calls, and have no peak.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from call_logs.gold.table import TRUNK, TRUNK_HEALTH_MONTHLY
 from call_logs.lake.errors import PartitionUnusable
 from call_logs.utc import days_of_month
 
-SUMMED = ("calls", "successful_calls", "answered_calls", "media_bypass_calls")
+SUMMED = ("calls", "successful_calls", "answered_calls", "media_bypass_calls", "delivered_calls", "ner_calls")
 
 
 class MonthIncomplete(PartitionUnusable):
@@ -28,9 +31,16 @@ def monthly_rows(days: list[pa.Table]) -> pa.Table:
     """The monthly rows of the month's daily trunk-health tables, one per trunk, sorted by trunk (null last)."""
     if not days:
         return TRUNK_HEALTH_MONTHLY.schema.empty_table()
-    combined = pa.concat_tables([day.select([TRUNK, *SUMMED]) for day in days])
+    combined = pa.concat_tables([day.select([TRUNK, *SUMMED, "peak_concurrent_calls"]) for day in days])
     every = pc.CountOptions(mode="all")  # a null trunk is a trunk too: count its days
-    grouped = combined.group_by(TRUNK).aggregate([(TRUNK, "count", every), *((c, "sum") for c in SUMMED)])
+    grouped = combined.group_by(TRUNK).aggregate(
+        [
+            (TRUNK, "count", every),
+            *((c, "sum", pc.ScalarAggregateOptions(min_count=0)) for c in SUMMED),
+            ("peak_concurrent_calls", "max"),
+            ("peak_concurrent_calls", "count"),
+        ]
+    )
     rows: list[dict[str, Any]] = []
     for record in grouped.to_pylist():
         calls = record["calls_sum"]
@@ -45,6 +55,11 @@ def monthly_rows(days: list[pa.Table]) -> pa.Table:
                 "answer_seizure_ratio": record["answered_calls_sum"] / calls if calls else None,
                 "media_bypass_calls": record["media_bypass_calls_sum"],
                 "media_bypass_share": record["media_bypass_calls_sum"] / calls if calls else None,
+                "delivered_calls": record["delivered_calls_sum"],
+                "ner_calls": record["ner_calls_sum"],
+                "ner": record["delivered_calls_sum"] / record["ner_calls_sum"] if record["ner_calls_sum"] else None,
+                "peak_concurrent_calls": record["peak_concurrent_calls_max"],
+                "concurrency_days": record["peak_concurrent_calls_count"],
             }
         )
     rows.sort(key=lambda r: (r[TRUNK] is None, r[TRUNK] or ""))

@@ -1,9 +1,13 @@
 """Quality checks of gold partitions, run by the quality engine like any table's; the report is stored beside them.
 
-Every check is an error (a gold partition is recomputed, never patched): the daily trunk-health checks tie the day
-to the source day it claims to summarise (calls add up to its rows, computed from its current file), and bound what
-a row may say (one row per trunk, counts within calls, rates in [0, 1]); the monthly ones require every day of the
-month and the calls of those days. A check reads the source through ``CommittedPartition.source``.
+Every check but one is an error (a gold partition is recomputed, never patched): the daily trunk-health checks tie
+the day to the source days it claims to summarise (calls add up to its rows, computed from their current files),
+and bound what a row may say (one row per trunk, counts within calls, rates and NER as shares in [0, 1], outcomes
+adding up to calls, peak concurrency within the calls that could be up and at least the busiest minute of the day's
+own calls, recounted here by another method); the monthly ones require every day of the month and the calls of
+those days. The warning: a day computed without the previous day's calls still up after midnight has null
+concurrency figures, and the check names the partition that was missing. A check reads the source through
+``CommittedPartition.source``.
 """
 
 from __future__ import annotations
@@ -12,11 +16,21 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from call_logs.gold.concurrency import MICROS_PER_MINUTE, day_start_micros, session_bounds
 from call_logs.gold.store import GoldManifest, GoldSink, read_day
-from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, GoldTable
+from call_logs.gold.table import (
+    SBC_HEALTH,
+    TRUNK,
+    TRUNK_HEALTH,
+    TRUNK_HEALTH_HOURLY,
+    TRUNK_HEALTH_MONTHLY,
+    GoldTable,
+)
+from call_logs.gold.trunk_health import group_index, sorted_keys
 from call_logs.quality.engine import check_partition
 from call_logs.quality.reading import CommittedPartition
 from call_logs.quality.results import QualityReport
@@ -24,8 +38,15 @@ from call_logs.sinks.base import Sink
 from call_logs.tables.checks import Check, Outcome, QualityThresholds, check
 from call_logs.utc import days_of_month
 
-RATES = ("success_rate", "answer_seizure_ratio", "media_bypass_share")
-WITHIN_CALLS = ("successful_calls", "answered_calls", "media_bypass_calls")
+RATES = ("success_rate", "answer_seizure_ratio", "media_bypass_share", "ner", "short_call_share")
+WITHIN_CALLS = (
+    "successful_calls",
+    "answered_calls",
+    "media_bypass_calls",
+    "delivered_calls",
+    "ner_calls",
+    "average_call_duration_calls",
+)
 LOCATIONS = ("calls_by_signaling_location", "calls_by_media_location")
 
 GoldPartition = CommittedPartition[GoldTable, GoldManifest]
@@ -37,6 +58,11 @@ def _count(mask: pa.ChunkedArray) -> int:
 
 def _sum(rows: pa.Table, column: str) -> int:
     return int(pc.sum(rows[column]).as_py() or 0)
+
+
+def _present(p: GoldPartition, columns: tuple[str, ...]) -> list[str]:
+    """The ``columns`` the partition's table has (the daily, hourly and monthly tables share these checks)."""
+    return [c for c in columns if c in p.spec.column_names]
 
 
 @check("file_matches_manifest", "error", needs=())
@@ -59,18 +85,20 @@ def check_one_row_per_trunk(p: GoldPartition, t: QualityThresholds) -> Outcome:
 
 @check("counts_within_calls", "error", group="bounds")
 def check_counts_within_calls(p: GoldPartition, t: QualityThresholds) -> Outcome:
-    """Successful, answered and media-bypass calls never exceed a trunk's calls."""
-    rows = p.table(["calls", *WITHIN_CALLS])
-    over = {c: _count(pc.greater(rows[c], rows["calls"])) for c in WITHIN_CALLS}
+    """Successful, answered, media-bypass, delivered and NER-judged calls never exceed a trunk's calls."""
+    within = _present(p, WITHIN_CALLS)
+    rows = p.table(["calls", *within])
+    over = {c: _count(pc.greater(rows[c], rows["calls"])) for c in within}
     bad = any(over.values())
     return Outcome(not bad, over, "0 rows", "Counts exceed calls." if bad else "OK.")
 
 
 @check("rates_in_unit_interval", "error", group="bounds")
 def check_rates_in_unit_interval(p: GoldPartition, t: QualityThresholds) -> Outcome:
-    """Every rate is a share: in [0, 1]."""
-    rows = p.table(list(RATES))
-    outside = {c: _count(pc.or_(pc.less(rows[c], 0.0), pc.greater(rows[c], 1.0))) for c in RATES}
+    """Every rate is a share: in [0, 1] (NER too: the Health Dashboard's percentage / 100)."""
+    rates = _present(p, RATES)
+    rows = p.table(rates)
+    outside = {c: _count(pc.or_(pc.less(rows[c], 0.0), pc.greater(rows[c], 1.0))) for c in rates}
     bad = any(outside.values())
     return Outcome(not bad, outside, "0 rows", "Rates outside [0, 1]." if bad else "Every rate is in [0, 1].")
 
@@ -103,13 +131,119 @@ def check_calls_match_source_rows(p: GoldPartition, t: QualityThresholds) -> Out
 
 @check("computed_from_current_source", "error", needs=(), group="source")
 def check_computed_from_current_source(p: GoldPartition, t: QualityThresholds) -> Outcome:
-    """The day was computed from the source day's current file (its sha256), not an earlier version of it."""
-    source_manifest = p.source(p.spec.source).read_manifest(p.day)
-    used = p.manifest.sources[0].sha256 if p.manifest and p.manifest.sources else None
-    current = source_manifest.file.sha256 if source_manifest else None
-    fresh = used is not None and used == current
-    message = "Computed from the source day's current file." if fresh else "The source day changed: recompute."
-    return Outcome(fresh, used, current, message)
+    """The day was computed from the current file (sha256) of each source day it read (the day itself, and the
+    previous day for the calls still up after midnight), not an earlier version of one."""
+    used = list(p.manifest.sources) if p.manifest else []
+    source = p.source(p.spec.source)
+    current = {s.partition: source.read_manifest(s.partition) for s in used}
+    changed = [
+        s.partition.isoformat() for s in used if (now := current[s.partition]) is None or now.file.sha256 != s.sha256
+    ]
+    fresh = bool(used) and used[0].partition == p.day and not changed
+    message = (
+        "Computed from the current file of every source day it read."
+        if fresh
+        else f"Source days changed since (or never read): {changed or [p.day.isoformat()]}: recompute."
+    )
+    return Outcome(fresh, {s.partition.isoformat(): s.sha256 for s in used}, "each one's current sha256", message)
+
+
+@check("concurrency_complete", "warning", needs=("manifest",), group="source")
+def check_concurrency_complete(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The previous day's calls still up after midnight were read: the concurrency figures are complete, not null."""
+    assert p.manifest is not None
+    missing = [
+        f"{m.table} {m.partition}" + (f" (tenant {m.tenant})" if m.tenant else "") + f": {m.reason}"
+        for m in p.manifest.missing_sources
+    ]
+    message = (
+        "Concurrency counts the previous day's calls still up after midnight."
+        if not missing
+        else f"Concurrency figures are null: {'; '.join(missing)}. They fill in when that day's trunk health is "
+        "built (or re-run this day once it is pulled)."
+    )
+    return Outcome(not missing, missing, [], message)
+
+
+@check("outcomes_add_up", "error", group="bounds")
+def check_outcomes_add_up(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Each trunk's calls per NER outcome add up to its calls, delivered <= judged, and NER = delivered / judged."""
+    rows = p.table(["calls", "calls_by_outcome", "delivered_calls", "ner_calls", "ner"]).to_pylist()
+    wrong = []
+    for row in rows:
+        by_outcome = {item["value"]: item["calls"] for item in row["calls_by_outcome"]}
+        ner = row["delivered_calls"] / row["ner_calls"] if row["ner_calls"] else None
+        if (
+            sum(by_outcome.values()) != row["calls"]
+            or row["delivered_calls"] > row["ner_calls"]
+            or row["ner_calls"] != row["calls"] - by_outcome.get("unknown", 0)
+            or (ner is None) != (row["ner"] is None)
+            or (ner is not None and abs(ner - row["ner"]) > 1e-12)
+        ):
+            wrong.append(row[TRUNK])
+    message = "Outcomes add up to calls and NER to its counts." if not wrong else f"They do not for {wrong}."
+    return Outcome(not wrong, wrong, [], message)
+
+
+@check("peak_within_possible_calls", "error", group="bounds")
+def check_peak_within_possible_calls(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """A trunk's peak is at most its calls plus those still up from the previous day; its inbound and outbound
+    peaks and its p95 are at most its peak."""
+    columns = ["calls", "calls_from_previous_day", "peak_concurrent_calls", "peak_concurrent_inbound"]
+    rows = p.table([*columns, "peak_concurrent_outbound", "p95_concurrent_calls"]).to_pylist()
+    wrong = [
+        r[TRUNK]
+        for r in rows
+        if r["peak_concurrent_calls"] is not None
+        and (
+            r["peak_concurrent_calls"] > r["calls"] + r["calls_from_previous_day"]
+            or r["peak_concurrent_inbound"] > r["peak_concurrent_calls"]
+            or r["peak_concurrent_outbound"] > r["peak_concurrent_calls"]
+            or r["p95_concurrent_calls"] > r["peak_concurrent_calls"]
+        )
+    ]
+    message = "Every peak is within the calls that could be up." if not wrong else f"Impossible peaks: {wrong}."
+    return Outcome(not wrong, wrong, [], message)
+
+
+def busiest_minute_of_own_calls(calls: pa.Table, day: date) -> dict[Any, int]:
+    """Per trunk, the most of the day's calls that began and ended within the day up in one minute: a lower bound
+    of the day's peak, counted by sorting (a minute's calls = those begun by it - those ended before it; the
+    busiest minute is one in which a call began), not by ``concurrency.py``'s difference arrays."""
+    begin, end = session_bounds(calls)
+    start = day_start_micros(day)
+    first = (begin - start) // MICROS_PER_MINUTE
+    last = np.where(end > begin, (end - 1 - start) // MICROS_PER_MINUTE, first)
+    inside = (first >= 0) & (last < 1440)
+    keys = sorted_keys(calls[TRUNK])
+    group = group_index(calls[TRUNK], keys)
+    busiest: dict[Any, int] = {}
+    for i, trunk in enumerate(keys):
+        mine = inside & (group == i)
+        starts, ends = np.sort(first[mine]), np.sort(last[mine])
+        up = np.searchsorted(starts, starts, side="right") - np.searchsorted(ends, starts, side="left")
+        busiest[trunk] = int(up.max(initial=0))
+    return busiest
+
+
+@check("peak_at_least_busiest_minute", "error", group="source")
+def check_peak_at_least_busiest_minute(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """No trunk's peak is below the busiest minute of the day's own calls (begun and ended that day), recounted
+    from the source day."""
+    rows = p.table(["peak_concurrent_calls"]).to_pylist()
+    source = p.source(p.spec.source)
+    columns = [TRUNK, "inviteDateTime", "startDateTime", "endDateTime", "failureDateTime"]
+    calls = source.read_columns(p.day, columns)
+    if calls is None:
+        return Outcome(False, None, "the source day", f"The source day {p.day} cannot be read to recount it.")
+    busiest = busiest_minute_of_own_calls(calls, p.day)
+    low = {
+        str(r[TRUNK]): (r["peak_concurrent_calls"], busiest.get(r[TRUNK], 0))
+        for r in rows
+        if r["peak_concurrent_calls"] is not None and r["peak_concurrent_calls"] < busiest.get(r[TRUNK], 0)
+    }
+    message = "Every peak is at least the busiest minute of the day's own calls." if not low else f"Too low: {low}."
+    return Outcome(not low, low, {}, message)
 
 
 @check("every_day_of_the_month", "error", needs=(), group="source")
@@ -138,7 +272,7 @@ def source_key(table: str, tenant: str | None) -> str:
 @check("calls_match_tenant_days", "error", group="source")
 def check_calls_match_tenant_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
     """The SBCs' calls add up to the rows of the tenant days the view was computed from, as they are now."""
-    sources = p.manifest.sources if p.manifest else ()
+    sources = [s for s in p.manifest.sources if s.partition == p.day] if p.manifest else []
     current = [p.source(source_key(s.table, s.tenant)).read_manifest(p.day) for s in sources]
     expected = sum(m.rows for m in current if m is not None)
     total = _sum(p.table(["calls"]), "calls")
@@ -151,14 +285,14 @@ def check_calls_match_tenant_days(p: GoldPartition, t: QualityThresholds) -> Out
 
 @check("computed_from_current_tenant_days", "error", needs=("manifest",), group="source")
 def check_computed_from_current_tenant_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
-    """Every tenant day the view was computed from is still the file it read (its sha256)."""
+    """Every tenant day the view was computed from (and each previous day it read) is still the file it read."""
     assert p.manifest is not None
     changed = []
     for s in p.manifest.sources:
-        now = p.source(source_key(s.table, s.tenant)).read_manifest(p.day)
+        now = p.source(source_key(s.table, s.tenant)).read_manifest(s.partition)
         if now is None or now.file.sha256 != s.sha256:
-            changed.append(s.tenant)
-    tenants = [s.tenant for s in p.manifest.sources]
+            changed.append(f"{s.tenant} {s.partition}")
+    tenants = sorted({str(s.tenant) for s in p.manifest.sources})
     message = "Computed from every tenant day's current file." if not changed else f"Changed since: {changed}."
     return Outcome(not changed, {"changed": changed, "tenants": tenants}, {"changed": []}, message)
 
@@ -166,10 +300,31 @@ def check_computed_from_current_tenant_days(p: GoldPartition, t: QualityThreshol
 @check("tenants_within_sources", "error", group="bounds")
 def check_tenants_within_sources(p: GoldPartition, t: QualityThresholds) -> Outcome:
     """No SBC counts more tenants than the view was computed from."""
-    sources = len(p.manifest.sources) if p.manifest else 0
+    sources = len({s.tenant for s in p.manifest.sources if s.partition == p.day}) if p.manifest else 0
     most = max(p.table(["tenants"])["tenants"].to_pylist(), default=0)
     ok = most <= sources
     return Outcome(ok, most, f"at most {sources}", "OK." if ok else f"An SBC counts {most} tenants of {sources}.")
+
+
+@check("one_row_per_trunk_hour", "error", group="identity")
+def check_one_row_per_trunk_hour(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """A trunk has at most one row per hour, and every hour is one of the partition's day."""
+    rows = p.table(["hour"])
+    pairs = rows.group_by([TRUNK, "hour"], use_threads=False).aggregate([]).num_rows
+    start = day_start_micros(p.day)
+    hours = np.asarray(pc.cast(rows["hour"], pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    outside = int(((hours < start) | (hours >= start + 1440 * MICROS_PER_MINUTE)).sum())
+    ok = pairs == rows.num_rows and outside == 0
+    found = {"repeated": rows.num_rows - pairs, "outside_the_day": outside}
+    return Outcome(ok, found, {"repeated": 0, "outside_the_day": 0}, "OK." if ok else f"Bad hours: {found}.")
+
+
+@check("end_reasons_within_calls", "error", group="bounds")
+def check_end_reasons_within_calls(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """An hour's top call-end reasons count no more calls than the hour had."""
+    rows = p.table(["calls", "top_call_end_reasons"]).to_pylist()
+    over = [r[TRUNK] for r in rows if sum(item["calls"] for item in r["top_call_end_reasons"]) > r["calls"]]
+    return Outcome(not over, over, [], "OK." if not over else f"Reasons exceed calls on {over}.")
 
 
 GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
@@ -179,8 +334,22 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
         check_counts_within_calls,
         check_rates_in_unit_interval,
         check_locations_add_up_to_calls,
+        check_outcomes_add_up,
+        check_peak_within_possible_calls,
+        check_peak_at_least_busiest_minute,
         check_calls_match_source_rows,
         check_computed_from_current_source,
+        check_concurrency_complete,
+    ),
+    TRUNK_HEALTH_HOURLY.table: (
+        check_file_matches_manifest,
+        check_one_row_per_trunk_hour,
+        check_counts_within_calls,
+        check_rates_in_unit_interval,
+        check_end_reasons_within_calls,
+        check_calls_match_source_rows,
+        check_computed_from_current_source,
+        check_concurrency_complete,
     ),
     TRUNK_HEALTH_MONTHLY.table: (
         check_file_matches_manifest,
@@ -196,9 +365,12 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
         check_counts_within_calls,
         check_rates_in_unit_interval,
         check_locations_add_up_to_calls,
+        check_outcomes_add_up,
+        check_peak_within_possible_calls,
         check_tenants_within_sources,
         check_calls_match_tenant_days,
         check_computed_from_current_tenant_days,
+        check_concurrency_complete,
     ),
 }
 

@@ -16,16 +16,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from call_logs.gold.store import GoldManifest, GoldSink, write_day
+from call_logs.gold.source_days import read_carried_over, read_source_day
+from call_logs.gold.store import GoldManifest, GoldSink, MissingPartition, SourcePartition, write_day
 from call_logs.gold.table import SBC_HEALTH, TRUNK
-from call_logs.gold.trunk_health import source_day, trunk_health_rows
+from call_logs.gold.trunk_health import CARRIED_COLUMNS, SOURCE_COLUMNS, trunk_health_rows
 from call_logs.lake.layout import TENANT_COLUMN
 from call_logs.sinks import ReportSink
 
 
-def sbc_health_rows(calls: pa.Table) -> pa.Table:
-    """The SBC rows of one day's calls of many tenants (trunk health's columns and ``tenant``), one per trunk."""
-    rows = trunk_health_rows(calls.drop_columns([TENANT_COLUMN]))
+def sbc_health_rows(calls: pa.Table, day: date, carried: pa.Table | None) -> pa.Table:
+    """The SBC rows of one day's calls of many tenants (trunk health's columns and ``tenant``), one per trunk;
+    ``carried``: every tenant's calls still up after midnight, or None when a tenant's previous day was missing."""
+    rows = trunk_health_rows(calls.drop_columns([TENANT_COLUMN]), day, carried)
     per_trunk = calls.group_by(TRUNK, use_threads=False).aggregate([(TENANT_COLUMN, "count_distinct")])
     counted = per_trunk[f"{TENANT_COLUMN}_count_distinct"].to_pylist()
     tenants = dict(zip(per_trunk[TRUNK].to_pylist(), counted, strict=True))
@@ -36,11 +38,23 @@ def sbc_health_rows(calls: pa.Table) -> pa.Table:
 def build_sbc_day(
     sources: Mapping[str, ReportSink], gold: GoldSink, day: date, *, run: dict[str, Any] | None = None
 ) -> GoldManifest:
-    """Compute the day's SBC view from each due tenant's day as stored (``sources``: slug -> its sink)."""
-    tables, origins = [], []
+    """Compute the day's SBC view from each due tenant's day as stored (``sources``: slug -> its sink), with every
+    tenant's calls still up after the previous midnight (none missing, or the concurrency columns are null)."""
+    tables, carried, origins = [], [], []
+    missing: list[MissingPartition] = []
+    previous: list[SourcePartition] = []
     for slug, source in sorted(sources.items()):
-        calls, origin = source_day(source, day)
+        calls, origin = read_source_day(source, day, SOURCE_COLUMNS)
         tables.append(calls.append_column(TENANT_COLUMN, pa.repeat(pa.scalar(slug), calls.num_rows)))
         origins.append(origin)
-    rows = sbc_health_rows(pa.concat_tables(tables)) if tables else SBC_HEALTH.schema.empty_table()
-    return write_day(gold, day, rows, origins, run)
+        crossing, read = read_carried_over(source, day, CARRIED_COLUMNS)
+        if isinstance(read, MissingPartition):
+            missing.append(read)
+        else:
+            previous.append(read)
+            carried.append(crossing)
+    if not tables:
+        return write_day(gold, day, SBC_HEALTH.schema.empty_table(), [], run)
+    up_after_midnight = pa.concat_tables(carried) if not missing else None
+    rows = sbc_health_rows(pa.concat_tables(tables), day, up_after_midnight)
+    return write_day(gold, day, rows, [*origins, *previous], run, tuple(missing))

@@ -39,6 +39,16 @@ class SourcePartition:
 
 
 @dataclass(frozen=True)
+class MissingPartition:
+    """A partition a gold partition would have read but could not (and why): its figures that need it are null."""
+
+    table: str
+    partition: date
+    reason: str
+    tenant: str | None = None
+
+
+@dataclass(frozen=True)
 class GoldManifest:
     table: str
     partition: date
@@ -49,6 +59,7 @@ class GoldManifest:
     run: dict[str, Any] = field(default_factory=dict)
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     tenant: str | None = None  # the tenant's slug, in a lake of many tenants (a table across tenants: None)
+    missing_sources: tuple[MissingPartition, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +71,7 @@ class GoldManifest:
             "rows": self.rows,
             "file": asdict(self.file),
             "sources": [asdict(s) | {"partition": s.partition.isoformat()} for s in self.sources],
+            "missing_sources": [asdict(m) | {"partition": m.partition.isoformat()} for m in self.missing_sources],
             "run": self.run,
             "computed_at": format_utc(self.computed_at),
         }
@@ -85,6 +97,10 @@ class GoldManifest:
                 run=document.get("run", {}),
                 computed_at=datetime.fromisoformat(document["computed_at"].replace("Z", "+00:00")),
                 tenant=document.get("tenant"),
+                missing_sources=tuple(
+                    MissingPartition(m["table"], date.fromisoformat(m["partition"]), m["reason"], m.get("tenant"))
+                    for m in document.get("missing_sources", ())
+                ),
             )
         except ManifestError:
             raise
@@ -115,7 +131,12 @@ def gold_sink(table_format: str, lake: LakeRoot, table: GoldTable, *, tenant: st
 
 
 def write_day(
-    sink: GoldSink, day: date, rows: pa.Table, sources: list[SourcePartition], run: dict[str, Any] | None = None
+    sink: GoldSink,
+    day: date,
+    rows: pa.Table,
+    sources: list[SourcePartition],
+    run: dict[str, Any] | None = None,
+    missing: tuple[MissingPartition, ...] = (),
 ) -> GoldManifest:
     """Replace the gold partition with ``rows`` (cast to the table's schema) and its manifest, atomically."""
     table = sink.spec
@@ -133,16 +154,39 @@ def write_day(
             sources=tuple(sources),
             run=run or {},
             tenant=sink.tenant,
+            missing_sources=missing,
         ),
     )
 
 
 def read_day(sink: GoldSink, day: date) -> pa.Table | None:
-    """The whole gold partition in the table's schema, or None when it is missing, unreadable or of another schema."""
+    """The whole gold partition in the table's schema, or None when it is missing, unreadable or of another schema.
+
+    A partition written by an earlier schema version reads with the columns added since as nulls (columns are only
+    ever added), so rollups and the report read old and new days alike.
+    """
     rows = sink.read_columns(day, list(sink.spec.column_names))
+    if rows is None:
+        rows = _read_earlier_version(sink, day)
     if rows is None:
         return None
     try:  # a Delta table hands back its own spelling of the types (large strings, its list item names)
         return rows.cast(sink.spec.schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
         return None
+
+
+def _read_earlier_version(sink: GoldSink, day: date) -> pa.Table | None:
+    """A partition of an earlier schema version, with the columns it lacks as nulls (None: not one of those)."""
+    with sink.open_day(day) as stored:
+        stored_names = set(stored.data.schema.names) if stored.data is not None else set()
+    present = [name for name in sink.spec.column_names if name in stored_names]
+    if not present or len(present) == len(sink.spec.column_names):
+        return None
+    rows = sink.read_columns(day, present)
+    if rows is None:
+        return None
+    for name in sink.spec.column_names:
+        if name not in stored_names:
+            rows = rows.append_column(name, pa.nulls(rows.num_rows, sink.spec.schema.field(name).type))
+    return rows.select(list(sink.spec.column_names))

@@ -46,6 +46,7 @@ class GoldTable:
 
 
 TRUNK = "trunkFullyQualifiedDomainName"
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
 _COUNTED = pa.list_(pa.field("element", pa.struct([("value", pa.string()), ("calls", pa.int64())])))
 _SIP_CODES = pa.list_(
     pa.field("element", pa.struct([("code", pa.int32()), ("phrase", pa.string()), ("calls", pa.int64())]))
@@ -69,8 +70,24 @@ TRUNK_HEALTH = GoldTable(
         pa.field("duration_p95_s", pa.float64()),
         pa.field("calls_by_signaling_location", _COUNTED),  # sorted by location
         pa.field("calls_by_media_location", _COUNTED),
+        # schema version 2: the Health Dashboard's and CQD's figures (definitions in trunk_health.py and the README)
+        pa.field("calls_by_outcome", _COUNTED),  # NER outcomes (outcomes.py) with calls, in the table's order
+        pa.field("delivered_calls", pa.int64()),
+        pa.field("ner_calls", pa.int64()),  # the calls NER is based on: every call but those of unknown outcome
+        pa.field("ner", pa.float64()),  # delivered / ner_calls in [0, 1] (the dashboard shows x 100); null: none
+        pa.field("calls_from_previous_day", pa.int64()),  # still up after midnight; null: that day was missing
+        pa.field("peak_concurrent_calls", pa.int64()),  # the most calls up in a minute; null: previous day missing
+        pa.field("peak_concurrent_minute", _TIMESTAMP),  # the first minute it peaked
+        pa.field("peak_concurrent_inbound", pa.int64()),  # the inbound calls' own peak (callType ByotIn*/dr_in*)
+        pa.field("peak_concurrent_outbound", pa.int64()),  # the outbound calls' own peak (ByotOut*/dr_out*)
+        pa.field("p95_concurrent_calls", pa.float64()),  # over the day's 1,440 minutes, idle ones too
+        pa.field("average_call_duration_s", pa.float64()),  # talk time of answered calls: end - start
+        pa.field("average_call_duration_calls", pa.int64()),  # the answered calls it is based on
+        pa.field("short_call_share", pa.float64()),  # of those, the share under 15 s
+        pa.field("setup_delay_p50_s", pa.float64()),  # start - invite of answered calls
+        pa.field("setup_delay_p95_s", pa.float64()),
     ),
-    schema_version=1,
+    schema_version=2,
     key_column=TRUNK,
 )
 
@@ -88,6 +105,40 @@ TRUNK_HEALTH_MONTHLY = GoldTable(
         pa.field("answer_seizure_ratio", pa.float64()),
         pa.field("media_bypass_calls", pa.int64()),
         pa.field("media_bypass_share", pa.float64()),
+        # schema version 2
+        pa.field("delivered_calls", pa.int64()),
+        pa.field("ner_calls", pa.int64()),
+        pa.field("ner", pa.float64()),
+        pa.field("peak_concurrent_calls", pa.int64()),  # the month's busiest minute over its days with a figure
+        pa.field("concurrency_days", pa.int32()),  # the days with a concurrency figure (of ``days``)
+    ),
+    schema_version=2,
+    key_column=TRUNK,
+)
+
+# The Health Dashboard's hourly drill-down: per day, trunk and hour of the day (UTC).
+TOP_END_REASONS = 5
+_END_REASONS = pa.list_(
+    pa.field(
+        "element",
+        pa.struct([("code", pa.int32()), ("sub_reason", pa.int32()), ("phrase", pa.string()), ("calls", pa.int64())]),
+    )
+)
+TRUNK_HEALTH_HOURLY = GoldTable(
+    table="direct_routing_trunk_health_hourly",
+    source="direct_routing_calls",
+    partition_column="call_date",
+    fields=(
+        pa.field(TRUNK, pa.string()),
+        pa.field("hour", _TIMESTAMP),  # the hour's first instant (UTC); a row per hour in which calls started
+        pa.field("calls", pa.int64()),  # calls that started in the hour
+        pa.field("delivered_calls", pa.int64()),
+        pa.field("ner_calls", pa.int64()),
+        pa.field("ner", pa.float64()),
+        pa.field("answered_calls", pa.int64()),
+        pa.field("answer_seizure_ratio", pa.float64()),
+        pa.field("peak_concurrent_calls", pa.int64()),  # in any minute of the hour; null: previous day missing
+        pa.field("top_call_end_reasons", _END_REASONS),  # the five most frequent (code, sub-reason), most first
     ),
     schema_version=1,
     key_column=TRUNK,
@@ -103,11 +154,13 @@ SBC_HEALTH = GoldTable(
         pa.field("tenants", pa.int32()),  # tenants with calls on the trunk that day
         *TRUNK_HEALTH.fields[1:],
     ),
-    schema_version=1,
+    schema_version=2,
     key_column=TRUNK,
 )
 
-GOLD_TABLES: dict[str, GoldTable] = {t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, SBC_HEALTH)}
+GOLD_TABLES: dict[str, GoldTable] = {
+    t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, TRUNK_HEALTH_HOURLY, SBC_HEALTH)
+}
 
 
 def report_of(table: GoldTable) -> str:

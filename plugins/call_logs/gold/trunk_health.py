@@ -1,6 +1,6 @@
 """Direct-routing trunk health: one row per day and trunk, computed from the day's calls as the sink stores them.
 
-Definitions (the README's and the DuckDB cross-check's):
+Definitions (the README's and the DuckDB cross-checks'):
 - ``calls``: every call of the day on the trunk; ``successful_calls``: ``successfulCall`` is true (null: not);
 - ``answered_calls``: the final SIP code says the call was answered: 0 (Graph's code for an established call that
   ended with BYE) or 200; ``answer_seizure_ratio`` = answered / calls (each call seized the trunk). It comes from the
@@ -9,53 +9,78 @@ Definitions (the README's and the DuckDB cross-check's):
   the alphabetically first phrase Graph gave it and its calls;
 - ``media_bypass_share``: calls with ``mediaBypassEnabled`` true / calls;
 - ``duration_p50_s`` / ``duration_p95_s``: quantiles of ``duration`` over successful calls with linear interpolation
-  (DuckDB's ``quantile_cont``), null when the trunk had no successful call;
+  (DuckDB's ``quantile_cont``), null when the trunk had no successful call. Graph's ``duration`` runs from the
+  INVITE to the end, ringing included;
 - ``calls_by_signaling_location`` / ``calls_by_media_location``: calls per location (null location included),
   sorted by location, nulls last. Their counts add up to ``calls``.
-Calls without a trunk form their own row (trunk null). Plain Python: pyarrow only.
+Schema version 2 adds the Health Dashboard's and CQD's figures:
+- ``calls_by_outcome``, ``delivered_calls``, ``ner_calls``, ``ner``: each call's outcome by ``outcomes.py``'s table;
+  NER = delivered / ner_calls as a share in [0, 1] (the dashboard shows it as a percentage), null without a call of
+  known outcome;
+- ``peak_concurrent_calls`` (and its first minute, and the inbound and outbound calls' own peaks) and
+  ``p95_concurrent_calls``: ``concurrency.py``'s minute counts over the day's calls and the previous day's calls
+  still up after midnight (``calls_from_previous_day``); all null when the previous day could not be read, which
+  the manifest's ``missing_sources`` and a quality warning name;
+- ``average_call_duration_s`` (over ``average_call_duration_calls``) and ``short_call_share`` (under 15 s): the
+  talk time ``endDateTime - startDateTime`` of answered calls that have both, not Graph's ``duration``;
+- ``setup_delay_p50_s`` / ``_p95_s``: ``startDateTime - inviteDateTime`` of answered calls that have both (linear).
+Calls without a trunk form their own row (trunk null). Columnar: pyarrow and numpy, no per-call Python.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from call_logs import defaults
-from call_logs.gold.store import GoldManifest, GoldSink, SourcePartition, gold_sink, read_day, write_day
+from call_logs.gold.concurrency import SESSION_COLUMNS, DayConcurrency, day_concurrency
+from call_logs.gold.outcomes import OUTCOMES, classify, delivered, judged
+from call_logs.gold.source_days import read_with_previous, successor_is_stale
+from call_logs.gold.store import GoldManifest, GoldSink, gold_sink, read_day, write_day
 from call_logs.gold.table import TRUNK, TRUNK_HEALTH
-from call_logs.lake.errors import PartitionUnusable
 from call_logs.lake.root import LakeRoot
 from call_logs.sinks import ReportSink
 
+CARRIED_COLUMNS = [TRUNK, "callType", *SESSION_COLUMNS]  # what the previous day's crossing calls need
 SOURCE_COLUMNS = [
     TRUNK,
     "successfulCall",
     "finalSipCode",
     "finalSipCodePhrase",
+    "callEndSubReason",
     "mediaBypassEnabled",
     "duration",
     "signalingLocation",
     "mediaPathLocation",
+    "callType",
+    *SESSION_COLUMNS,
 ]
 TOP_SIP_CODES = 5
 ANSWERED_SIP_CODES = pa.array([0, 200], pa.int32())  # 0 + "BYE": established and ended normally (Graph)
-
-
-class SourceDayUnusable(PartitionUnusable):
-    """The source day cannot be read or does not match its manifest: nothing is computed from it."""
+SHORT_CALL_S = 15  # Microsoft: an average call of about 15 s is a red flag (a typical 1:1 PSTN call: 4-5 min)
 
 
 def _count_true(values: pa.Array | pa.ChunkedArray) -> int:
     return int(pc.sum(pc.fill_null(values, False).cast(pa.int64())).as_py() or 0)
 
 
-def _sorted_keys(values: pa.ChunkedArray) -> list[Any]:
+def sorted_keys(values: pa.ChunkedArray) -> list[Any]:
     """Distinct values, sorted, null last."""
     distinct = pc.unique(values).to_pylist()
     return sorted(distinct, key=lambda v: (v is None, v if v is not None else ""))
+
+
+def group_index(values: pa.ChunkedArray, keys: list[Any]) -> np.ndarray:
+    """Each value's position in ``keys`` (``sorted_keys``' order: a null value is the last key); -1: not a key."""
+    known = [k for k in keys if k is not None]
+    index = pc.index_in(values, value_set=pa.array(known, values.type))
+    null_index = len(known) if None in keys else -1
+    filled = pc.if_else(pc.is_null(values), null_index, pc.fill_null(index, -1))
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _equal_or_both_null(values: pa.ChunkedArray, key: Any) -> pa.ChunkedArray:
@@ -63,7 +88,7 @@ def _equal_or_both_null(values: pa.ChunkedArray, key: Any) -> pa.ChunkedArray:
 
 
 def _counts(values: pa.ChunkedArray) -> list[dict[str, Any]]:
-    return [{"value": key, "calls": _count_true(_equal_or_both_null(values, key))} for key in _sorted_keys(values)]
+    return [{"value": key, "calls": _count_true(_equal_or_both_null(values, key))} for key in sorted_keys(values)]
 
 
 def _top_sip_codes(calls: pa.Table) -> list[dict[str, Any]]:
@@ -81,23 +106,115 @@ def _top_sip_codes(calls: pa.Table) -> list[dict[str, Any]]:
     return [{"code": code, "phrase": phrase, "calls": n} for code, n, phrase in ranked[:TOP_SIP_CODES]]
 
 
-def _quantiles(durations: pa.ChunkedArray) -> tuple[float | None, float | None]:
-    if len(durations) == 0:
+def _quantiles(values: np.ndarray) -> tuple[float | None, float | None]:
+    """p50 and p95 with linear interpolation (DuckDB's ``quantile_cont``); None, None of no value."""
+    if len(values) == 0:
         return None, None
-    p50, p95 = pc.quantile(durations, q=[0.5, 0.95], interpolation="linear").to_pylist()
-    return p50, p95
+    p50, p95 = np.percentile(values, [50, 95], method="linear")
+    return float(p50), float(p95)
 
 
-def trunk_health_rows(calls: pa.Table) -> pa.Table:
-    """The trunk-health rows of one day's calls (a table with ``SOURCE_COLUMNS``), one per trunk, sorted by trunk."""
+def _seconds_between(calls: pa.Table, first: str, then: str) -> np.ndarray:
+    """``then - first`` in seconds (float; NaN where either is null)."""
+    micros = pc.subtract(pc.cast(calls[then], pa.int64()), pc.cast(calls[first], pa.int64()))
+    return np.asarray(pc.divide(pc.cast(micros, pa.float64()), 1e6).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def answered_mask(calls: pa.Table) -> np.ndarray:
+    """The calls ``answered_calls`` counts: final SIP code 0 or 200."""
+    mask = pc.fill_null(pc.is_in(calls["finalSipCode"], ANSWERED_SIP_CODES), False)
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """The schema-version-2 figures of a day's calls, per trunk (``keys``' order), as numpy arrays."""
+
+    outcomes: np.ndarray  # (trunks, len(OUTCOMES)) calls per outcome
+    talk: list[np.ndarray]  # per trunk: talk times of answered calls (s)
+    setup: list[np.ndarray]  # per trunk: setup delays of answered calls (s)
+    carried: np.ndarray | None  # per trunk: calls from the previous day; None: it was missing
+    concurrency: DayConcurrency | None
+
+
+def day_figures(calls: pa.Table, carried: pa.Table | None, keys: list[Any], day: date) -> DayFigures:
+    """NER outcomes, talk times, setup delays and concurrency of a day's calls per trunk (``keys``)."""
+    trunks = len(keys)
+    group = group_index(calls[TRUNK], keys)
+    outcome = classify(calls["successfulCall"], calls["finalSipCode"], calls["callEndSubReason"])
+    outcomes = np.bincount(group * len(OUTCOMES) + outcome, minlength=trunks * len(OUTCOMES))
+    answered = answered_mask(calls)
+    talk = _seconds_between(calls, "startDateTime", "endDateTime")
+    setup = _seconds_between(calls, "inviteDateTime", "startDateTime")
+
+    def per_trunk(values: np.ndarray) -> list[np.ndarray]:
+        usable = answered & ~np.isnan(values)
+        return [values[usable & (group == i)] for i in range(trunks)]
+
+    carried_per_trunk, concurrency = None, None
+    if carried is not None:
+        carried_group = group_index(carried[TRUNK], keys)
+        on_known_trunk = carried_group >= 0  # a trunk without calls of its own that day has no row to count in
+        carried = carried.filter(pa.array(on_known_trunk))
+        carried_group = carried_group[on_known_trunk]
+        carried_per_trunk = np.bincount(carried_group, minlength=trunks)
+        sessions = pa.concat_tables([calls.select(CARRIED_COLUMNS), carried.select(CARRIED_COLUMNS)])
+        concurrency = day_concurrency(sessions, np.concatenate([group, carried_group]), trunks, day)
+    return DayFigures(
+        outcomes.reshape(trunks, len(OUTCOMES)), per_trunk(talk), per_trunk(setup), carried_per_trunk, concurrency
+    )
+
+
+def _figures_of(figures: DayFigures, i: int) -> dict[str, Any]:
+    """Trunk ``i``'s schema-version-2 columns."""
+    counts = figures.outcomes[i]
+    outcome_index = np.arange(len(OUTCOMES))
+    delivered_calls = int(counts[delivered(outcome_index)].sum())
+    ner_calls = int(counts[judged(outcome_index)].sum())
+    talk, (setup_p50, setup_p95) = figures.talk[i], _quantiles(figures.setup[i])
+    row: dict[str, Any] = {
+        "calls_by_outcome": [{"value": name, "calls": int(n)} for name, n in zip(OUTCOMES, counts, strict=True) if n],
+        "delivered_calls": delivered_calls,
+        "ner_calls": ner_calls,
+        "ner": delivered_calls / ner_calls if ner_calls else None,
+        "average_call_duration_s": float(talk.mean()) if len(talk) else None,
+        "average_call_duration_calls": len(talk),
+        "short_call_share": float((talk < SHORT_CALL_S).mean()) if len(talk) else None,
+        "setup_delay_p50_s": setup_p50,
+        "setup_delay_p95_s": setup_p95,
+    }
+    c = figures.concurrency
+    if c is not None and figures.carried is not None:
+        row |= {
+            "calls_from_previous_day": int(figures.carried[i]),
+            "peak_concurrent_calls": int(c.peak()[i]),
+            "peak_concurrent_minute": c.peak_minute()[i],
+            "peak_concurrent_inbound": int(c.inbound.max(axis=1)[i]),
+            "peak_concurrent_outbound": int(c.outbound.max(axis=1)[i]),
+            "p95_concurrent_calls": float(c.p95()[i]),
+        }
+    return row
+
+
+def trunk_health_rows(calls: pa.Table, day: date, carried: pa.Table | None) -> pa.Table:
+    """The trunk-health rows of one day's calls (a table with ``SOURCE_COLUMNS``), one per trunk, sorted by trunk.
+
+    ``carried``: the previous day's calls still up after midnight (``CARRIED_COLUMNS``), or None when that day
+    could not be read (the concurrency columns are then null).
+    """
+    keys = sorted_keys(calls[TRUNK])
+    figures = day_figures(calls, carried, keys, day)
+    successful_all = pc.fill_null(calls["successfulCall"], False)
+    answered_all = pa.array(answered_mask(calls))
     rows: list[dict[str, Any]] = []
-    for trunk in _sorted_keys(calls[TRUNK]):
-        on_trunk = calls.filter(_equal_or_both_null(calls[TRUNK], trunk))
-        n = on_trunk.num_rows
-        successful = pc.fill_null(on_trunk["successfulCall"], False)
-        answered = _count_true(pc.is_in(on_trunk["finalSipCode"], ANSWERED_SIP_CODES))
-        bypass = _count_true(on_trunk["mediaBypassEnabled"])
-        p50, p95 = _quantiles(on_trunk.filter(successful)["duration"].drop_null())
+    for i, trunk in enumerate(keys):
+        on_trunk = _equal_or_both_null(calls[TRUNK], trunk)
+        n = _count_true(on_trunk)
+        successful = pc.and_(on_trunk, successful_all)
+        answered = _count_true(pc.and_(on_trunk, answered_all))
+        bypass = _count_true(pc.and_(on_trunk, pc.fill_null(calls["mediaBypassEnabled"], False)))
+        durations = calls["duration"].filter(successful).drop_null()
+        p50, p95 = _quantiles(np.asarray(durations.to_numpy(), dtype=np.float64))
         rows.append(
             {
                 TRUNK: trunk,
@@ -106,43 +223,38 @@ def trunk_health_rows(calls: pa.Table) -> pa.Table:
                 "success_rate": _count_true(successful) / n,
                 "answered_calls": answered,
                 "answer_seizure_ratio": answered / n,
-                "top_final_sip_codes": _top_sip_codes(on_trunk),
+                "top_final_sip_codes": _top_sip_codes(calls.filter(on_trunk)),
                 "media_bypass_calls": bypass,
                 "media_bypass_share": bypass / n,
                 "duration_p50_s": p50,
                 "duration_p95_s": p95,
-                "calls_by_signaling_location": _counts(on_trunk["signalingLocation"]),
-                "calls_by_media_location": _counts(on_trunk["mediaPathLocation"]),
+                "calls_by_signaling_location": _counts(calls["signalingLocation"].filter(on_trunk)),
+                "calls_by_media_location": _counts(calls["mediaPathLocation"].filter(on_trunk)),
+                **_figures_of(figures, i),
             }
         )
     return pa.Table.from_pylist(rows, schema=TRUNK_HEALTH.schema)
 
 
-def source_day(source: ReportSink, day: date) -> tuple[pa.Table, SourcePartition]:
-    """The columns trunk health needs of a source day as stored (read once, batch by batch), and what it was.
-
-    A day whose data file is unreadable or does not match its manifest is refused rather than summarised.
-    """
-    name = source.spec.table + (f" (tenant {source.tenant})" if source.tenant else "")
-    with source.open_day(day) as stored:
-        if stored.data is None:
-            raise SourceDayUnusable(f"{name} {day}: {stored.data_problem}; run its DAG for the day first.")
-        sha256 = stored.fingerprint.get("sha256")
-        if stored.manifest is None or stored.manifest.file.sha256 != sha256:
-            raise SourceDayUnusable(
-                f"{name} {day}: the data file does not match its manifest "
-                f"({stored.manifest_problem or 'another sha256'}); re-run the day's DAG before computing gold rows."
-            )
-        batches = list(stored.data.iter_batches(SOURCE_COLUMNS, defaults.ROWS_PER_BATCH))
-        schema = pa.schema([stored.data.schema.field(name) for name in SOURCE_COLUMNS])
-        calls = pa.Table.from_batches(batches, schema=schema)
-    return calls, SourcePartition(source.spec.table, day, calls.num_rows, sha256, source.tenant)
-
-
 def build_day(source: ReportSink, gold: GoldSink, day: date, *, run: dict[str, Any] | None = None) -> GoldManifest:
-    """Compute the day's trunk health from the source day as stored and replace the gold day; returns its manifest."""
-    calls, origin = source_day(source, day)
-    return write_day(gold, day, trunk_health_rows(calls), [origin], run)
+    """Compute the day's trunk health from the source day as stored (and the previous day's calls still up after
+    midnight, when that day can be read) and replace the gold day; returns its manifest."""
+    calls, carried, sources, missing = read_with_previous(source, day, SOURCE_COLUMNS, CARRIED_COLUMNS)
+    return write_day(gold, day, trunk_health_rows(calls, day, carried), sources, run, missing)
+
+
+def complete_successor(
+    source: ReportSink, gold: GoldSink, day: date, build: Any = build_day, *, run: dict[str, Any] | None = None
+) -> GoldManifest | None:
+    """Recompute the gold day after ``day`` when it was computed without ``day``'s current file (a backfill that
+    finished days out of order, or a day pulled again): its concurrency figures need ``day``'s calls still up after
+    midnight. Returns its new manifest, or None when it needed nothing."""
+    successor = day + timedelta(days=1)
+    if not successor_is_stale(gold.read_manifest(successor), source, day):
+        return None
+    if source.read_manifest(successor) is None:
+        return None  # its own source day is gone: its own DAG run says so
+    return build(source, gold, successor, run=run)
 
 
 def stored_days(

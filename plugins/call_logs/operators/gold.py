@@ -16,12 +16,13 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from call_logs import defaults
 from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url, split_tenant
+from call_logs.gold.hourly import build_hourly_day
 from call_logs.gold.monthly import build_month
 from call_logs.gold.quality import check_gold, source_key
 from call_logs.gold.sbc_health import build_sbc_day
 from call_logs.gold.store import GoldSink, gold_sink
-from call_logs.gold.table import GOLD_TABLES, SBC_HEALTH, TRUNK_HEALTH, GoldTable
-from call_logs.gold.trunk_health import build_day
+from call_logs.gold.table import GOLD_TABLES, SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY, GoldTable
+from call_logs.gold.trunk_health import build_day, complete_successor
 from call_logs.hooks.lake import open_lake
 from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_info
 from call_logs.operators._events import emit_partition_event
@@ -81,27 +82,68 @@ class _GoldOperator(LineageMixin, BaseOperator):
             raise AirflowFailException(str(error)) from None
 
 
-class TrunkHealthOperator(_GoldOperator):
-    """Compute the run's day of ``direct_routing_trunk_health`` from the checked source day; replace it atomically.
+DAILY_BUILDS = {TRUNK_HEALTH.table: build_day, TRUNK_HEALTH_HOURLY.table: build_hourly_day}
 
+
+class DailyGoldOperator(_GoldOperator):
+    """Compute the run's day of a daily gold table (trunk health, or its hourly drill-down) from the checked source
+    day, and replace it atomically.
+
+    Then it completes the next day when that day was computed without this one (a backfill finished the days out
+    of order, or this day was pulled again): the next day's concurrency counts this day's calls still up after
+    midnight. The next day is recomputed, checked and its report replaced here; an error in it fails this task.
+
+    :param table: ``direct_routing_trunk_health`` or ``direct_routing_trunk_health_hourly``.
     :param lake_root: ObjectStoragePath URL of the lake (the source's and the gold table's).
     :param table_format: the format of both tables.
     """
 
-    def __init__(self, *, lake_root: str, table_format: str = defaults.TABLE_FORMAT, **kwargs: Any) -> None:
-        super().__init__(table=TRUNK_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
-
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
         tenant, day = self.partition(context)
+        table = _gold_table(self.table)
+        build = DAILY_BUILDS.get(table.table)
+        if build is None:
+            raise AirflowFailException(
+                f"{table.table} is not a daily gold table; use one of {', '.join(DAILY_BUILDS)}."
+            )
+        run = run_info(context)
         with airflow_errors():
-            source = report_sink(TRUNK_HEALTH.source, self.lake_root, self.table_format, tenant)
-            gold = open_gold(TRUNK_HEALTH, self.lake_root, self.table_format, tenant)
-            manifest = build_day(source, gold, day, run=run_info(context))
+            source = report_sink(table.source, self.lake_root, self.table_format, tenant)
+            gold = open_gold(table, self.lake_root, self.table_format, tenant)
+            manifest = build(source, gold, day, run=run)
+            completed = complete_successor(source, gold, day, build, run=run)
+            if completed is not None:
+                self._check_completed(gold, source, completed.partition)
         self._lineage_facts = gold_lineage(source, gold, self.lake_root, day, manifest)
         calls = manifest.sources[0].rows
-        self.log.info("Committed %s: %d trunks from %d calls", gold.location(day), manifest.rows, calls)
-        return {"partition": day.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
+        self.log.info("Committed %s: %d rows from %d calls", gold.location(day), manifest.rows, calls)
+        return {
+            "partition": day.isoformat(),
+            "rows": manifest.rows,
+            "sha256": manifest.file.sha256,
+            "completed": completed.partition.isoformat() if completed else None,
+        }
+
+    def _check_completed(self, gold: GoldSink, source: Sink[Any, Any], day: date) -> None:
+        report = check_gold(gold, day, {gold.spec.source: source})
+        write_report(gold, day, report)
+        self.log.info(
+            "Completed %s %s, computed before this day was in: recomputed and checked again (%s).",
+            gold.spec.table,
+            day,
+            report.status,
+        )
+        if report.status == "fail":
+            errors = "; ".join(f"{r.name}: {r.message}" for r in report.errors)
+            raise AirflowFailException(f"{gold.spec.table} {day}, recomputed now that the day before is in: {errors}")
+
+
+class TrunkHealthOperator(DailyGoldOperator):
+    """``DailyGoldOperator`` of ``direct_routing_trunk_health``."""
+
+    def __init__(self, *, lake_root: str, table_format: str = defaults.TABLE_FORMAT, **kwargs: Any) -> None:
+        super().__init__(table=TRUNK_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
 
 
 class TrunkHealthMonthlyOperator(_GoldOperator):
