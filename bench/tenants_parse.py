@@ -29,6 +29,8 @@ DAG_FILES = (
     "direct_routing_trunk_health_hourly.py",
     "direct_routing_trunk_health_monthly.py",
     "direct_routing_sbc_health.py",
+    "pstn_usage_monthly.py",
+    "pstn_minute_pools_monthly.py",
     "call_logs_maintenance.py",
 )
 

@@ -51,8 +51,9 @@ def emulator_connection(emu, **extras) -> dict:
     return msgraph_connection(emu, **extras)
 
 
-def emulator_client(emu, *, limiter=None, retry=None, **extras):
-    """A Graph client built exactly as the hook builds it, from the emulator's connection."""
+def emulator_client(emu, *, limiter=None, retry=None, report=None, **extras):
+    """A Graph client built exactly as the hook builds it, from the emulator's connection, for ``report`` (a
+    ``ReportSpec``; direct routing by default)."""
     from call_logs.graph.settings import GraphSettings
     from call_logs.graph.throttle import RetryPolicy
 
@@ -63,4 +64,4 @@ def emulator_client(emu, *, limiter=None, retry=None, **extras):
     retry = retry or RetryPolicy(backoff_base_s=0.05, backoff_cap_s=0.5, max_total_wait_s=30)
     from call_logs.reports.direct_routing import DIRECT_ROUTING
 
-    return settings.build_client(DIRECT_ROUTING.function_path, limiter=limiter, retry=retry)
+    return settings.build_client((report or DIRECT_ROUTING).function_path, limiter=limiter, retry=retry)

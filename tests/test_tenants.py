@@ -121,6 +121,8 @@ def test_without_a_file_the_dag_ids_are_todays(monkeypatch):
         "direct_routing_trunk_health_hourly",
         "direct_routing_trunk_health_monthly",
         "pstn_calls",
+        "pstn_minute_pools_monthly",
+        "pstn_usage_monthly",
     ]
     assert bag.dags["direct_routing_calls"].get_task("extract").pool == "msgraph_callrecords"
 
@@ -137,6 +139,8 @@ def test_a_file_makes_a_dag_per_tenant_and_report(monkeypatch, tmp_path):
         "direct_routing_trunk_health_hourly",
         "direct_routing_trunk_health_monthly",
         "pstn_calls__contoso",
+        "pstn_minute_pools_monthly",
+        "pstn_usage_monthly",
     ]
     pstn = bag.dags["pstn_calls__contoso"]
     extract = pstn.get_task("extract")
@@ -171,6 +175,8 @@ def test_a_bad_file_fails_every_dag_import_with_its_sentence(monkeypatch, tmp_pa
         "direct_routing_trunk_health_hourly.py",
         "direct_routing_trunk_health_monthly.py",
         "direct_routing_sbc_health.py",
+        "pstn_usage_monthly.py",
+        "pstn_minute_pools_monthly.py",
     }
     assert all("tenant 1 ('Contoso')" in error for error in bag.import_errors.values())
     assert not any("__" in dag_id for dag_id in bag.dag_ids)  # never a half-loaded set

@@ -3,6 +3,8 @@
 - ``direct_routing_trunk_health``: one run per day the source passed its checks (``direct_routing_calls_checked``,
   partition key ``YYYY-MM-DD``): build → data_quality, which emits ``direct_routing_trunk_health`` for the day.
 - ``direct_routing_trunk_health_hourly``: the same, per trunk and hour (the Health Dashboard's hourly drill-down).
+- ``pstn_usage_monthly`` and ``pstn_minute_pools_monthly``: one run per month once every day of it passed its
+  checks in ``pstn_calls_checked`` (the same rollup mapper).
 - ``direct_routing_trunk_health_monthly``: one run per month once every day of it has a checked trunk-health
   partition (``RollupMapper`` over ``MonthWindow`` with ``WaitForAll``; partition key ``YYYY-MM``).
 In a lake of many tenants (a tenants file beside the DAGs) the same two DAGs run per tenant-day
@@ -32,21 +34,22 @@ from airflow.sdk import (
 
 from call_logs.assets import PARTITION_KEY_FORMAT, checked_asset_name
 from call_logs.config import template, tenants_file
-from call_logs.gold.table import SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY, TRUNK_HEALTH_MONTHLY, GoldTable
-from call_logs.operators.gold import (
-    DailyGoldOperator,
-    GoldQualityOperator,
-    SbcHealthOperator,
-    TrunkHealthMonthlyOperator,
+from call_logs.gold.table import (
+    PSTN_MINUTE_POOLS_MONTHLY,
+    PSTN_USAGE_MONTHLY,
+    SBC_HEALTH,
+    TRUNK_HEALTH,
+    TRUNK_HEALTH_HOURLY,
+    TRUNK_HEALTH_MONTHLY,
+    GoldTable,
+    report_of,
 )
+from call_logs.operators.gold import DailyGoldOperator, GoldQualityOperator, MonthlyGoldOperator, SbcHealthOperator
 from call_logs.partitions import DueTenantsWindow, TenantDayMapper, TenantMonthMapper, TenantMonthWindow
 from call_logs.pipeline import DEFAULT_ARGS
-from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.reports import REPORTS
 from call_logs.tenants import Tenants, load_tenants
 
-LAKE_ROOT = template(DIRECT_ROUTING.variable("lake_root"))  # the gold tables live beside their source
-# The source's format: the gold tables are Parquet partitions or Delta tables, as their source is.
-TABLE_FORMAT = template(DIRECT_ROUTING.variable("table_format"))
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -54,8 +57,16 @@ def _tenants(beside: Path) -> Tenants | None:
     return load_tenants(tenants_file(beside))
 
 
+def _places(table: GoldTable) -> tuple[str, str]:
+    """The lake root and table format of a gold table: its report's Variables (it lives beside its source, as
+    Parquet partitions or a Delta table as its source is)."""
+    report = REPORTS[report_of(table)]
+    return template(report.variable("lake_root")), template(report.variable("table_format"))
+
+
 def _daily_gold_dag(table: GoldTable, description: str, beside: Path) -> DAG:
     """A daily gold table's DAG, run for every checked day (of each tenant) of its source: build → data_quality."""
+    lake_root, table_format = _places(table)
     day = StartOfDayMapper(input_format=PARTITION_KEY_FORMAT)
     with DAG(
         dag_id=table.table,
@@ -71,12 +82,12 @@ def _daily_gold_dag(table: GoldTable, description: str, beside: Path) -> DAG:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = DailyGoldOperator(task_id="build", table=table.table, lake_root=LAKE_ROOT, table_format=TABLE_FORMAT)
+        build = DailyGoldOperator(task_id="build", table=table.table, lake_root=lake_root, table_format=table_format)
         check = GoldQualityOperator(
             task_id="data_quality",
             table=table.table,
-            lake_root=LAKE_ROOT,
-            table_format=TABLE_FORMAT,
+            lake_root=lake_root,
+            table_format=table_format,
             retries=0,
             outlets=[Asset(name=table.table)],
         )
@@ -96,26 +107,30 @@ def trunk_health_hourly_dag(beside: Path) -> DAG:
     return _daily_gold_dag(TRUNK_HEALTH_HOURLY, description, beside)
 
 
-def trunk_health_monthly_dag(beside: Path) -> DAG:
-    """The monthly rollup, run once every day of a month (of a tenant) has a checked trunk-health partition."""
+def _month_rollup(beside: Path) -> RollupMapper:
+    """Once every day of a month (of a tenant) is in: ``YYYY-MM`` (or ``<slug>|YYYY-MM``) from the days' keys."""
     if _tenants(beside) is None:
-        rollup = RollupMapper(
+        return RollupMapper(
             upstream_mapper=StartOfMonthMapper(input_format=PARTITION_KEY_FORMAT),
             window=MonthWindow(),
             wait_policy=WaitForAll(),
         )
-    else:
-        # Custom mappers and windows are Airflow's core classes, which the SDK's RollupMapper takes (and the
-        # serializer requires): the types differ only for mypy.
-        rollup = RollupMapper(
-            upstream_mapper=TenantMonthMapper(),  # type: ignore[arg-type]
-            window=TenantMonthWindow(),  # type: ignore[arg-type]
-            wait_policy=WaitForAll(),
-        )
+    # Custom mappers and windows are Airflow's core classes, which the SDK's RollupMapper takes (and the
+    # serializer requires): the types differ only for mypy.
+    return RollupMapper(
+        upstream_mapper=TenantMonthMapper(),  # type: ignore[arg-type]
+        window=TenantMonthWindow(),  # type: ignore[arg-type]
+        wait_policy=WaitForAll(),
+    )
+
+
+def _monthly_gold_dag(table: GoldTable, upstream: str, description: str, beside: Path) -> DAG:
+    """A monthly rollup's DAG, run once every day of a month (of a tenant) is in ``upstream``: build → data_quality."""
+    lake_root, table_format = _places(table)
     with DAG(
-        dag_id=TRUNK_HEALTH_MONTHLY.table,
-        description="Direct-routing trunk health per month and trunk, once every day of the month is in",
-        schedule=PartitionedAssetTimetable(assets=Asset(name=TRUNK_HEALTH.table), default_partition_mapper=rollup),
+        dag_id=table.table,
+        description=description,
+        schedule=PartitionedAssetTimetable(assets=Asset(name=upstream), default_partition_mapper=_month_rollup(beside)),
         start_date=START,
         catchup=False,
         max_active_runs=2,
@@ -123,19 +138,36 @@ def trunk_health_monthly_dag(beside: Path) -> DAG:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = TrunkHealthMonthlyOperator(
-            task_id="build", table=TRUNK_HEALTH_MONTHLY.table, lake_root=LAKE_ROOT, table_format=TABLE_FORMAT
-        )
+        build = MonthlyGoldOperator(task_id="build", table=table.table, lake_root=lake_root, table_format=table_format)
         check = GoldQualityOperator(
             task_id="data_quality",
-            table=TRUNK_HEALTH_MONTHLY.table,
-            lake_root=LAKE_ROOT,
-            table_format=TABLE_FORMAT,
+            table=table.table,
+            lake_root=lake_root,
+            table_format=table_format,
             retries=0,
-            outlets=[Asset(name=TRUNK_HEALTH_MONTHLY.table)],
+            outlets=[Asset(name=table.table)],
         )
         build >> check
     return dag
+
+
+def trunk_health_monthly_dag(beside: Path) -> DAG:
+    """The monthly rollup, run once every day of a month (of a tenant) has a checked trunk-health partition."""
+    description = "Direct-routing trunk health per month and trunk, once every day of the month is in"
+    return _monthly_gold_dag(TRUNK_HEALTH_MONTHLY, TRUNK_HEALTH.table, description, beside)
+
+
+def pstn_usage_monthly_dag(beside: Path) -> DAG:
+    """PSTN cost per user and month, once every day of a month (of a tenant) of ``pstn_calls`` passed its checks."""
+    description = "PSTN calls, minutes and exact charges per month, user, currency, call type and destination"
+    return _monthly_gold_dag(PSTN_USAGE_MONTHLY, checked_asset_name(PSTN_USAGE_MONTHLY.source), description, beside)
+
+
+def pstn_minute_pools_monthly_dag(beside: Path) -> DAG:
+    """The month's PSTN minutes per license capability and usage country (the minute-pools view)."""
+    description = "PSTN calls, users and minutes per month, license capability and usage country"
+    table = PSTN_MINUTE_POOLS_MONTHLY
+    return _monthly_gold_dag(table, checked_asset_name(table.source), description, beside)
 
 
 def sbc_health_dags(beside: Path) -> dict[str, DAG]:
@@ -167,12 +199,13 @@ def sbc_health_dags(beside: Path) -> dict[str, DAG]:
         doc_md=__doc__,
         tags=["teams", "lake", "gold"],
     ) as dag:
-        build = SbcHealthOperator(task_id="build", lake_root=LAKE_ROOT, tenants=due, table_format=TABLE_FORMAT)
+        lake_root, table_format = _places(SBC_HEALTH)
+        build = SbcHealthOperator(task_id="build", lake_root=lake_root, tenants=due, table_format=table_format)
         check = GoldQualityOperator(
             task_id="data_quality",
             table=SBC_HEALTH.table,
-            lake_root=LAKE_ROOT,
-            table_format=TABLE_FORMAT,
+            lake_root=lake_root,
+            table_format=table_format,
             retries=0,
             outlets=[Asset(name=SBC_HEALTH.table)],
         )

@@ -21,8 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from call_logs.gold.concurrency import MICROS_PER_MINUTE, day_start_micros, session_bounds
+from call_logs.gold.pstn_usage import source_currency_sums, usage_currency_sums
 from call_logs.gold.store import GoldManifest, GoldSink, read_day
 from call_logs.gold.table import (
+    PSTN_MINUTE_POOLS_MONTHLY,
+    PSTN_USAGE_MONTHLY,
     SBC_HEALTH,
     TRUNK,
     TRUNK_HEALTH,
@@ -327,6 +330,52 @@ def check_end_reasons_within_calls(p: GoldPartition, t: QualityThresholds) -> Ou
     return Outcome(not over, over, [], "OK." if not over else f"Reasons exceed calls on {over}.")
 
 
+@check("one_row_per_grain", "error", group="identity")
+def check_one_row_per_grain(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """No two rows share the columns that identify a row (the table's grain)."""
+    grain = list(p.spec.row_key)
+    rows = p.table(grain)
+    distinct = rows.group_by(grain, use_threads=False).aggregate([]).num_rows
+    extra = rows.num_rows - distinct
+    return Outcome(extra == 0, extra, 0, f"One row per {', '.join(grain)}." if not extra else f"{extra} repeated.")
+
+
+@check("calls_match_source_days", "error", group="source")
+def check_calls_match_source_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """The month's calls add up to the rows of its source days, as they are stored now."""
+    source = p.source(p.spec.source)
+    current = [source.read_manifest(day) for day in days_of_month(p.day)]
+    expected = sum(m.rows for m in current if m is not None)
+    total = _sum(p.table(["calls"]), "calls")
+    return Outcome(total == expected, total, expected, f"{total:,} calls in the month, {expected:,} in its days.")
+
+
+@check("computed_from_current_days", "error", needs=("manifest",), group="source")
+def check_computed_from_current_days(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Every source day the month was rolled up from is still the file it read (its sha256)."""
+    assert p.manifest is not None
+    source = p.source(p.spec.source)
+    changed = [
+        s.partition.isoformat()
+        for s in p.manifest.sources
+        if (now := source.read_manifest(s.partition)) is None or now.file.sha256 != s.sha256
+    ]
+    message = "Rolled up from every day's current file." if not changed else f"Days changed since: {changed}."
+    return Outcome(not changed, changed, [], message)
+
+
+@check("cost_matches_source", "error", group="source")
+def check_cost_matches_source(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """Per currency, the month's charge and connectionCharge equal the source days' sums to the last decimal,
+    summed again straight from the source (no per-user grouping)."""
+    got = usage_currency_sums(p.table(["currency", "charge", "connectionCharge"]))
+    expected = source_currency_sums(p.source(p.spec.source), p.day)
+    found = {str(k): [str(v) for v in sums] for k, sums in got.items()}
+    wanted = {str(k): [str(v) for v in sums] for k, sums in expected.items()}
+    message = "Every currency's sums match the source exactly." if got == expected else "Sums differ from the source."
+    return Outcome(got == expected, found, wanted, message)
+
+
 GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
     TRUNK_HEALTH.table: (
         check_file_matches_manifest,
@@ -358,6 +407,21 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
         check_counts_within_calls,
         check_rates_in_unit_interval,
         check_calls_match_days,
+    ),
+    PSTN_USAGE_MONTHLY.table: (
+        check_file_matches_manifest,
+        check_every_day_of_the_month,
+        check_one_row_per_grain,
+        check_calls_match_source_days,
+        check_computed_from_current_days,
+        check_cost_matches_source,
+    ),
+    PSTN_MINUTE_POOLS_MONTHLY.table: (
+        check_file_matches_manifest,
+        check_every_day_of_the_month,
+        check_one_row_per_grain,
+        check_calls_match_source_days,
+        check_computed_from_current_days,
     ),
     SBC_HEALTH.table: (
         check_file_matches_manifest,

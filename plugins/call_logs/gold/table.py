@@ -22,6 +22,7 @@ class GoldTable:
     :param fields: its columns, in order.
     :param schema_version: bumped whenever ``fields`` change; stored in every file and manifest.
     :param key_column: the column that identifies a row within a partition (quality samples name rows by it).
+    :param grain: the columns that together identify a row, when the key column alone does not.
     """
 
     table: str
@@ -30,6 +31,7 @@ class GoldTable:
     fields: tuple[pa.Field, ...]
     schema_version: int
     key_column: str
+    grain: tuple[str, ...] = ()
     schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +45,11 @@ class GoldTable:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def row_key(self) -> tuple[str, ...]:
+        """The columns that identify a row within a partition."""
+        return self.grain or (self.key_column,)
 
 
 TRUNK = "trunkFullyQualifiedDomainName"
@@ -142,6 +149,7 @@ TRUNK_HEALTH_HOURLY = GoldTable(
     ),
     schema_version=1,
     key_column=TRUNK,
+    grain=(TRUNK, "hour"),
 )
 
 # The carrier's view, in a lake of many tenants: per day and SBC (trunk FQDN), every tenant that used it.
@@ -158,8 +166,56 @@ SBC_HEALTH = GoldTable(
     key_column=TRUNK,
 )
 
+# PSTN cost per user and month, and the minute pools (pstn_usage.py says how they are summed).
+_MONEY_SUM = pa.decimal128(38, 6)  # the source's six places, the widest precision: sums stay exact
+PSTN_USAGE_MONTHLY = GoldTable(
+    table="pstn_usage_monthly",
+    source="pstn_calls",
+    partition_column="month",
+    fields=(
+        pa.field("userId", pa.string()),  # null: bot calls (ucap_*)
+        pa.field("currency", pa.string()),
+        pa.field("callType", pa.string()),
+        pa.field("destinationContext", pa.string()),
+        pa.field("userPrincipalName", pa.string()),  # of the user's latest call in the month
+        pa.field("userDisplayName", pa.string()),
+        pa.field("calls", pa.int64()),
+        pa.field("duration_s", pa.int64()),  # Graph's whole seconds, summed
+        pa.field("minutes", pa.float64()),  # duration_s / 60
+        pa.field("charge", _MONEY_SUM),  # summed exactly; null: no call of the row had a charge
+        pa.field("connectionCharge", _MONEY_SUM),
+    ),
+    schema_version=1,
+    key_column="userId",
+    grain=("userId", "currency", "callType", "destinationContext"),
+)
+PSTN_MINUTE_POOLS_MONTHLY = GoldTable(
+    table="pstn_minute_pools_monthly",
+    source="pstn_calls",
+    partition_column="month",
+    fields=(
+        pa.field("licenseCapability", pa.string()),
+        pa.field("usageCountryCode", pa.string()),
+        pa.field("calls", pa.int64()),
+        pa.field("users", pa.int64()),  # distinct userId (bot calls have none)
+        pa.field("duration_s", pa.int64()),
+        pa.field("minutes", pa.float64()),
+    ),
+    schema_version=1,
+    key_column="licenseCapability",
+    grain=("licenseCapability", "usageCountryCode"),
+)
+
 GOLD_TABLES: dict[str, GoldTable] = {
-    t.table: t for t in (TRUNK_HEALTH, TRUNK_HEALTH_MONTHLY, TRUNK_HEALTH_HOURLY, SBC_HEALTH)
+    t.table: t
+    for t in (
+        TRUNK_HEALTH,
+        TRUNK_HEALTH_MONTHLY,
+        TRUNK_HEALTH_HOURLY,
+        SBC_HEALTH,
+        PSTN_USAGE_MONTHLY,
+        PSTN_MINUTE_POOLS_MONTHLY,
+    )
 }
 
 

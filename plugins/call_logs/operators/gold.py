@@ -7,7 +7,7 @@ tenants the tenant's slug comes first (``<slug>|YYYY-MM-DD``), except for the SB
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,10 +18,20 @@ from call_logs import defaults
 from call_logs.assets import day_of_partition_key, month_of_partition_key, partition_url, split_tenant
 from call_logs.gold.hourly import build_hourly_day
 from call_logs.gold.monthly import build_month
+from call_logs.gold.pstn_usage import build_pstn_month
 from call_logs.gold.quality import check_gold, source_key
 from call_logs.gold.sbc_health import build_sbc_day
-from call_logs.gold.store import GoldSink, gold_sink
-from call_logs.gold.table import GOLD_TABLES, SBC_HEALTH, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY, GoldTable
+from call_logs.gold.store import GoldManifest, GoldSink, gold_sink
+from call_logs.gold.table import (
+    GOLD_TABLES,
+    PSTN_MINUTE_POOLS_MONTHLY,
+    PSTN_USAGE_MONTHLY,
+    SBC_HEALTH,
+    TRUNK_HEALTH,
+    TRUNK_HEALTH_HOURLY,
+    TRUNK_HEALTH_MONTHLY,
+    GoldTable,
+)
 from call_logs.gold.trunk_health import build_day, complete_successor
 from call_logs.hooks.lake import open_lake
 from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_info
@@ -82,7 +92,10 @@ class _GoldOperator(LineageMixin, BaseOperator):
             raise AirflowFailException(str(error)) from None
 
 
-DAILY_BUILDS = {TRUNK_HEALTH.table: build_day, TRUNK_HEALTH_HOURLY.table: build_hourly_day}
+DAILY_BUILDS: dict[str, Callable[..., GoldManifest]] = {
+    TRUNK_HEALTH.table: build_day,
+    TRUNK_HEALTH_HOURLY.table: build_hourly_day,
+}
 
 
 class DailyGoldOperator(_GoldOperator):
@@ -146,21 +159,39 @@ class TrunkHealthOperator(DailyGoldOperator):
         super().__init__(table=TRUNK_HEALTH.table, lake_root=lake_root, table_format=table_format, **kwargs)
 
 
-class TrunkHealthMonthlyOperator(_GoldOperator):
-    """Sum the run's month of trunk-health days into ``direct_routing_trunk_health_monthly``."""
+MONTHLY_BUILDS: dict[str, Callable[..., GoldManifest]] = {
+    TRUNK_HEALTH_MONTHLY.table: build_month,  # from the daily gold table
+    PSTN_USAGE_MONTHLY.table: build_pstn_month,  # from the report's days
+    PSTN_MINUTE_POOLS_MONTHLY.table: build_pstn_month,
+}
+
+
+class MonthlyGoldOperator(_GoldOperator):
+    """Roll the run's month of source days (trunk-health days, or ``pstn_calls`` days) into a monthly gold table.
+
+    :param table: ``direct_routing_trunk_health_monthly``, ``pstn_usage_monthly`` or ``pstn_minute_pools_monthly``.
+    """
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
         tenant, month = self.partition(context)
         table = _gold_table(self.table)
+        build = MONTHLY_BUILDS.get(table.table)
+        if build is None:
+            raise AirflowFailException(
+                f"{table.table} is not a monthly rollup; use one of {', '.join(MONTHLY_BUILDS)}."
+            )
         with airflow_errors():
-            daily = open_gold(_gold_table(table.source), self.lake_root, self.table_format, tenant)
+            source = open_source(table, self.lake_root, self.table_format, tenant)
             monthly = open_gold(table, self.lake_root, self.table_format, tenant)
-            manifest = build_month(daily, monthly, month, run=run_info(context))
-        self._lineage_facts = gold_lineage(daily, monthly, self.lake_root, month, manifest)
+            manifest = build(source, monthly, month, run=run_info(context))
+        self._lineage_facts = gold_lineage(source, monthly, self.lake_root, month, manifest)
         days = len(manifest.sources)
-        self.log.info("Committed %s: %d trunks from %d days", monthly.location(month), manifest.rows, days)
+        self.log.info("Committed %s: %d rows from %d days", monthly.location(month), manifest.rows, days)
         return {"partition": month.isoformat(), "rows": manifest.rows, "sha256": manifest.file.sha256}
+
+
+TrunkHealthMonthlyOperator = MonthlyGoldOperator  # its name before the PSTN rollups
 
 
 class SbcHealthOperator(_GoldOperator):
