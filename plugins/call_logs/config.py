@@ -86,7 +86,26 @@ LAKE_VARIABLES = {
     ),
 }
 
-VARIABLES = {name: value for spec in REPORTS.values() for name, value in variables(spec).items()} | LAKE_VARIABLES
+# Alerts (hooks/alerts.py) and the trunk-regression alert's limits (gold/quality.py), read by every DAG.
+ALERT_VARIABLES = {
+    "call_logs_alert_conn_id": ("", "apprise connection alerts go to (Teams Workflows, mail, Slack, …); empty: off"),
+    "call_logs_alert_on_warnings": ("false", "true: quality warnings raise alerts too, not only errors"),
+    "call_logs_alert_notifier": ("", "import path of another notifier, a function (alert) -> bool; empty: apprise"),
+    "direct_routing_trunk_regression_drop": (
+        str(defaults.REGRESSION_DROP),
+        "alert when a trunk's NER or answer-seizure ratio is this far below its 28-day median (0.1 = 10 points)",
+    ),
+    "direct_routing_trunk_regression_min_calls": (
+        str(defaults.REGRESSION_MIN_CALLS),
+        "a trunk-day needs this many calls to count, so a quiet trunk pages nobody",
+    ),
+}
+
+VARIABLES = (
+    {name: value for spec in REPORTS.values() for name, value in variables(spec).items()}
+    | LAKE_VARIABLES
+    | ALERT_VARIABLES
+)
 # Variable -> the lake-wide Variable it falls back to when unset.
 FALLBACKS = {
     spec.variable(setting): lake_wide_variable(setting)
@@ -102,6 +121,19 @@ def variable_expression(name: str) -> str:
     if name in FALLBACKS:
         default = f"var.value.get('{FALLBACKS[name]}', {default})"
     return f"var.value.get('{name}', {default})"
+
+
+def variable_value(name: str) -> str:
+    """Variable ``name`` as a task or a callback reads it now: its value, else the lake-wide one it falls back to,
+    else its default (what ``template`` renders, for code that has no template to render)."""
+    from airflow.sdk import Variable
+
+    for candidate in (name, FALLBACKS.get(name)):
+        if candidate:
+            value = Variable.get(candidate, default=None)
+            if value is not None:
+                return str(value)
+    return VARIABLES.get(name, ("", ""))[0]
 
 
 def template(name: str) -> str:

@@ -29,3 +29,10 @@ TABLE_FORMAT = "parquet"
 MAX_PAGES_PER_PULL = 10_000
 # Rows per Parquet row group written and per Arrow batch read back: bounds what one step holds in memory.
 ROWS_PER_BATCH = 65_536
+
+# Trunk-health regression alert: a trunk-day's NER or answer-seizure ratio this far (absolute share) below the
+# median of its previous 28 days, on days with at least this many calls (and 7 such days of history).
+REGRESSION_DROP = 0.10
+REGRESSION_MIN_CALLS = 100
+REGRESSION_DAYS = 28
+REGRESSION_MIN_HISTORY = 7

@@ -88,6 +88,8 @@ def _daily_gold_dag(table: GoldTable, description: str, beside: Path) -> DAG:
             table=table.table,
             lake_root=lake_root,
             table_format=table_format,
+            regression_drop=template("direct_routing_trunk_regression_drop"),
+            regression_min_calls=template("direct_routing_trunk_regression_min_calls"),
             retries=0,
             outlets=[Asset(name=table.table)],
         )

@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, get_parsing_conte
 from call_logs import defaults
 from call_logs.assets import checked_asset_name
 from call_logs.config import PSEUDONYMISED_COLUMNS, settled_at, template, tenants_file
+from call_logs.operators.alerting import day_deadline, on_task_failure
 from call_logs.operators.extract import CallLogToLakeOperator
 from call_logs.operators.quality import CallLogQualityOperator
 from call_logs.operators.wait import SettledDataSensor
@@ -26,6 +27,7 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(hours=1),
+    "on_failure_callback": on_task_failure,  # after the last retry only: one alert (operators/alerting.py)
 }
 
 
@@ -79,6 +81,9 @@ def daily_call_log_dag(
         catchup=False,
         max_active_runs=4,
         default_args=DEFAULT_ARGS,
+        deadline=day_deadline(
+            spec, tenant.setting(spec.table, "settle_hours") if tenant else None, tenant.slug if tenant else None
+        ),
         doc_md=doc_md,
         tags=["msgraph", "teams", "lake", *([f"tenant:{tenant.slug}"] if tenant else [])],
     ) as dag:

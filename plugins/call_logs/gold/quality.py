@@ -12,8 +12,9 @@ concurrency figures, and the check names the partition that was missing. A check
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -376,6 +377,42 @@ def check_cost_matches_source(p: GoldPartition, t: QualityThresholds) -> Outcome
     return Outcome(got == expected, found, wanted, message)
 
 
+REGRESSION_FIGURES = (("ner", "ner_calls", "NER"), ("answer_seizure_ratio", "calls", "answer-seizure ratio"))
+
+
+@check("trunk_regression", "warning", group="volume")
+def check_trunk_regression(p: GoldPartition, t: QualityThresholds) -> Outcome:
+    """No trunk's NER or answer-seizure ratio fell further below the median of its previous 28 days than the
+    regression drop, judged on trunk-days with enough calls (a quiet trunk pages nobody) and enough such days."""
+    own: Any = p.source(p.spec.table)
+    history: dict[Any, dict[str, list[float]]] = {}
+    for back in range(1, t.regression_days + 1):
+        day = read_day(own, p.day - timedelta(days=back))
+        for row in day.to_pylist() if day is not None else []:
+            for figure, count, _ in REGRESSION_FIGURES:
+                if row.get(figure) is not None and (row.get(count) or 0) >= t.regression_min_calls:
+                    history.setdefault(row[TRUNK], {}).setdefault(figure, []).append(row[figure])
+    fell = []
+    for row in p.table(["calls", "ner_calls", "ner", "answer_seizure_ratio"]).to_pylist():
+        for figure, count, label in REGRESSION_FIGURES:
+            past = history.get(row[TRUNK], {}).get(figure, [])
+            if (
+                row[figure] is None
+                or (row[count] or 0) < t.regression_min_calls
+                or len(past) < t.regression_min_history
+            ):
+                continue
+            median = statistics.median(past)
+            if median - row[figure] > t.regression_drop:
+                fell.append(
+                    f"{row[TRUNK] or '(no trunk)'}: {label} {row[figure]:.1%} against its {len(past)}-day median "
+                    f"{median:.1%} ({row[count]:,} calls)"
+                )
+    expected = f"within {t.regression_drop:.0%} of each trunk's {t.regression_days}-day median"
+    message = "No trunk fell below its recent median." if not fell else f"{len(fell)} trunk figures fell: {fell[0]}."
+    return Outcome(not fell, fell, expected, message)
+
+
 GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
     TRUNK_HEALTH.table: (
         check_file_matches_manifest,
@@ -389,6 +426,7 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
         check_calls_match_source_rows,
         check_computed_from_current_source,
         check_concurrency_complete,
+        check_trunk_regression,
     ),
     TRUNK_HEALTH_HOURLY.table: (
         check_file_matches_manifest,
@@ -439,9 +477,16 @@ GOLD_CHECKS: dict[str, tuple[Check, ...]] = {
 }
 
 
-def check_gold(gold: GoldSink, partition: date, sources: Mapping[str, Sink[Any, Any]]) -> QualityReport:
+def check_gold(
+    gold: GoldSink,
+    partition: date,
+    sources: Mapping[str, Sink[Any, Any]],
+    thresholds: QualityThresholds | None = None,
+) -> QualityReport:
     """Check a gold partition (a day, or any day of a month for a monthly table) against what it is derived from:
-    ``sources`` by ``source_key`` (the report table, the daily gold table of a rollup, each tenant's day)."""
+    ``sources`` by ``source_key`` (the report table, the daily gold table of a rollup, each tenant's day), and
+    against its own earlier partitions (the trunk-regression check)."""
     if gold.spec.partition_column == "month":
         partition = partition.replace(day=1)
-    return check_partition(gold, partition, GOLD_CHECKS[gold.spec.table], sources=sources)
+    checks = GOLD_CHECKS[gold.spec.table]
+    return check_partition(gold, partition, checks, thresholds, sources={gold.spec.table: gold, **sources})

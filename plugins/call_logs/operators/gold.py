@@ -37,9 +37,11 @@ from call_logs.hooks.lake import open_lake
 from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_info
 from call_logs.operators._events import emit_partition_event
 from call_logs.operators._lineage import LineageMixin, gold_lineage, report_lineage
+from call_logs.operators.alerting import quality_outcome
 from call_logs.partitions import DueTenantsWindow
 from call_logs.quality.engine import write_report
 from call_logs.sinks.base import Sink
+from call_logs.tables.checks import QualityThresholds
 
 
 def run_partition_key(context: Context) -> str:
@@ -222,16 +224,40 @@ class GoldQualityOperator(_GoldOperator):
     """Check the run's partition of a gold table, store the report beside it, fail on any error, else emit its event.
 
     The event (on the gold table's asset, partition key = the run's) carries rows, sha256, size, format, location
-    and the quality status: consumers of a gold table only ever see checked partitions.
+    and the quality status: consumers of a gold table only ever see checked partitions. A trunk whose NER or
+    answer-seizure ratio fell below its 28-day median raises an alert (``operators/alerting.py``).
+
+    :param regression_drop: the trunk-regression check's drop (a share), e.g. the Variable's template.
+    :param regression_min_calls: the calls a trunk-day needs to be judged.
     """
+
+    template_fields: Sequence[str] = ("lake_root", "table_format", "regression_drop", "regression_min_calls")
+
+    def __init__(
+        self,
+        *,
+        regression_drop: float | str = defaults.REGRESSION_DROP,
+        regression_min_calls: int | str = defaults.REGRESSION_MIN_CALLS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.regression_drop = regression_drop
+        self.regression_min_calls = regression_min_calls
+        self.alert_details: list[str] = []
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
         tenant, partition = self.partition(context)
         table = _gold_table(self.table)
+        try:
+            thresholds = QualityThresholds(
+                regression_drop=float(self.regression_drop), regression_min_calls=int(self.regression_min_calls)
+            )
+        except ValueError as error:
+            raise AirflowFailException(f"The trunk-regression settings are wrong: {error}") from None
         with airflow_errors():
             gold = open_gold(table, self.lake_root, self.table_format, tenant)
-            report = check_gold(gold, partition, self._sources(table, gold, tenant, partition))
+            report = check_gold(gold, partition, self._sources(table, gold, tenant, partition), thresholds)
             write_report(gold, partition, report)
         self._lineage_facts = report_lineage(gold, self.lake_root, report)
         for result in report.errors:
@@ -239,8 +265,10 @@ class GoldQualityOperator(_GoldOperator):
         key = run_partition_key(context)
         summary = f"{table.table} {key} {report.status.upper()}: {len(report.errors)} errors"
         if report.status == "fail":
+            self.alert_details = [f"{r.name}: {r.message}" for r in report.errors]
             raise AirflowFailException(summary)
         self.log.info(summary)
+        quality_outcome(self, context, report, table.table, tenant, split_tenant(key)[1])
         extra = {
             "table": table.table,
             **({"tenant": tenant} if tenant is not None else {}),

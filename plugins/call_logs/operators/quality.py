@@ -12,6 +12,7 @@ from call_logs import defaults
 from call_logs.operators._context import airflow_errors, quiet_azure_sdk, report_sink, run_day
 from call_logs.operators._events import emit_checked_day
 from call_logs.operators._lineage import LineageMixin, report_lineage
+from call_logs.operators.alerting import quality_outcome
 from call_logs.quality.engine import check_report_day, write_report
 from call_logs.tables.checks import QualityThresholds
 
@@ -63,6 +64,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         self.quarantine_severity = quarantine_severity
         self.table_format = table_format
         self.tenant = tenant
+        self.alert_details: list[str] = []  # the failed checks, for the failure alert (operators/alerting.py)
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
@@ -87,8 +89,10 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         if report.status == "fail":
             for result in report.errors:
                 self.log.error("%s: %s", result.name, result.message)
+            self.alert_details = [f"{r.name}: {r.message}" for r in report.errors]
             raise AirflowFailException(summary)
         self.log.info(summary)
+        quality_outcome(self, context, report, self.report, self.tenant, day.isoformat())
         document = report.to_dict()
         emit_checked_day(context, sink, self.lake_root, day, document)  # on <table>_checked (assets.py)
         return {key: document[key] for key in ("call_date", "status", "counts")}

@@ -37,6 +37,10 @@ class QualityThresholds:
     :param quarantine_severity: ``error`` (the default) or ``warning`` for a day with rows in its quarantine (rows
         Graph sent that could not become rows of the day).
     :param earliest_valid: any timestamp before it is a leaked ``0001-01-01`` sentinel or garbage.
+    :param regression_drop: a trunk-day's NER or answer-seizure ratio this far (absolute share) below the median of
+        its previous ``regression_days`` is a regression (gold trunk health).
+    :param regression_min_calls: the calls a trunk-day needs to be judged or to count in that median.
+    :param regression_min_history: such days of history needed before a trunk is judged.
     """
 
     volume_deviation: float = defaults.VOLUME_DEVIATION
@@ -45,6 +49,10 @@ class QualityThresholds:
     zero_rows_severity: Severity = "warning"
     quarantine_severity: Severity = "error"
     earliest_valid: date = date(1900, 1, 1)
+    regression_drop: float = defaults.REGRESSION_DROP
+    regression_min_calls: int = defaults.REGRESSION_MIN_CALLS
+    regression_days: int = defaults.REGRESSION_DAYS
+    regression_min_history: int = defaults.REGRESSION_MIN_HISTORY
 
     def __post_init__(self) -> None:
         for name in ("zero_rows_severity", "quarantine_severity"):
@@ -52,6 +60,10 @@ class QualityThresholds:
                 raise ValueError(f"{name} is {getattr(self, name)!r}; use 'warning' or 'error'.")
         if self.volume_deviation <= 0:
             raise ValueError(f"volume_deviation is {self.volume_deviation}; use a positive fraction such as 0.5.")
+        if not 0 < self.regression_drop < 1:
+            raise ValueError(f"regression_drop is {self.regression_drop}; use a share such as 0.1 (10 points).")
+        if self.regression_min_calls < 1:
+            raise ValueError(f"regression_min_calls is {self.regression_min_calls}; use a number of calls ≥ 1.")
         if self.history_days < 1 or self.min_history < 1:
             raise ValueError(f"history_days ({self.history_days}) and min_history ({self.min_history}) must be ≥ 1.")
 

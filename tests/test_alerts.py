@@ -1,0 +1,105 @@
+"""Alerts as data: one short message naming the table, tenant and day; sent once per cause; cleared by a success.
+And the trunk-regression check that raises one: a trunk's NER below its 28-day median, never for a quiet trunk."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import fsspec
+import pytest
+from call_logs.alerts import MAX_DETAILS, Alert, AlertLedger
+from call_logs.gold.quality import check_gold
+from call_logs.gold.table import TRUNK_HEALTH
+from call_logs.gold.trunk_health import build_day
+from call_logs.reports.direct_routing import DIRECT_ROUTING
+from call_logs.tables.checks import QualityThresholds
+
+from tests.rows import call_rows, commit_rows, pages_of
+from tests.sinks import gold_table_sink, report_sink
+
+ALERT = Alert(
+    cause="quality_error",
+    table="direct_routing_calls",
+    partition="2026-03-10",
+    summary="direct_routing_calls 2026-03-10 FAIL: 1 error",
+    tenant="contoso",
+    details=("no_duplicate_ids: 3 rows share an id.",),
+    log_url="https://airflow.example/dags/direct_routing_calls__contoso/runs/r/tasks/data_quality",
+)
+
+
+def test_an_alert_says_what_where_and_links_the_log():
+    assert ALERT.title == (
+        "Call logs: direct_routing_calls · tenant contoso 2026-03-10: the partition failed its quality checks"
+    )
+    assert ALERT.body.splitlines() == [
+        "direct_routing_calls 2026-03-10 FAIL: 1 error",
+        "- no_duplicate_ids: 3 rows share an id.",
+        "Log: https://airflow.example/dags/direct_routing_calls__contoso/runs/r/tasks/data_quality",
+    ]
+    many = Alert("quality_warning", "t", "2026-03-10", "s", details=tuple(f"d{i}" for i in range(MAX_DETAILS + 3)))
+    assert many.body.splitlines()[-1] == "- … and 3 more" and "contoso" not in many.title
+
+
+def test_the_ledger_sends_once_per_cause_and_a_success_clears_failures(tmp_path):
+    ledger = AlertLedger(fsspec.filesystem("file"), str(tmp_path / "lake"))
+    assert not ledger.already_sent(ALERT)
+    ledger.record(ALERT)
+    assert ledger.already_sent(ALERT)
+    other_day = Alert(**{**ALERT.__dict__, "partition": "2026-03-11"})
+    other_cause = Alert(**{**ALERT.__dict__, "cause": "trunk_regression"})
+    other_tenant = Alert(**{**ALERT.__dict__, "tenant": "fabrikam"})
+    assert not any(ledger.already_sent(a) for a in (other_day, other_cause, other_tenant))
+    assert (tmp_path / "lake/_alerts/direct_routing_calls/tenant=contoso/2026-03-10.json").exists()
+    ledger.record(other_cause)
+    ledger.clear("direct_routing_calls", "contoso", "2026-03-10")  # the day passed later: failures are news again
+    assert not ledger.already_sent(ALERT) and ledger.already_sent(other_cause)  # a regression is not a failure
+
+
+DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(9)]
+
+
+def network_failures(rows: list[dict], every: int) -> list[dict]:
+    """Every ``every``-th call failed with 503 (a network failure in NER)."""
+    for i, row in enumerate(rows):
+        if i % every == 1:
+            row.update(successfulCall=False, finalSipCode=503, finalSipCodePhrase="Service Unavailable")
+    return rows
+
+
+@pytest.fixture
+def lake(tmp_path):
+    root = tmp_path / "lake"
+    source, gold = report_sink(root, DIRECT_ROUTING), gold_table_sink(root, TRUNK_HEALTH)
+    for day in DAYS[:-1]:  # eight ordinary days: 1 call in 20 a network failure, NER 0.95
+        commit_rows(source, day, pages_of(network_failures(call_rows(120, day=day, prefix=f"c{day}"), 20)))
+        build_day(source, gold, day)
+    return source, gold
+
+
+def regression(source, gold, day, thresholds=None) -> list[str]:
+    build_day(source, gold, day)
+    result = next(r for r in check_gold(gold, day, {DIRECT_ROUTING.table: source}, thresholds).results
+                  if r.name == "trunk_regression")  # fmt: skip
+    return result.observed if result.failed else []
+
+
+def test_a_trunk_whose_ner_fell_below_its_median_is_a_regression(lake):
+    source, gold = lake
+    day = DAYS[-1]
+    commit_rows(source, day, pages_of(network_failures(call_rows(120, day=day, prefix="bad"), 3)))  # NER 0.67
+    fell = regression(source, gold, day)
+    assert fell == [
+        "tll-audiocodes01.adatum.biz: NER 66.7% against its 8-day median 95.0% (120 calls)",
+        "tll-audiocodes01.adatum.biz: answer-seizure ratio 50.0% against its 8-day median 70.0% (120 calls)",
+    ]
+    assert regression(source, gold, day, QualityThresholds(regression_drop=0.5)) == []  # within a wider drop
+
+
+def test_a_quiet_trunk_or_a_short_history_pages_nobody(lake):
+    source, gold = lake
+    day = DAYS[-1]
+    commit_rows(source, day, pages_of(network_failures(call_rows(60, day=day, prefix="quiet"), 2)))  # 60 calls
+    assert regression(source, gold, day) == []
+    assert regression(source, gold, day, QualityThresholds(regression_min_calls=50, regression_min_history=9)) == []
+    assert regression(source, gold, day, QualityThresholds(regression_min_calls=50)) != []
