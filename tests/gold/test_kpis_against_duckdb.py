@@ -16,12 +16,16 @@ dataset. The SQL follows the definitions of the module docstrings (``outcomes.py
 - direction from ``callType``'s prefix (``ByotIn``/``dr_in`` inbound, ``ByotOut``/``dr_out`` outbound, any case);
 - talk time ``endDateTime - startDateTime`` and setup delay ``startDateTime - inviteDateTime`` of the calls whose
   final SIP code is 0 or 200 and that have both timestamps; quantiles with ``quantile_cont``.
+
+The emulator never sends some of what those definitions must handle (no final SIP code, ``dr_in``/``dr_out`` call
+types, zero-length calls, ends on a minute's first instant, no trunk...): the last test takes its days and makes
+every 23rd call awkward, and adds a quiet trunk whose figures hang on those edges.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -33,13 +37,16 @@ from call_logs.gold.sbc_health import build_sbc_day
 from call_logs.gold.store import read_day
 from call_logs.gold.table import SBC_HEALTH, TRUNK, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY, TRUNK_HEALTH_MONTHLY
 from call_logs.gold.trunk_health import build_day
+from call_logs.graph.client import PullStats
+from call_logs.graph.window import Window
 from call_logs.lake.layout import DATA_FILE
 from call_logs.reports.direct_routing import DIRECT_ROUTING
-from call_logs.utc import days_of_month
+from call_logs.utc import day_window, days_of_month
 from deltalake import DeltaTable
 from graph_emulator import TenantConfig
 
 from tests.helpers import emulator_client
+from tests.rows import SENTINEL, commit_rows, pages_of
 from tests.sinks import gold_table_sink, report_sink
 
 # Monday to Wednesday: full weekday volumes. The first day's previous day is never pulled.
@@ -415,3 +422,173 @@ def test_sbc_view_new_columns_across_tenants_match_duckdb(table_format, emulator
             assert sum(g["calls_from_previous_day"] for g in got) > 0
         else:
             assert all(g[c] is None for g in got for c in CONCURRENCY_COLUMNS)
+
+
+# --- the emulator's days, made awkward: what Graph may send but the emulator does not --------------------------
+
+AWKWARD_CODES = [(600, "Busy Everywhere"), (410, "Gone"), (484, "Address Incomplete"), (604, "Does Not Exist"),
+                 (403, "Forbidden"), (500, "Server Internal Error"), (502, "Bad Gateway"), (504, "Server Time-out"),
+                 (200, "OK")]  # fmt: skip
+AWKWARD_TYPES = ["dr_in", "DR_OUT_transfer", "BYOTIN", "Dr_In_pstn", "conference"]
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    return None if stamp in (None, SENTINEL) else datetime.fromisoformat(stamp)
+
+
+def _stamp(moment: datetime | None) -> str:
+    if moment is None:
+        return SENTINEL
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def awkward(rows: list[dict], day: date, *, crossing: bool = False) -> list[dict]:
+    """The emulator's rows of ``day`` with every 23rd one changed in its own way: no final SIP code, a success flag
+    that disagrees with the code, codes of the outcome table the emulator never sends, ``dr_in``/``dr_out`` and
+    mixed-case call types, zero-length calls, ends on a minute's first instant, no INVITE, neither end nor failure,
+    no trunk, an end before the start. ``crossing``: the evening's last calls are held past midnight, one on a trunk
+    without calls the next day, one ending at midnight exactly."""
+    changed = []
+    for i, source in enumerate(rows):
+        row = dict(source)
+        start = _parse(row["startDateTime"])
+        assert start is not None
+        kind = i % 23
+        if kind == 1:
+            row |= {"finalSipCode": None, "finalSipCodePhrase": None, "callEndSubReason": None, "successfulCall": False}
+        elif kind == 2:
+            row |= {"finalSipCode": None, "finalSipCodePhrase": None, "successfulCall": True}
+        elif kind == 3:
+            row |= {"finalSipCode": 487, "callEndSubReason": 540200, "successfulCall": True}
+        elif kind == 4:
+            code, phrase = AWKWARD_CODES[i // 23 % len(AWKWARD_CODES)]
+            row |= {"finalSipCode": code, "finalSipCodePhrase": phrase, "callEndSubReason": 560000 + code}
+        elif kind == 5:
+            row["callType"] = AWKWARD_TYPES[i // 23 % len(AWKWARD_TYPES)]
+        elif kind == 6:  # zero length
+            row |= {"inviteDateTime": _stamp(start), "failureDateTime": SENTINEL, "endDateTime": _stamp(start)}
+        elif kind == 7:  # its end is a minute's first instant, which is not a moment up
+            minute = start.replace(second=0, microsecond=0)
+            row |= {"failureDateTime": SENTINEL, "endDateTime": _stamp(minute + timedelta(minutes=2))}
+        elif kind == 8:
+            row["inviteDateTime"] = SENTINEL
+        elif kind == 9:
+            row |= {"failureDateTime": SENTINEL, "endDateTime": SENTINEL}
+        elif kind == 10:
+            row["trunkFullyQualifiedDomainName"] = None
+        elif kind == 11:
+            row |= {"finalSipCode": 200, "finalSipCodePhrase": "OK", "callEndSubReason": 540000}
+        elif kind == 12:
+            row |= {"failureDateTime": SENTINEL, "endDateTime": _stamp(start - timedelta(seconds=3))}
+        elif kind == 13:  # INVITE and start on a minute's first instant
+            minute = start.replace(second=0, microsecond=0)
+            row |= {"inviteDateTime": _stamp(minute), "startDateTime": _stamp(minute)}
+        changed.append(row)
+    if crossing:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        late = changed[-6:]
+        for k, row in enumerate(late):
+            row |= {"failureDateTime": SENTINEL, "endDateTime": _stamp(midnight + timedelta(minutes=10 + 7 * k))}
+        late[0]["trunkFullyQualifiedDomainName"] = "sbc-yesterday-only.example"
+        late[1]["trunkFullyQualifiedDomainName"] = None
+        late[2] |= {"endDateTime": _stamp(midnight)}
+    return changed
+
+
+EDGE_TRUNK = "sbc-edge.example"
+EDGE_HOURS = range(2, 20)
+EDGE_TYPES = ["Dr_In_pstn", "DR_OUT", "DR_IN", "dr_Out_transfer"]  # dr_ prefixes in mixed case only
+
+
+def edge_trunk_rows(template: dict, day: date) -> list[dict]:
+    """A quiet trunk whose figures hang on the definitions' edges, four busy minutes an hour for 18 hours (72 of
+    1,440: the 95th percentile falls between an idle and a busy minute, 0.05, as no other quantile would). Every
+    hour h (its INVITE 5 s before, none in odd hours) a call starts at h:00:25 and ends on a minute's first instant;
+    the next starts at that instant and talks for exactly 15 s (not a short call): an end instant is no moment up,
+    so no minute has two calls. Then, by h mod 3:
+
+    0. a zero-length call at h:30:00.000 (up in h:30; the chain is up in h:00, h:01, h:02);
+    1. a call whose end is 3 s before its INVITE and start at h:30:00.000 (as 0);
+    2. a call with neither end nor failure, its INVITE at h:29:50 and its start at h:30:10 (up in h:29 and h:30;
+       the chain ends a minute earlier: up in h:00 and h:01).
+    """
+    rows = []
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+    def call(name: str, invite, start, end, n: int) -> None:
+        rows.append(
+            dict(
+                template,
+                id=f"edge-{name}",
+                trunkFullyQualifiedDomainName=EDGE_TRUNK,
+                callType=EDGE_TYPES[n % len(EDGE_TYPES)],
+                inviteDateTime=_stamp(invite),
+                startDateTime=_stamp(start),
+                endDateTime=_stamp(end),
+                failureDateTime=SENTINEL,
+                successfulCall=True,
+                finalSipCode=0,
+                finalSipCodePhrase="BYE",
+                callEndSubReason=540000,
+                duration=int(((end or start) - (invite or start)).total_seconds()),
+            )
+        )
+
+    for h in EDGE_HOURS:
+        hour = midnight + timedelta(hours=h)
+        second = hour + timedelta(minutes=1 if h % 3 == 2 else 2)
+        start = hour + timedelta(seconds=25)
+        call(f"{h}-a", start - timedelta(seconds=5) if h % 2 == 0 else None, start, second, h)
+        call(f"{h}-b", second, second, second + timedelta(seconds=15), h + 1)
+        half = hour + timedelta(minutes=30)
+        if h % 3 == 0:
+            call(f"{h}-c", half, half, half, h + 2)
+        elif h % 3 == 1:
+            call(f"{h}-c", half, half, half - timedelta(seconds=3), h + 2)
+        else:
+            call(f"{h}-c", half - timedelta(seconds=10), half + timedelta(seconds=10), None, h + 2)
+    return rows
+
+
+def pulled_rows(client, day: date) -> list[dict]:
+    start, end = day_window(day)
+    return [row for page in client.iter_pages(Window(start, end), PullStats()) for row in page.rows()]
+
+
+@pytest.fixture(params=["parquet", "delta"])
+def awkward_lake(request, emulator, tmp_path):
+    """Two days of the emulator's calls made awkward (``awkward``), committed through the pipeline's own prepare."""
+    emu = emulator(rows_per_day=800, seed=64)
+    lake = Lake(request.param, str(tmp_path / "lake"))
+    client, source = emulator_client(emu), lake.source()
+    for day in DAYS[:2]:
+        rows = awkward(pulled_rows(client, day), day, crossing=day == DAYS[0])
+        if day == DAYS[1]:
+            rows += edge_trunk_rows(rows[0], day)
+        commit_rows(source, day, pages_of(rows))
+    return lake
+
+
+def test_awkward_days_match_duckdb(awkward_lake):
+    lake, day = awkward_lake, DAYS[1]
+    source = lake.source()
+    gold, hourly = lake.gold(), lake.gold(TRUNK_HEALTH_HOURLY)
+    build_day(source, gold, day)
+    columns = TRUNK_HEALTH.column_names[TRUNK_HEALTH.column_names.index("calls_by_outcome") :]
+    got = gold_rows(gold, day, [TRUNK, *columns])
+    assert_rows_match(got, expected_days(lake, day, True))
+    assert got[-1][TRUNK] is None and got[-1]["calls_from_previous_day"] == 1
+    assert {o["value"] for g in got for o in g["calls_by_outcome"]} == set(OUTCOMES)
+    edge = next(g for g in got if g[TRUNK] == EDGE_TRUNK)
+    peaks = ("peak_concurrent_calls", "peak_concurrent_inbound", "peak_concurrent_outbound")
+    assert [edge[c] for c in peaks] == [1, 1, 1]  # never two calls in a minute; dr_ prefixes in any case
+    assert edge["p95_concurrent_calls"] == pytest.approx(0.05)
+    # talk: 95 s (35 s when h mod 3 = 2) and exactly 15 s (not short) every hour; 0 s or -3 s (short) in 12 hours
+    assert edge["average_call_duration_calls"] == 48
+    assert (edge["short_call_share"], edge["average_call_duration_s"]) == (0.25, pytest.approx(1602 / 48))
+    build_hourly_day(source, hourly, day)
+    hours = gold_rows(hourly, day, TRUNK_HEALTH_HOURLY.column_names)
+    expected = expected_hours(lake, day, True)
+    assert [(g[TRUNK], g["hour"]) for g in hours] == [(e[TRUNK], e["hour"]) for e in expected]
+    for g, e in zip(hours, expected, strict=True):
+        assert g == approx(e), (g[TRUNK], g["hour"])
