@@ -2,7 +2,8 @@
 and charges summed exactly per currency (decimals compared as decimals); pseudonymised users stay tokens; the checks
 refuse a month that lost a cent or outlived its source days. Both table formats.
 
-And on a small month summed by hand (charges a float gets wrong, a renamed user, two currencies)."""
+And on a small month summed by hand (charges a float gets wrong, a renamed user, two currencies), which also lands
+under its tenant."""
 
 from __future__ import annotations
 
@@ -269,3 +270,21 @@ def test_a_small_month_by_hand_sums_every_charge_exactly(hand):
     assert pool_tuples(pooled) == HAND_POOLS
     assert pooled["minutes"].to_pylist() == [4.25, 801 / 60, 20 / 60]
     assert failed_checks(pools, source) == set()
+
+
+def test_with_a_tenant_the_month_lands_under_the_tenant(tmp_path):
+    root = tmp_path / "lake"
+    source = report_sink(root, PSTN, tenant="contoso")
+    commit_hand_month(source)
+    for table, expected, tuples in (
+        (PSTN_USAGE_MONTHLY, HAND_USAGE, usage_tuples),
+        (PSTN_MINUTE_POOLS_MONTHLY, HAND_POOLS, pool_tuples),
+    ):
+        gold = gold_table_sink(root, table, tenant="contoso")
+        manifest = build_pstn_month(source, gold, MONTH)
+        assert manifest.tenant == "contoso" and {s.tenant for s in manifest.sources} == {"contoso"}
+        assert tuples(read_day(gold, MONTH)) == expected
+        files = [p.relative_to(root).parts for p in root.glob(f"{table.table}/*/*/part-0.parquet")]
+        assert files == [(table.table, "tenant=contoso", "month=2026-02-01", "part-0.parquet")]
+        assert failed_checks(gold, source) == set()  # the tenant's source, under the table's key as for trunk health
+    assert read_day(gold_table_sink(root, PSTN_USAGE_MONTHLY), MONTH) is None  # nothing outside the tenant
