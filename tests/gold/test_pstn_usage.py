@@ -3,12 +3,13 @@ and charges summed exactly per currency (decimals compared as decimals); pseudon
 refuse a month that lost a cent or outlived its source days. Both table formats.
 
 And on a small month summed by hand (charges a float gets wrong, a renamed user, two currencies), which also lands
-under its tenant."""
+under its tenant and refuses a day that cannot be read."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -17,8 +18,10 @@ from call_logs.extract import extract_day
 from call_logs.gold.monthly import MonthIncomplete
 from call_logs.gold.pstn_usage import USAGE_KEYS, build_pstn_month
 from call_logs.gold.quality import check_gold
+from call_logs.gold.source_days import SourceDayUnusable
 from call_logs.gold.store import read_day, write_day
 from call_logs.gold.table import PSTN_MINUTE_POOLS_MONTHLY, PSTN_USAGE_MONTHLY
+from call_logs.lake.layout import DATA_FILE
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.pstn import PSTN
 from call_logs.utc import day_window, days_of_month
@@ -288,3 +291,12 @@ def test_with_a_tenant_the_month_lands_under_the_tenant(tmp_path):
         assert files == [(table.table, "tenant=contoso", "month=2026-02-01", "part-0.parquet")]
         assert failed_checks(gold, source) == set()  # the tenant's source, under the table's key as for trunk health
     assert read_day(gold_table_sink(root, PSTN_USAGE_MONTHLY), MONTH) is None  # nothing outside the tenant
+
+
+def test_a_day_that_cannot_be_read_refuses_the_month_naming_it(hand):
+    _, source, usage, _ = hand
+    day = date(2026, 2, 15)
+    (Path(source.location(day)) / DATA_FILE).write_bytes(b"not a parquet file")
+    with pytest.raises(SourceDayUnusable, match=r"^pstn_calls 2026-02-15: .*; re-run the day's DAG first\.$"):
+        build_pstn_month(source, usage, MONTH)
+    assert usage.read_manifest(MONTH) is None
