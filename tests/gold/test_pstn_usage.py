@@ -3,16 +3,20 @@ and charges summed exactly per currency (decimals compared as decimals); pseudon
 refuse a month that lost a cent or outlived its source days. Both table formats.
 
 And on a small month summed by hand (charges a float gets wrong, a renamed user, two currencies), which also lands
-under its tenant and refuses a day that cannot be read."""
+under its tenant, refuses a day that cannot be read, and makes every check fail once."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import fsspec
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from call_logs.extract import extract_day
 from call_logs.gold.monthly import MonthIncomplete
@@ -23,6 +27,7 @@ from call_logs.gold.store import read_day, write_day
 from call_logs.gold.table import PSTN_MINUTE_POOLS_MONTHLY, PSTN_USAGE_MONTHLY
 from call_logs.lake.layout import DATA_FILE
 from call_logs.lake.pseudonymise import Pseudonymiser
+from call_logs.lake.storage import publish_file
 from call_logs.reports.pstn import PSTN
 from call_logs.utc import day_window, days_of_month
 from deltalake import DeltaTable
@@ -300,3 +305,55 @@ def test_a_day_that_cannot_be_read_refuses_the_month_naming_it(hand):
     with pytest.raises(SourceDayUnusable, match=r"^pstn_calls 2026-02-15: .*; re-run the day's DAG first\.$"):
         build_pstn_month(source, usage, MONTH)
     assert usage.read_manifest(MONTH) is None
+
+
+def republish(gold, rows: pa.Table) -> None:
+    """Replace the stored file behind the pipeline's back (its manifest unchanged)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        local = os.path.join(workdir, DATA_FILE)
+        pq.write_table(rows.cast(gold.spec.schema), local)
+        publish_file(fsspec.filesystem("file"), local, f"{gold.location(MONTH)}/{DATA_FILE}")
+
+
+def with_value(rows: pa.Table, column: str, index: int, change) -> pa.Table:
+    values = rows[column].to_pylist()
+    values[index] = change(values[index])
+    position = rows.schema.get_field_index(column)
+    return rows.set_column(position, rows.schema.field(column), pa.array(values, rows.schema.field(column).type))
+
+
+@pytest.mark.parametrize("table", [PSTN_USAGE_MONTHLY, PSTN_MINUTE_POOLS_MONTHLY], ids=lambda t: t.table)
+def test_every_check_can_fail(hand, table):
+    root, source, _, _ = hand
+    gold = gold_table_sink(root, table)
+    manifest = build_pstn_month(source, gold, MONTH)
+    rows, sources = read_day(gold, MONTH), list(manifest.sources)
+    cost = {"cost_matches_source"} if table is PSTN_USAGE_MONTHLY else set()
+
+    republish(gold, rows.slice(1))  # the first row lost outside the pipeline: the file is not its manifest's
+    assert failed_checks(gold, source) == {"file_matches_manifest", "calls_match_source_days", *cost}
+
+    write_day(gold, MONTH, rows, sources[:-1])  # a month that claims one day fewer than it has
+    assert failed_checks(gold, source) == {"every_day_of_the_month"}
+
+    nothing = {c: None for c in ("charge", "connectionCharge") if c in rows.column_names}
+    empty = pa.Table.from_pylist([rows.slice(0, 1).to_pylist()[0] | {"calls": 0, "duration_s": 0, **nothing}])
+    write_day(gold, MONTH, pa.concat_tables([rows, empty.cast(rows.schema)]), sources)  # a group twice, adding 0
+    assert failed_checks(gold, source) == {"one_row_per_grain"}
+
+    write_day(gold, MONTH, with_value(rows, "calls", 0, lambda n: n + 1), sources)
+    assert failed_checks(gold, source) == {"calls_match_source_days"}
+
+    if cost:  # one row a millionth of a unit dearer than the source
+        write_day(gold, MONTH, with_value(rows, "charge", 0, lambda c: c + D("0.000001")), sources)
+        assert failed_checks(gold, source) == cost
+
+    write_day(gold, MONTH, rows, sources)
+    assert failed_checks(gold, source) == set()
+    # Day 2 pulled again: the same calls, one of them charged 0.0013 instead of 0.0012.
+    again = [
+        (day, at, call | {"charge": D("0.0013")} if call["charge"] == D("0.0012") else call)
+        for day, at, call in HAND_CALLS
+    ]
+    commit_rows(source, date(2026, 2, 2), [hand_calls_of(date(2026, 2, 2), again)])
+    assert failed_checks(gold, source) == {"computed_from_current_days", *cost}
