@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from tests.production.processes import log
@@ -54,12 +54,17 @@ def wait_backfill(stack: AirflowStack, backfill_id: int, runs: int, timeout: flo
     return wait_backfills(stack, {backfill_id: runs}, timeout)[backfill_id]
 
 
-def wait_backfills(stack: AirflowStack, runs: Mapping[int, int], timeout: float) -> dict[int, dict[str, str]]:
+def wait_backfills(
+    stack: AirflowStack, runs: Mapping[int, int], timeout: float, *, may_fail: Collection[int] = ()
+) -> dict[int, dict[str, str]]:
     """Until every backfill (id -> its number of DAG runs) has all its runs finished; id -> run_id -> state.
 
-    Backfills of different DAGs may run side by side: a run id is only unique within its DAG.
+    Backfills of different DAGs may run side by side: a run id is only unique within its DAG. A failed task try
+    ends the wait at once, except in the backfills ``may_fail`` names, whose tasks may fail (``failed``,
+    ``upstream_failed``) but never wait for a retry (``up_for_retry``): those failures are expected to be final.
     """
     ids = list(runs)
+    expected_to_fail = list(may_fail)
     deadline, last_report = time.monotonic() + timeout, 0.0
     while True:
         stack.check_alive()
@@ -70,8 +75,9 @@ def wait_backfills(stack: AirflowStack, runs: Mapping[int, int], timeout: float)
         broken = stack.query(
             "SELECT dr.backfill_id, ti.run_id, ti.task_id, ti.state, ti.try_number FROM task_instance ti "
             "JOIN dag_run dr ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id WHERE dr.backfill_id = ANY(%s) "
-            "AND ti.state IN ('up_for_retry', 'failed', 'upstream_failed')",
-            (ids,),
+            "AND (ti.state = 'up_for_retry' OR ti.state IN ('failed', 'upstream_failed') "
+            "AND NOT dr.backfill_id = ANY(%s))",
+            (ids, expected_to_fail),
         )
         if broken:
             raise AssertionError(f"backfills {ids}: task tries failed (no waiting for retries): {broken}")
@@ -118,14 +124,27 @@ def task_states(stack: AirflowStack, backfill_id: int) -> list[tuple]:
 
 
 def task_instances(stack: AirflowStack, backfill_ids: Sequence[int], task_id: str) -> list[dict]:
-    """Every ``task_id`` instance of these backfills: dag_id, run_id, state, try_number, pool, start, end."""
+    """Every ``task_id`` instance of these backfills: dag_id, run_id, state, try_number, pool, start, end, and
+    where it ran: hostname, pid and ``external_executor_id`` (under the CeleryExecutor, its Celery task id)."""
     rows = stack.query(
-        "SELECT ti.dag_id, ti.run_id, ti.state, ti.try_number, ti.pool, ti.start_date, ti.end_date "
+        "SELECT ti.dag_id, ti.run_id, ti.state, ti.try_number, ti.pool, ti.start_date, ti.end_date, ti.hostname, "
+        "ti.pid, ti.external_executor_id "
         "FROM task_instance ti JOIN dag_run dr ON dr.run_id = ti.run_id AND dr.dag_id = ti.dag_id "
         "WHERE dr.backfill_id = ANY(%s) AND ti.task_id = %s ORDER BY ti.start_date",
         (list(backfill_ids), task_id),
     )
-    names = ("dag_id", "run_id", "state", "try_number", "pool", "start", "end")
+    names = (
+        "dag_id",
+        "run_id",
+        "state",
+        "try_number",
+        "pool",
+        "start",
+        "end",
+        "hostname",
+        "pid",
+        "external_executor_id",
+    )
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 

@@ -24,19 +24,37 @@ def lake_fs(connection_string: str):
     return AzureBlobFileSystem(connection_string=connection_string, use_listings_cache=False, skip_instance_cache=True)
 
 
-def partition_folder(container: str, day: date, table: str = TABLE) -> str:
-    return f"{container}/lake/{table}/call_date={day.isoformat()}"
+def days_folder(container: str, table: str = TABLE, tenant: str | None = None) -> str:
+    """The folder holding ``table``'s ``call_date=`` folders: the table's, or in a lake of many tenants its tenant's."""
+    base = f"{container}/lake/{table}"
+    return base if tenant is None else f"{base}/tenant={tenant}"
 
 
-def read_lake(fs, container: str, table: str = TABLE, *, with_ids: bool = False) -> dict[date, dict]:
-    """Every committed partition of ``table``: rows read back, the file's sha256 and bytes, manifest and _dq.json.
+def partition_folder(container: str, day: date, table: str = TABLE, tenant: str | None = None) -> str:
+    return f"{days_folder(container, table, tenant)}/call_date={day.isoformat()}"
+
+
+def lake_tenants(fs, container: str, table: str = TABLE) -> list[str]:
+    """The slugs of the ``tenant=<slug>`` folders of ``table`` (a lake of many tenants), sorted."""
+    base = f"{container}/lake/{table}"
+    if not fs.exists(base):
+        return []
+    names = (folder.rstrip("/").rsplit("/", 1)[-1] for folder in fs.ls(base, detail=False))
+    return sorted(name.split("=", 1)[1] for name in names if name.startswith("tenant="))
+
+
+def read_lake(
+    fs, container: str, table: str = TABLE, *, with_ids: bool = False, tenant: str | None = None
+) -> dict[date, dict]:
+    """Every committed partition of ``table`` (of ``tenant``'s folder, in a lake of many tenants): rows read back,
+    the file's sha256 and bytes, manifest and _dq.json.
 
     ``with_ids`` also keeps each day's sorted call ``id``s (to compare with the emulator's rows, not only counts).
     """
     import pyarrow.parquet as pq
 
     result: dict[date, dict] = {}
-    base = f"{container}/lake/{table}"
+    base = days_folder(container, table, tenant)
     for folder in sorted(fs.ls(base, detail=False)):
         name = folder.rstrip("/").rsplit("/", 1)[-1]
         day = date.fromisoformat(name.split("=", 1)[1])

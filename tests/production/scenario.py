@@ -8,7 +8,7 @@ in the environment. ``budget_problems`` reads the emulator's stats against its b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -79,14 +79,57 @@ def _day_bounds(day: date) -> dict[str, str]:
     return {"from": start.strftime(_MOMENT), "to": (start + timedelta(days=1)).strftime(_MOMENT)}
 
 
-def day_count(emulator: EmulatorProcess, day: date, report: str = DIRECT_ROUTING_CALLS) -> int:
-    """How many calls of ``report`` (a Graph function) start in the UTC ``day``."""
-    return emulator.admin("count", report=report, **_day_bounds(day))["count"]
+def _tenant_param(tenant: str | None) -> dict[str, str]:
+    return {} if tenant is None else {"tenant": tenant}
 
 
-def day_ids(emulator: EmulatorProcess, day: date, report: str = DIRECT_ROUTING_CALLS) -> list[str]:
-    """The sorted ``id``s of the calls of ``report`` that start in the UTC ``day`` (half-open, whatever the report)."""
-    return sorted(row["id"] for row in emulator.admin("rows", report=report, **_day_bounds(day)))
+def day_count(
+    emulator: EmulatorProcess, day: date, report: str = DIRECT_ROUTING_CALLS, tenant: str | None = None
+) -> int:
+    """How many calls of ``report`` (a Graph function) start in the UTC ``day`` (of the Entra ``tenant``; None:
+    the emulator's default tenant)."""
+    return emulator.admin("count", report=report, **_day_bounds(day), **_tenant_param(tenant))["count"]
+
+
+def day_ids(
+    emulator: EmulatorProcess, day: date, report: str = DIRECT_ROUTING_CALLS, tenant: str | None = None
+) -> list[str]:
+    """The sorted ``id``s of the calls of ``report`` that start in the UTC ``day`` (half-open, whatever the report),
+    of the Entra ``tenant`` (None: the emulator's default tenant)."""
+    rows = emulator.admin("rows", report=report, **_day_bounds(day), **_tenant_param(tenant))
+    return sorted(row["id"] for row in rows)
+
+
+# --- many tenants ------------------------------------------------------------------------------------------
+
+
+def tenants_env(
+    emulator: EmulatorProcess,
+    tenants: Mapping[str, str],
+    tenants_file: Path,
+    *,
+    reports: Sequence[str] = ("direct_routing_calls",),
+    client_limit: int = CLIENT_LIMIT,
+) -> dict[str, str]:
+    """A deployment of many tenants, for a stack's environment: writes ``tenants_file`` declaring ``tenants``
+    (slug -> Entra tenant id) pulling ``reports``, and gives each tenant its own ``msgraph`` connection under the
+    id the file leaves to the default, ``msgraph_<slug>``, with its tenant id (the app's client id and secret are
+    the same in each: one multi-tenant app). ``CALL_LOGS_TENANTS_FILE`` points the DAG files at the file.
+    """
+    import yaml
+
+    document = {"tenants": [{"slug": s, "tenant_id": t, "reports": list(reports)} for s, t in tenants.items()]}
+    tenants_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = {"CALL_LOGS_TENANTS_FILE": str(tenants_file)}
+    for slug, tenant_id in tenants.items():
+        env |= msgraph_connection_env(
+            emulator,
+            f"msgraph_{slug}",
+            tenant=tenant_id,
+            requests_per_minute=client_limit,
+            rate_limit_window_s=EMULATOR_BUDGET[1],
+        )
+    return env
 
 
 # --- the emulator's budgets --------------------------------------------------------------------------------
