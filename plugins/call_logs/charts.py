@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ CHART_SUFFIXES = (".html", ".htm")
 TrunkDays = dict[date, list[dict[str, Any]]]  # a trunk-health day's rows by day
 STATUS_COLOURS = {"pass": "#4c78a8", "warn": "#f58518", "fail": "#e45756", "stale": "#9d9d9d", "unchecked": "#bab0ac"}
 RATE_COLOUR = "#54a24b"
+DAY_MS = 86_400_000  # plotly's date axes count milliseconds
+HALF_DAY = timedelta(hours=12)
+MAX_TICKS = 12
 TRUNK_RATES = (
     ("success_rate", "success rate", "#54a24b"),
     ("answer_seizure_ratio", "answer-seizure ratio", "#4c78a8"),
@@ -72,22 +75,45 @@ def _calendar(first: date, last: date) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = None) -> go.Figure:
-    """Daily rows (bars coloured by quality status, ▲ on flagged days) and the daily rate (line, right axis)."""
-    go = _plotly()
-    legend_rate = spec.daily_rate.legend if spec.daily_rate else "rate"
-    figure = go.Figure()
-    figure.update_layout(
-        title=f"{heading or spec.table}: daily calls (bars) and {legend_rate} (line)",
-        yaxis={"title": "rows", "rangemode": "tozero"},
-        yaxis2={"title": legend_rate, "overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero"},
-        xaxis={"type": "date"},
-        bargap=0.2,
-        height=420,
+def day_axis(first: date, last: date) -> dict[str, Any]:
+    """A time axis of whole days: ticks at midnight, the centre of a day's bar or point, labelled as dates (never
+    12:00 between days); one a day up to 12 days, then every 2, 7 or 14 days, then the first of each month, so that
+    a week and half a year alike keep about a dozen readable ticks. The range spans the days with half a day spare."""
+    span = (last - first).days + 1
+    step = next((days for days in (1, 2, 7, 14) if span <= MAX_TICKS * days), None)
+    ticks: dict[str, Any] = (
+        {"dtick": step * DAY_MS, "tick0": first.isoformat()}
+        if step is not None
+        else {"dtick": "M1", "tick0": first.replace(day=1).isoformat()}
     )
+    start = datetime(first.year, first.month, first.day) - HALF_DAY
+    end = datetime(last.year, last.month, last.day) + HALF_DAY
+    return {
+        "type": "date",
+        "tickformat": "%Y-%m-%d",
+        "hoverformat": "%Y-%m-%d",
+        "range": [start.isoformat(), end.isoformat()],
+        **ticks,
+    }
+
+
+def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = None) -> go.Figure:
+    """Daily rows (bars coloured by quality status, ▲ on flagged days) and, when the report has one, its daily rate
+    (line, right axis). A report without a daily rate (PSTN) gets no right axis at all."""
+    go = _plotly()
+    rate = spec.daily_rate
+    title = f"{heading or spec.table}: daily calls (bars)" + (f" and {rate.legend} (line)" if rate else "")
+    figure = go.Figure()
+    figure.update_layout(title=title, yaxis={"title": "rows", "rangemode": "tozero"}, bargap=0.2, height=420)
+    if rate is not None:
+        right = {"title": rate.legend, "overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero"}
+        figure.update_layout(yaxis2=right)
     if not lines:
+        figure.update_layout(xaxis={"type": "date"})
         figure.add_annotation(text="No committed days.", showarrow=False)
         return figure
+    figure.update_layout(xaxis=day_axis(lines[0].day, lines[-1].day))
+    hover = "%{x}: %{y:,} rows" + ("<br>rate %{customdata[0]:.1%}" if rate else "") + "<br>warnings %{customdata[1]}"
     for status, colour in STATUS_COLOURS.items():
         days = [line for line in lines if line.status == status]
         if days:
@@ -97,7 +123,7 @@ def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = No
                 name=status,
                 marker_color=colour,
                 customdata=[[line.rate, line.warnings, line.sentinel_violations] for line in days],
-                hovertemplate="%{x}: %{y:,} rows<br>rate %{customdata[0]:.1%}<br>warnings %{customdata[1]}",
+                hovertemplate=hover,
             )
     flagged = [line for line in lines if line.flagged]
     if flagged:
@@ -110,13 +136,15 @@ def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = No
             name="flagged",
             hovertext=[line.status for line in flagged],
         )
+    if rate is None:
+        return figure
     by_day = {line.day.isoformat(): line.rate for line in lines}
     calendar = _calendar(lines[0].day, lines[-1].day)
     figure.add_scatter(  # None breaks the line on a day without a rate (or without a partition)
         x=calendar,
         y=[by_day.get(day) for day in calendar],
         mode="lines+markers",
-        name=legend_rate,
+        name=rate.legend,
         yaxis="y2",
         line={"color": RATE_COLOUR, "width": 2},
         connectgaps=False,
@@ -142,7 +170,7 @@ def trunk_figure(trunk: str | None, days: list[TrunkDay]) -> go.Figure:
         title=f"trunk {trunk or '(none)'}: calls and rates per day",
         yaxis={"title": "calls", "rangemode": "tozero"},
         yaxis2={"title": "share", "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]},
-        xaxis={"type": "date"},
+        xaxis=day_axis(days[0].day, days[-1].day) if days else {"type": "date"},
         height=360,
     )
     x = [d.day.isoformat() for d in days]
@@ -161,11 +189,11 @@ def sums_figure(spec: ReportSpec, sums: DaySums, heading: str | None = None) -> 
     assert spec.daily_sums is not None
     figure.update_layout(
         title=f"{heading or spec.table}: {spec.daily_sums.title}",
-        xaxis={"type": "date"},
         yaxis={"rangemode": "tozero"},
         height=380,
     )
     days = sorted(sums)
+    figure.update_layout(xaxis=day_axis(days[0], days[-1]) if days else {"type": "date"})
     groups = sorted({group for day in days for group in sums[day]})
     for group in groups:
         for column in spec.daily_sums.columns:
