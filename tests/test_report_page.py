@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
-from call_logs.charts import DAY_MS, TableSection, day_axis, lake_figure, render_page
+from call_logs.__main__ import main
+from call_logs.charts import DAY_MS, TableSection, day_axis, lake_figure, render_page, trailing_p95
+from call_logs.gold.hourly import build_hourly_day
+from call_logs.gold.store import read_day, write_day
+from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_HOURLY
+from call_logs.gold.trunk_health import build_day
 from call_logs.quality.report import DayLine
 from call_logs.reports.direct_routing import DIRECT_ROUTING
 from call_logs.reports.pstn import PSTN
+
+from tests.rows import call_rows, commit_rows, pages_of
+from tests.sinks import gold_table_sink, report_sink
 
 DAY = date(2026, 3, 2)
 
@@ -74,3 +84,116 @@ def test_the_daily_bars_use_the_day_axis():
     layout = lake_figure(lines_of(7, rate_rows=1), DIRECT_ROUTING).to_plotly_json()["layout"]
     assert layout["xaxis"] == day_axis(DAY, DAY + timedelta(days=6))
     assert datetime.fromisoformat(layout["xaxis"]["tick0"]).time() == datetime.min.time()  # a day, not 12:00
+
+
+# --- trunk health: the Health-Dashboard-like section per trunk ---------------------------------------------------
+
+
+def trunk_calls(day: date) -> list[dict]:
+    """40 calls of one trunk, 36 min apart and up for two hours each (so several overlap); of the 10 failed calls,
+    5 end with 503 (a network failure: NER 35 / 40) and 5 with 487 (the caller hung up: delivered)."""
+    rows = call_rows(40, day=day, prefix=f"c{day:%m%d}")
+    for i, row in enumerate(rows):
+        if i % 4 == 0 and i % 8 == 0:
+            row.update(finalSipCode=503, finalSipCodePhrase="Service Unavailable")
+        elif i % 4:
+            start = datetime.fromisoformat(row["startDateTime"].replace("Z", "+00:00"))
+            row.update(endDateTime=(start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), duration=7203)
+    return rows
+
+
+@pytest.fixture
+def trunk_lake(tmp_path):
+    """Days D0, D1 and D3 of one trunk (D2 never pulled): D0's trunk health as release 1 wrote it (schema version 1,
+    no NER, no concurrency), D1 and D3 of schema version 2 with their hourly tables (D3's concurrency is null: its
+    previous day is missing)."""
+    root = tmp_path / "lake"
+    source = report_sink(root, DIRECT_ROUTING)
+    days = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=3)]
+    for day in days:
+        commit_rows(source, day, pages_of(trunk_calls(day)))
+    daily, hourly = gold_table_sink(root, TRUNK_HEALTH), gold_table_sink(root, TRUNK_HEALTH_HOURLY)
+    first_version = replace(TRUNK_HEALTH, fields=TRUNK_HEALTH.fields[:13], schema_version=1)
+    build_day(source, daily, days[0])
+    write_day(gold_table_sink(root, first_version), days[0], read_day(daily, days[0]), [])
+    for day in days[1:]:
+        build_day(source, daily, day)
+        build_hourly_day(source, hourly, day)
+    return root, days
+
+
+def page_of(root, tmp_path) -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:
+    chart = tmp_path / "lake_report.html"
+    assert main(["report", "--lake-root", str(root), "--chart", str(chart)]) == 0
+    return plots(chart.read_text())
+
+
+def titled(figures, words: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The one figure whose title has ``words``: its traces by name, and its layout."""
+    [(data, layout)] = [(d, lay) for d, lay in figures if words in lay["title"]["text"]]
+    return {trace["name"]: trace for trace in data}, layout
+
+
+def test_ner_and_asr_per_day_on_a_percent_axis_with_gaps_for_old_and_missing_days(trunk_lake, tmp_path):
+    root, (d0, d1, d3) = trunk_lake
+    traces, layout = titled(page_of(root, tmp_path), "network effectiveness ratio")
+    calendar = [(DAY + timedelta(days=i)).isoformat() for i in range(4)]
+    assert traces["NER"]["x"] == calendar
+    assert traces["NER"]["y"] == [None, 35 / 40, None, 35 / 40]  # D0 of schema version 1, D2 never pulled: gaps
+    assert traces["NER"]["customdata"] == [None, 40, None, 40]  # the calls NER is based on, in its hover
+    assert "%{customdata:,} calls" in traces["NER"]["hovertemplate"] and traces["NER"]["connectgaps"] is False
+    assert traces["answer-seizure ratio"]["y"] == [30 / 40, 30 / 40, None, 30 / 40]  # version 1 had the ASR
+    assert (layout["yaxis"]["tickformat"], layout["yaxis"]["range"]) == (".0%", [0, 1.02])
+    assert layout["xaxis"]["tickformat"] == "%Y-%m-%d" and layout["xaxis"]["dtick"] == DAY_MS
+
+
+def test_peak_concurrency_per_day_against_its_trailing_p95(trunk_lake, tmp_path):
+    root, (d0, d1, d3) = trunk_lake
+    stored = {day: read_day(gold_table_sink(root, TRUNK_HEALTH), day).to_pylist()[0] for day in (d0, d1, d3)}
+    peak_d1 = stored[d1]["peak_concurrent_calls"]
+    # three two-hour calls and a failed one in the same minute (every 4th call fails); D3 has no previous day
+    assert peak_d1 == 4 and stored[d3]["peak_concurrent_calls"] is None
+    traces, layout = titled(page_of(root, tmp_path), "peak concurrent calls")
+    peak, p95 = traces["peak concurrent calls"], traces["p95 of daily peaks, trailing 28 days"]
+    assert peak["y"] == [None, 4, None, None]  # a gap where there is no figure, never a zero
+    assert peak["customdata"][1] == f"{stored[d1]['peak_concurrent_minute']:%H:%M}"
+    assert p95["y"] == [None, 4.0, None, 4.0]  # D3's window still holds D1's peak; D2 has no row
+    assert layout["yaxis"]["title"]["text"] == "calls up at once"
+
+
+def test_the_hour_by_day_heatmap_of_ner(trunk_lake, tmp_path):
+    root, (d0, d1, d3) = trunk_lake
+    traces, layout = titled(page_of(root, tmp_path), "NER by hour")
+    heatmap = traces["NER"]
+    assert heatmap["type"] == "heatmap" and heatmap["y"] == list(range(24)) and len(heatmap["z"]) == 24
+    assert heatmap["x"] == [(DAY + timedelta(days=i)).isoformat() for i in range(4)]
+    assert all(len(row) == 4 for row in heatmap["z"])
+    stored = {
+        (row["hour"].hour, day): row
+        for day in (d1, d3)
+        for row in read_day(gold_table_sink(root, TRUNK_HEALTH_HOURLY), day).to_pylist()
+    }
+    for hour in range(24):
+        for column, day in enumerate([d0, d1, d1 + timedelta(days=1), d3]):
+            row = stored.get((hour, day))
+            assert heatmap["z"][hour][column] == (row["ner"] if row else None)
+            assert heatmap["customdata"][hour][column][0] == (row["calls"] if row else None)
+    assert sum(heatmap["customdata"][hour][1][0] or 0 for hour in range(24)) == 40  # every call of D1, once
+    # by hand: 00:18 a 503 and 00:54 a success; 19:30 a 503 alone in its hour, a real zero (not a gap)
+    assert (heatmap["z"][0][1], heatmap["z"][19][1], heatmap["customdata"][19][1][:2]) == (0.5, 0.0, [1, 1])
+    assert heatmap["customdata"][19][1][2] == "503/540000 Service Unavailable (1 call)"
+    assert (heatmap["zmin"], heatmap["zmax"], heatmap["hoverongaps"]) == (0, 1, False)
+    assert layout["yaxis"]["tickvals"] == list(range(24)) and layout["yaxis"]["ticktext"][13] == "13:00"
+
+
+def test_the_trailing_p95_is_duckdbs_quantile_cont_over_28_calendar_days():
+    days = [DAY + timedelta(days=i) for i in range(40)]
+    peaks: dict[date, int | None] = {day: (i * 7) % 23 for i, day in enumerate(days)}
+    peaks[days[5]] = None  # a day of schema version 1
+    del peaks[days[6]]  # a day never pulled
+    got = trailing_p95(peaks, days)
+    for i, day in enumerate(days):
+        window = [peaks.get(day - timedelta(days=k)) for k in range(28)]
+        expected = np.percentile([v for v in window if v is not None], 95, method="linear")
+        assert got[i] == pytest.approx(expected)
+    assert trailing_p95({DAY: None}, [DAY]) == [None]

@@ -15,8 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from call_logs.charts import CHART_SUFFIXES, TableSection, TrunkDays, write_chart
-from call_logs.gold.table import TRUNK
+from call_logs.charts import CHART_SUFFIXES, TableSection, TrunkDays, TrunkHours, write_chart
+from call_logs.gold.store import gold_sink, read_day
+from call_logs.gold.table import TRUNK, TRUNK_HEALTH_HOURLY
 from call_logs.gold.trunk_health import stored_days
 from call_logs.lake.delta_storage import azure_conn_id
 from call_logs.lake.delta_table import table_version, tenants
@@ -79,14 +80,30 @@ def _tenants(sink: ReportSink) -> list[str | None]:
     return list(found) or [None]
 
 
+def _named(slug: str | None, rows: list[dict]) -> list[dict]:
+    """In a lake of many tenants, each trunk named with its tenant."""
+    return rows if slug is None else [row | {TRUNK: f"{slug} · {row[TRUNK] or '(none)'}"} for row in rows]
+
+
 def _trunk_days(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> TrunkDays:
     """Trunk-health rows by day; in a lake of many tenants each trunk is named with its tenant."""
     days: TrunkDays = {}
     for slug in slugs:
         for day, rows in stored_days(lake, table_format, slug).items():
-            named = rows if slug is None else [row | {TRUNK: f"{slug} · {row[TRUNK] or '(none)'}"} for row in rows]
-            days.setdefault(day, []).extend(named)
+            days.setdefault(day, []).extend(_named(slug, rows))
     return days
+
+
+def _trunk_hours(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> TrunkHours:
+    """The hourly trunk-health rows by day, named as ``_trunk_days`` names them."""
+    hours: TrunkHours = {}
+    for slug in slugs:
+        gold = gold_sink(table_format, lake, TRUNK_HEALTH_HOURLY, tenant=slug)
+        for day in gold.committed_days():
+            rows = read_day(gold, day)
+            if rows is not None:
+                hours.setdefault(day, []).extend(_named(slug, rows.to_pylist()))
+    return hours
 
 
 def report(lake_root: str, chart: str | None, table: str | None = None, table_format: str = "parquet") -> int:
@@ -123,8 +140,10 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
             print(f"{chr(10) if index else ''}{section.heading}")
         print(format_table(section.lines, section.spec))
     if chart is not None:
-        trunks = _trunk_days(lake, table_format, sorted(slugs, key=lambda s: s or ""))
-        write_chart(sections, chart, title=f"Call logs in {lake_root}", trunk_days=trunks)
+        tenants_found = sorted(slugs, key=lambda s: s or "")
+        trunks = _trunk_days(lake, table_format, tenants_found)
+        hours = _trunk_hours(lake, table_format, tenants_found)
+        write_chart(sections, chart, title=f"Call logs in {lake_root}", trunk_days=trunks, trunk_hours=hours)
         print(f"Chart written to {chart}.")
     return 0
 
