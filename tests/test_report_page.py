@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from call_logs.__main__ import main
 from call_logs.charts import DAY_MS, TableSection, day_axis, lake_figure, render_page, trailing_p95
 from call_logs.gold.hourly import build_hourly_day
 from call_logs.gold.store import read_day, write_day
-from call_logs.gold.table import TRUNK_HEALTH, TRUNK_HEALTH_HOURLY
+from call_logs.gold.table import PSTN_USAGE_MONTHLY, TRUNK_HEALTH, TRUNK_HEALTH_HOURLY
 from call_logs.gold.trunk_health import build_day
 from call_logs.quality.report import DayLine
 from call_logs.reports.direct_routing import DIRECT_ROUTING
@@ -197,3 +200,57 @@ def test_the_trailing_p95_is_duckdbs_quantile_cont_over_28_calendar_days():
         expected = np.percentile([v for v in window if v is not None], 95, method="linear")
         assert got[i] == pytest.approx(expected)
     assert trailing_p95({DAY: None}, [DAY]) == [None]
+
+
+# --- PSTN cost per month and currency, from pstn_usage_monthly ----------------------------------------------------
+
+
+def usage_row(currency: str | None, charge: str | None, connection: str | None, user: str = "u1") -> dict:
+    row = dict.fromkeys(PSTN_USAGE_MONTHLY.column_names)
+    row |= {"userId": user, "currency": currency, "callType": "user_out", "destinationContext": "International"}
+    row |= {"calls": 1, "duration_s": 60, "minutes": 1.0}
+    row |= {"charge": None if charge is None else Decimal(charge)}
+    return row | {"connectionCharge": None if connection is None else Decimal(connection)}
+
+
+@pytest.fixture
+def cost_lake(tmp_path):
+    """Two months of pstn_usage_monthly: February in USD (two users, one without a connection charge) and EUR,
+    March in USD with no charge at all; and a day of calls, so that the CLI finds a lake."""
+    root = tmp_path / "lake"
+    commit_rows(report_sink(root, DIRECT_ROUTING), DAY, pages_of(call_rows(4, day=DAY)))
+    gold = gold_table_sink(root, PSTN_USAGE_MONTHLY)
+    february = [
+        usage_row("USD", "1.100000", "0.010000"),
+        usage_row("USD", "2.000001", None, user="u2"),
+        usage_row("EUR", "0.333333", "0.000001"),
+    ]
+    write_day(gold, date(2026, 2, 1), pa.Table.from_pylist(february, schema=PSTN_USAGE_MONTHLY.schema), [])
+    march = [usage_row("USD", None, None)]
+    write_day(gold, date(2026, 3, 1), pa.Table.from_pylist(march, schema=PSTN_USAGE_MONTHLY.schema), [])
+    return root
+
+
+def test_pstn_cost_per_month_and_currency_as_bars_and_an_exact_table(cost_lake, tmp_path):
+    chart = tmp_path / "lake_report.html"
+    assert main(["report", "--lake-root", str(cost_lake), "--chart", str(chart)]) == 0
+    page = chart.read_text()
+    traces, layout = titled(plots(page), "pstn_usage_monthly: cost per month and currency")
+    assert list(traces) == ["EUR", "USD"] and all(t["type"] == "bar" for t in traces.values())
+    assert traces["USD"]["x"] == ["2026-02", "2026-03"] and traces["EUR"]["x"] == ["2026-02", "2026-03"]
+    assert traces["USD"]["y"] == [3.110001, None]  # 1.1 + 2.000001 + 0.01; March had no charge: no bar, not 0
+    assert traces["EUR"]["y"] == [0.333334, None]  # EUR had no March row
+    assert traces["USD"]["customdata"][0] == ["3.110001", "3.100001", "0.010000"]  # exact in the hover
+    assert (layout["barmode"], layout["xaxis"]["type"]) == ("group", "category")
+    table = page.split('<table class="cost">', 1)[1].split("</table>", 1)[0]
+    cells = [re.findall(r"<td>([^<]*)</td>", row) for row in table.split("<tr>")[2:]]
+    assert cells == [
+        ["2026-02", "EUR", "0.333333", "0.000001", "0.333334"],
+        ["2026-02", "USD", "3.100001", "0.010000", "3.110001"],
+        ["2026-03", "USD", "-", "-", "-"],
+    ]
+
+
+def test_no_usage_table_no_cost_section(trunk_lake, tmp_path):
+    root, _ = trunk_lake
+    assert not [lay for _, lay in page_of(root, tmp_path) if "cost per month" in lay["title"]["text"]]

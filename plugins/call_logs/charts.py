@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +60,23 @@ class TableSection:
     @property
     def heading(self) -> str:
         return self.spec.table if self.tenant is None else f"{self.spec.table} · tenant {self.tenant}"
+
+
+CurrencyCost = dict[str | None, tuple[Decimal | None, Decimal | None]]  # currency -> (charge, connectionCharge)
+
+
+@dataclass(frozen=True)
+class CostSection:
+    """PSTN cost per month and currency, summed from ``pstn_usage_monthly`` (of one tenant, in a lake of many):
+    exact decimals, converted to float only to be drawn."""
+
+    months: dict[date, CurrencyCost] = field(default_factory=dict)  # keyed by the month's first day
+    tenant: str | None = None
+
+    @property
+    def heading(self) -> str:
+        name = "pstn_usage_monthly" if self.tenant is None else f"pstn_usage_monthly · tenant {self.tenant}"
+        return f"{name}: cost per month and currency"
 
 
 @dataclass(frozen=True)
@@ -459,14 +477,85 @@ def sums_figure(spec: ReportSpec, sums: DaySums, heading: str | None = None) -> 
     return figure
 
 
+def _cost(charge: Decimal | None, connection: Decimal | None) -> Decimal | None:
+    """charge + connectionCharge, exactly; None when neither is known (no call of the month had one)."""
+    if charge is None and connection is None:
+        return None
+    return (charge or Decimal(0)) + (connection or Decimal(0))
+
+
+def _exact(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,f}"  # every decimal place, never an exponent
+
+
+def _currencies(section: CostSection) -> list[str | None]:
+    return sorted({c for month in section.months.values() for c in month}, key=lambda c: (c is None, c or ""))
+
+
+def cost_figure(section: CostSection) -> go.Figure:
+    """Bars of charge + connectionCharge per month, one series per currency (each on its own scale of money: the
+    bars of two currencies are not comparable); the hover has the exact decimals."""
+    go = _plotly()
+    months = sorted(section.months)
+    figure = go.Figure()
+    figure.update_layout(
+        title=section.heading,
+        barmode="group",
+        xaxis={"type": "category", "title": "month"},
+        yaxis={"title": "charge + connectionCharge, in each currency", "rangemode": "tozero"},
+        legend={"title": {"text": "currency"}},
+        height=380,
+    )
+    for currency in _currencies(section):
+        costs = [section.months[month].get(currency, (None, None)) for month in months]
+        totals = [_cost(*pair) for pair in costs]
+        figure.add_bar(
+            x=[f"{month:%Y-%m}" for month in months],
+            y=[None if total is None else float(total) for total in totals],  # float for the drawing only
+            customdata=[
+                [_exact(total), _exact(charge), _exact(connection)]
+                for total, (charge, connection) in zip(totals, costs, strict=True)
+            ],
+            name=currency or "(none)",
+            hovertemplate=(
+                "%{x} %{fullData.name}: %{customdata[0]}<br>charge %{customdata[1]}"
+                "<br>connectionCharge %{customdata[2]}<extra></extra>"
+            ),
+        )
+    return figure
+
+
+def cost_table_html(section: CostSection) -> str:
+    """The same numbers as a table: per month and currency, charge, connectionCharge and their sum, exact."""
+    header = "".join(f"<th>{name}</th>" for name in ("month", "currency", "charge", "connectionCharge", "cost"))
+    rows = []
+    for month in sorted(section.months):
+        for currency in _currencies(section):
+            if currency not in section.months[month]:
+                continue
+            charge, connection = section.months[month][currency]
+            cells = (
+                f"{month:%Y-%m}",
+                currency or "(none)",
+                _exact(charge),
+                _exact(connection),
+                _exact(_cost(charge, connection)),
+            )
+            rows.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    body = "\n".join(rows)
+    return f'<table class="cost"><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
 def render_page(
     tables: list[TableSection],
     trunks: dict[str | None, list[TrunkDay]],
     title: str,
     hours: dict[str | None, list[TrunkHour]] | None = None,
+    costs: list[CostSection] | None = None,
 ) -> str:
-    """The page: per report table its chart(s) and its text table (``table_html``), then per trunk its health
-    section (calls and rates, NER and ASR, peak concurrency, the hour × day NER heatmap)."""
+    """The page: per report table its chart(s) and its text table (``table_html``), then PSTN cost per month and
+    currency (chart and exact table), then per trunk its health section (calls and rates, NER and ASR, peak
+    concurrency, the hour × day NER heatmap)."""
     figures: list[tuple[str | None, go.Figure, str]] = []
     for section in tables:
         spec, lines, heading = section.spec, section.lines, section.heading
@@ -477,6 +566,8 @@ def render_page(
             figures.append((f"{heading}: {spec.daily_sums.title}", figure, text))
         else:
             figures.append((heading, lake_figure(lines, spec, heading), text))
+    for cost in costs or []:
+        figures.append((cost.heading, cost_figure(cost), cost_table_html(cost)))
     hours = hours or {}
     for trunk in sorted({*trunks, *hours}, key=_trunk_order):
         for index, figure in enumerate(trunk_figures(trunk, trunks.get(trunk, []), hours.get(trunk, []))):
@@ -503,12 +594,15 @@ def write_chart(
     title: str,
     trunk_days: TrunkDays | None = None,
     trunk_hours: TrunkHours | None = None,
+    pstn_costs: list[CostSection] | None = None,
 ) -> None:
     """Write the charts as one self-contained HTML page (``.html``/``.htm``) that works offline: per table its
-    chart(s) (a table with daily sums, e.g. PSTN cost per currency, gets a chart of them) and its text table, then
-    trunk health per trunk, from the daily (``trunk_days``) and hourly (``trunk_hours``) tables' rows."""
+    chart(s) (a table with daily sums, e.g. PSTN cost per currency, gets a chart of them) and its text table, PSTN
+    cost per month (``pstn_costs``), then trunk health per trunk, from the daily (``trunk_days``) and hourly
+    (``trunk_hours``) tables' rows."""
     suffix = Path(path).suffix.lower()
     if suffix not in CHART_SUFFIXES:
         raise ValueError(f"The chart file {path} must end in {', '.join(CHART_SUFFIXES)}.")
-    page = render_page(tables, trunk_series(trunk_days or {}), title, hourly_series(trunk_hours or {}))
+    trunks, hours = trunk_series(trunk_days or {}), hourly_series(trunk_hours or {})
+    page = render_page(tables, trunks, title, hours, pstn_costs)
     Path(path).write_text(page, encoding="utf-8")
