@@ -146,7 +146,7 @@ def test_ner_and_asr_per_day_on_a_percent_axis_with_gaps_for_old_and_missing_day
     assert traces["NER"]["customdata"] == [None, 40, None, 40]  # the calls NER is based on, in its hover
     assert "%{customdata:,} calls" in traces["NER"]["hovertemplate"] and traces["NER"]["connectgaps"] is False
     assert traces["answer-seizure ratio"]["y"] == [30 / 40, 30 / 40, None, 30 / 40]  # version 1 had the ASR
-    assert (layout["yaxis"]["tickformat"], layout["yaxis"]["range"]) == (".0%", [0, 1.02])
+    assert (layout["yaxis"]["tickformat"], layout["yaxis"]["range"]) == (".0%", [-0.02, 1.02])
     assert layout["xaxis"]["tickformat"] == "%Y-%m-%d" and layout["xaxis"]["dtick"] == DAY_MS
 
 
@@ -184,7 +184,8 @@ def test_the_hour_by_day_heatmap_of_ner(trunk_lake, tmp_path):
     assert sum(heatmap["customdata"][hour][1][0] or 0 for hour in range(24)) == 40  # every call of D1, once
     # by hand: 00:18 a 503 and 00:54 a success; 19:30 a 503 alone in its hour, a real zero (not a gap)
     assert (heatmap["z"][0][1], heatmap["z"][19][1], heatmap["customdata"][19][1][:2]) == (0.5, 0.0, [1, 1])
-    assert heatmap["customdata"][19][1][2] == "503/540000 Service Unavailable (1 call)"
+    assert heatmap["customdata"][19][1][2] == "503/540000 Service Unavailable: 1"
+    assert heatmap["customdata"][0][1][2] == "0/540000 BYE: 1 · 503/540000 Service Unavailable: 1"
     assert (heatmap["zmin"], heatmap["zmax"], heatmap["hoverongaps"]) == (0, 1, False)
     assert layout["yaxis"]["tickvals"] == list(range(24)) and layout["yaxis"]["ticktext"][13] == "13:00"
 
@@ -254,3 +255,22 @@ def test_pstn_cost_per_month_and_currency_as_bars_and_an_exact_table(cost_lake, 
 def test_no_usage_table_no_cost_section(trunk_lake, tmp_path):
     root, _ = trunk_lake
     assert not [lay for _, lay in page_of(root, tmp_path) if "cost per month" in lay["title"]["text"]]
+
+
+def test_a_lake_of_many_tenants_gets_each_tenants_trunks_and_costs(tmp_path):
+    root = tmp_path / "lake"
+    for tenant, calls in (("contoso", 8), ("fabrikam", 4)):
+        source = report_sink(root, DIRECT_ROUTING, tenant=tenant)
+        commit_rows(source, DAY, pages_of(call_rows(calls, day=DAY, prefix=tenant)))
+        build_day(source, gold_table_sink(root, TRUNK_HEALTH, tenant=tenant), DAY)
+        build_hourly_day(source, gold_table_sink(root, TRUNK_HEALTH_HOURLY, tenant=tenant), DAY)
+    usage = pa.Table.from_pylist([usage_row("EUR", "0.500000", None)], schema=PSTN_USAGE_MONTHLY.schema)
+    write_day(gold_table_sink(root, PSTN_USAGE_MONTHLY, tenant="fabrikam"), date(2026, 2, 1), usage, [])
+    figures = page_of(root, tmp_path)
+    trunk = call_rows(1)[0]["trunkFullyQualifiedDomainName"]
+    for tenant, calls in (("contoso", 8), ("fabrikam", 4)):
+        heatmap = titled(figures, f"trunk {tenant} · {trunk}: NER by hour")[0]["NER"]
+        assert sum(cell[0] or 0 for row in heatmap["customdata"] for cell in row) == calls
+    costs = [lay["title"]["text"] for _, lay in figures if "cost per month" in lay["title"]["text"]]
+    assert costs == ["pstn_usage_monthly · tenant fabrikam: cost per month and currency"]
+    assert titled(figures, "tenant fabrikam: cost per month")[0]["EUR"]["y"] == [0.5]

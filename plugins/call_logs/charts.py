@@ -40,10 +40,14 @@ TRUNK_RATES = (  # the calls chart's lines; NER and the answer-seizure ratio hav
     ("success_rate", "success rate", "#54a24b"),
     ("media_bypass_share", "media-bypass share", "#b279a2"),
 )
-PERCENT_RANGE = [0, 1.02]  # 0-100 %, the markers at 100 % whole
+PERCENT_RANGE = [-0.02, 1.02]  # 0-100 %, the markers at 0 and 100 % whole, 0 % clear of the dates below
+# Legends in a row above the plot, not beside it: a right axis' title never hides under one, and every chart of the
+# page keeps the same plot width, so a trunk's charts line up day by day.
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
 NER_COLOUR, ASR_COLOUR, PEAK_COLOUR, P95_COLOUR = "#4c78a8", "#f58518", "#e45756", "#72b7b2"
 P95_WINDOW_DAYS = 28
 HOURS = range(24)
+HOVER_END_REASONS = 3
 # NER in [0, 1]; most hours sit above 90 %, so the colours change most between 80 and 100 % (the bar shows where).
 NER_COLOURSCALE = [[0.0, "#a50026"], [0.8, "#f46d43"], [0.9, "#fee08b"], [0.95, "#a6d96a"], [1.0, "#1a9850"]]
 
@@ -102,7 +106,7 @@ class TrunkHour:
     calls: int
     ner: float | None
     ner_calls: int | None
-    top_end_reason: str | None  # the hour's most frequent (code, sub-reason), as text
+    end_reasons: str | None  # the hour's most frequent (code, sub-reason) pairs, as text
 
 
 def _plotly() -> Any:
@@ -149,7 +153,13 @@ def lake_figure(lines: list[DayLine], spec: ReportSpec, heading: str | None = No
     rate = spec.daily_rate
     title = f"{heading or spec.table}: daily calls (bars)" + (f" and {rate.legend} (line)" if rate else "")
     figure = go.Figure()
-    figure.update_layout(title=title, yaxis={"title": "rows", "rangemode": "tozero"}, bargap=0.2, height=420)
+    figure.update_layout(
+        title=title,
+        yaxis={"title": "rows", "rangemode": "tozero"},
+        bargap=0.2,
+        height=420,
+        showlegend=True,  # name the quality status even when every day has the same
+    )
     if rate is not None:
         right = {"title": rate.legend, "overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero"}
         figure.update_layout(yaxis2=right)
@@ -218,15 +228,15 @@ def trunk_series(rows_by_day: TrunkDays) -> dict[str | None, list[TrunkDay]]:
     return _by_trunk(series)
 
 
-def _end_reason(reasons: list[dict[str, Any]] | None) -> str | None:
-    if not reasons:
-        return None
-    top = reasons[0]
-    code = "-" if top["code"] is None else str(top["code"])
-    sub = "" if top["sub_reason"] is None else f"/{top['sub_reason']}"
-    phrase = f" {top['phrase']}" if top["phrase"] else ""
-    calls = top["calls"]
-    return f"{code}{sub}{phrase} ({calls:,} call{'' if calls == 1 else 's'})"
+def _end_reasons(reasons: list[dict[str, Any]] | None, top: int = HOVER_END_REASONS) -> str | None:
+    """The hour's most frequent call-end reasons as hover text, e.g. ``0/540000 BYE: 40 · 503/560503 …: 2``."""
+    texts = []
+    for reason in (reasons or [])[:top]:
+        code = "-" if reason["code"] is None else str(reason["code"])
+        sub = "" if reason["sub_reason"] is None else f"/{reason['sub_reason']}"
+        phrase = f" {reason['phrase']}" if reason["phrase"] else ""
+        texts.append(f"{code}{sub}{phrase}: {reason['calls']:,}")
+    return " · ".join(texts) or None
 
 
 def hourly_series(rows_by_day: TrunkDays) -> dict[str | None, list[TrunkHour]]:
@@ -240,7 +250,7 @@ def hourly_series(rows_by_day: TrunkDays) -> dict[str | None, list[TrunkHour]]:
                 row["calls"],
                 row.get("ner"),
                 row.get("ner_calls"),
-                _end_reason(row.get("top_call_end_reasons")),
+                _end_reasons(row.get("top_call_end_reasons")),
             )
             series[row[TRUNK]].append(hour)
     return _by_trunk(series)
@@ -292,7 +302,16 @@ def trunk_figure(trunk: str | None, days: list[TrunkDay], calendar: list[date] |
     figure.update_layout(
         title=_title(trunk, "calls, success rate and media bypass per day"),
         yaxis={"title": "calls", "rangemode": "tozero"},
-        yaxis2={"title": "share", "overlaying": "y", "side": "right", "tickformat": ".0%", "range": PERCENT_RANGE},
+        yaxis2={
+            "title": "share",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "range": PERCENT_RANGE,
+            "tickmode": "linear",  # not the left axis' grid (0 %, 36 %, 73 %): 0, 20, …, 100 %
+            "dtick": 0.2,
+            "showgrid": False,
+        },
         xaxis=_empty_axis(calendar),
         height=340,
     )
@@ -327,25 +346,28 @@ def ner_figure(trunk: str | None, days: list[TrunkDay], calendar: list[date] | N
     by_day = {d.day: d for d in days}
     x = [day.isoformat() for day in calendar]
     known = [by_day.get(day) for day in calendar]
-    figure.add_scatter(
-        x=x,
-        y=[d.ner if d else None for d in known],
-        customdata=[d.ner_calls if d else None for d in known],
-        mode="lines+markers",
-        name="NER",
-        line_color=NER_COLOUR,
-        connectgaps=False,
-        hovertemplate="%{x}: NER %{y:.1%} of %{customdata:,} calls (unknown outcomes left out)<extra></extra>",
-    )
+    # ASR first, NER drawn over it: on a trunk whose calls are all answered or network failures they coincide
     figure.add_scatter(
         x=x,
         y=[d.rates.get("answer_seizure_ratio") if d else None for d in known],
         customdata=[d.calls if d else None for d in known],
         mode="lines+markers",
         name="answer-seizure ratio",
-        line_color=ASR_COLOUR,
+        line={"color": ASR_COLOUR, "width": 2},
+        legendrank=2,
         connectgaps=False,
         hovertemplate="%{x}: ASR %{y:.1%} of %{customdata:,} calls<extra></extra>",
+    )
+    figure.add_scatter(
+        x=x,
+        y=[d.ner if d else None for d in known],
+        customdata=[d.ner_calls if d else None for d in known],
+        mode="lines+markers",
+        name="NER",
+        line={"color": NER_COLOUR, "width": 3},
+        legendrank=1,
+        connectgaps=False,
+        hovertemplate="%{x}: NER %{y:.1%} of %{customdata:,} calls (unknown outcomes left out)<extra></extra>",
     )
     return figure
 
@@ -414,20 +436,30 @@ def hourly_figure(trunk: str | None, hours: list[TrunkHour], calendar: list[date
         y=list(HOURS),
         z=[[cell.ner if cell else None for cell in row] for row in grid],
         customdata=[
-            [[cell.calls, cell.ner_calls, cell.top_end_reason or "-"] if cell else [None, None, None] for cell in row]
+            [[cell.calls, cell.ner_calls, cell.end_reasons or "-"] if cell else [None, None, None] for cell in row]
             for row in grid
         ],
         zmin=0,
         zmax=1,
         colorscale=NER_COLOURSCALE,
-        colorbar={"title": {"text": "NER"}, "tickformat": ".0%"},
+        colorbar={  # above the plot, as the other charts' legends: the days line up with theirs
+            "title": {"text": "NER", "side": "top"},
+            "tickformat": ".0%",
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1.02,
+            "yanchor": "bottom",
+            "len": 0.4,
+            "thickness": 12,
+        },
         hoverongaps=False,
         xgap=1,
         ygap=1,
         name="NER",
         hovertemplate=(
             "%{x} %{y:02d}:00 UTC<br>NER %{z:.1%} of %{customdata[1]:,} calls<br>%{customdata[0]:,} calls started"
-            "<br>top end reason: %{customdata[2]}<extra></extra>"
+            "<br>calls per end reason: %{customdata[2]}<extra></extra>"
         ),
     )
     return figure
@@ -574,6 +606,7 @@ def render_page(
             figures.append((f"trunk health: {trunk or '(none)'}" if index == 0 else None, figure, ""))
     sections = []
     for index, (above, figure, after) in enumerate(figures):
+        figure.update_layout(legend=LEGEND_ABOVE)
         chart = figure.to_html(full_html=False, include_plotlyjs=index == 0)  # the library once, embedded
         title_html = f"<h2>{html.escape(above)}</h2>\n" if above is not None else ""
         sections.append(f"{title_html}{chart}\n{after}")
