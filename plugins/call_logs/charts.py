@@ -533,8 +533,9 @@ def cost_figure(section: CostSection) -> go.Figure:
     figure.update_layout(
         title=section.heading,
         barmode="group",
+        bargap=0.5 if len(months) < 3 else 0.2,  # one month's bars not a wall across the page
         xaxis={"type": "category", "title": "month"},
-        yaxis={"title": "charge + connectionCharge, in each currency", "rangemode": "tozero"},
+        yaxis={"title": "charge + connectionCharge", "rangemode": "tozero", "tickformat": ",.0f"},
         legend={"title": {"text": "currency"}},
         height=380,
     )
