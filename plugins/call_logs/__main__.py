@@ -4,7 +4,8 @@
 A data engineer can inspect a lake from a laptop, without a running Airflow. ``--lake-root`` is a local path or
 any fsspec URL (``file:///…``; ``abfs://container/path`` with the ``AZURE_STORAGE_*`` variables). Every report
 table found under the root is reported unless ``--table`` names one; a lake of many tenants is reported per
-tenant. ``--table-format delta`` reads Delta tables through their current snapshot (a local folder, or
+tenant. ``--chart`` also draws the gold tables it finds: trunk health per trunk (daily and hourly) and PSTN cost
+per month and currency. ``--table-format delta`` reads Delta tables through their current snapshot (a local folder, or
 ``abfs://<conn_id>@<container>/…`` where the Airflow connection can be read, e.g. from an ``AIRFLOW_CONN_<CONN_ID>``
 variable: ``call_logs/hooks/lake.py`` reads it).
 """
@@ -15,8 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from call_logs.charts import CHART_SUFFIXES, TableSection, TrunkDays, write_chart
-from call_logs.gold.table import TRUNK
+from call_logs.charts import CHART_SUFFIXES, CostSection, TableSection, TrunkDays, TrunkHours, write_chart
+from call_logs.gold.pstn_usage import usage_currency_sums
+from call_logs.gold.store import gold_sink, read_day
+from call_logs.gold.table import PSTN_USAGE_MONTHLY, TRUNK, TRUNK_HEALTH_HOURLY
 from call_logs.gold.trunk_health import stored_days
 from call_logs.lake.delta_storage import azure_conn_id
 from call_logs.lake.delta_table import table_version, tenants
@@ -41,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         "--table-format", choices=TABLE_FORMATS, default="parquet", help="the lake's table format (default: parquet)"
     )
     report.add_argument(
-        "--chart", help=f"write charts of daily volume, rate and trunk health ({', '.join(CHART_SUFFIXES)})"
+        "--chart",
+        help=f"write charts of daily volume, rate, PSTN cost per month and trunk health ({', '.join(CHART_SUFFIXES)})",
     )
     return parser
 
@@ -79,14 +83,42 @@ def _tenants(sink: ReportSink) -> list[str | None]:
     return list(found) or [None]
 
 
+def _named(slug: str | None, rows: list[dict]) -> list[dict]:
+    """In a lake of many tenants, each trunk named with its tenant."""
+    return rows if slug is None else [row | {TRUNK: f"{slug} · {row[TRUNK] or '(none)'}"} for row in rows]
+
+
 def _trunk_days(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> TrunkDays:
     """Trunk-health rows by day; in a lake of many tenants each trunk is named with its tenant."""
     days: TrunkDays = {}
     for slug in slugs:
         for day, rows in stored_days(lake, table_format, slug).items():
-            named = rows if slug is None else [row | {TRUNK: f"{slug} · {row[TRUNK] or '(none)'}"} for row in rows]
-            days.setdefault(day, []).extend(named)
+            days.setdefault(day, []).extend(_named(slug, rows))
     return days
+
+
+def _trunk_hours(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> TrunkHours:
+    """The hourly trunk-health rows by day, named as ``_trunk_days`` names them."""
+    hours: TrunkHours = {}
+    for slug in slugs:
+        gold = gold_sink(table_format, lake, TRUNK_HEALTH_HOURLY, tenant=slug)
+        for day in gold.committed_days():
+            rows = read_day(gold, day)
+            if rows is not None:
+                hours.setdefault(day, []).extend(_named(slug, rows.to_pylist()))
+    return hours
+
+
+def _pstn_costs(lake: LakeRoot, table_format: str, slugs: list[str | None]) -> list[CostSection]:
+    """Per tenant, each stored month of ``pstn_usage_monthly`` summed per currency (exact decimals)."""
+    sections = []
+    for slug in slugs:
+        gold = gold_sink(table_format, lake, PSTN_USAGE_MONTHLY, tenant=slug)
+        months = {month: read_day(gold, month) for month in gold.committed_days()}
+        sums = {month: usage_currency_sums(rows) for month, rows in months.items() if rows is not None}
+        if sums:
+            sections.append(CostSection(sums, slug))
+    return sections
 
 
 def report(lake_root: str, chart: str | None, table: str | None = None, table_format: str = "parquet") -> int:
@@ -123,8 +155,12 @@ def report(lake_root: str, chart: str | None, table: str | None = None, table_fo
             print(f"{chr(10) if index else ''}{section.heading}")
         print(format_table(section.lines, section.spec))
     if chart is not None:
-        trunks = _trunk_days(lake, table_format, sorted(slugs, key=lambda s: s or ""))
-        write_chart(sections, chart, title=f"Call logs in {lake_root}", trunk_days=trunks)
+        tenants_found = sorted(slugs, key=lambda s: s or "")
+        trunks = _trunk_days(lake, table_format, tenants_found)
+        hours = _trunk_hours(lake, table_format, tenants_found)
+        costs = _pstn_costs(lake, table_format, tenants_found)
+        title = f"Call logs in {lake_root}"
+        write_chart(sections, chart, title, trunk_days=trunks, trunk_hours=hours, pstn_costs=costs)
         print(f"Chart written to {chart}.")
     return 0
 

@@ -120,12 +120,15 @@ def test_the_page_charts_trunk_health_per_trunk_over_time(checked_lake, tmp_path
     assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1  # the text report is unchanged
     page = chart.read_text()
     trunk = call_rows(1)[0]["trunkFullyQualifiedDomainName"]
-    assert f"trunk health: {trunk}" in page and page.count("Plotly.newPlot") == 2
+    # the table's chart, then the trunk's calls, NER and ASR, and concurrency (no hourly table: no heatmap)
+    assert f"trunk health: {trunk}" in page and page.count("Plotly.newPlot") == 1 + 3
     figure = json.loads(_plot_arguments(page, 1))
     series = {trace["name"]: trace for trace in figure}
     assert series["calls"]["x"] == [d.isoformat() for d in days[:2]] and series["calls"]["y"] == [40, 40]
     assert series["success rate"]["y"] == [0.75, 0.75]
-    assert {"answer-seizure ratio", "media-bypass share"} <= set(series)
+    assert set(series) == {"calls", "success rate", "media-bypass share"}
+    ner = {trace["name"]: trace for trace in json.loads(_plot_arguments(page, 2))}
+    assert set(ner) == {"NER", "answer-seizure ratio"} and ner["NER"]["x"] == [d.isoformat() for d in days[:2]]
 
 
 def test_cli_charts_an_empty_day_and_calendar_gaps(lake, tmp_path, capsys):
