@@ -185,7 +185,7 @@ def test_the_hour_by_day_heatmap_of_ner(trunk_lake, tmp_path):
     # by hand: 00:18 a 503 and 00:54 a success; 19:30 a 503 alone in its hour, a real zero (not a gap)
     assert (heatmap["z"][0][1], heatmap["z"][19][1], heatmap["customdata"][19][1][:2]) == (0.5, 0.0, [1, 1])
     assert heatmap["customdata"][19][1][2] == "503/540000 Service Unavailable: 1"
-    assert heatmap["customdata"][0][1][2] == "0/540000 BYE: 1 · 503/540000 Service Unavailable: 1"
+    assert heatmap["customdata"][0][1][2] == "503/540000 Service Unavailable: 1"  # why calls were not answered
     assert (heatmap["zmin"], heatmap["zmax"], heatmap["hoverongaps"]) == (0, 1, False)
     assert layout["yaxis"]["tickvals"] == list(range(24)) and layout["yaxis"]["ticktext"][13] == "13:00"
 

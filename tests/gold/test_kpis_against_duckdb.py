@@ -184,7 +184,7 @@ reasons AS (
          row_number() OVER (PARTITION BY trunk, hour
                             ORDER BY calls DESC, code ASC NULLS LAST, sub_reason ASC NULLS LAST) AS rank
   FROM (SELECT trunk, hour, code, sub_reason, min(phrase) AS phrase, count(*) AS calls
-        FROM classified GROUP BY trunk, hour, code, sub_reason)),
+        FROM classified WHERE outcome <> 'answered' GROUP BY trunk, hour, code, sub_reason)),
 top AS (
   SELECT trunk, hour,
          list(struct_pack(code := code, sub_reason := sub_reason, phrase := phrase, calls := calls) ORDER BY rank)
@@ -194,8 +194,8 @@ hourly_peaks AS ({{peaks}})
 SELECT c.trunk AS {TRUNK}, c.hour, c.calls, c.delivered_calls, c.ner_calls,
        c.delivered_calls::DOUBLE / nullif(c.ner_calls, 0) AS ner, c.answered_calls,
        c.answered_calls::DOUBLE / c.calls AS answer_seizure_ratio, p.peak AS peak_concurrent_calls,
-       t.top_call_end_reasons
-FROM cells c JOIN top t ON t.trunk IS NOT DISTINCT FROM c.trunk AND t.hour = c.hour
+       coalesce(t.top_call_end_reasons, []) AS top_call_end_reasons
+FROM cells c LEFT JOIN top t ON t.trunk IS NOT DISTINCT FROM c.trunk AND t.hour = c.hour
 LEFT JOIN hourly_peaks p ON p.trunk IS NOT DISTINCT FROM c.trunk AND p.hour = c.hour
 ORDER BY c.trunk NULLS LAST, c.hour
 """

@@ -166,6 +166,7 @@ def test_a_day_is_idempotent_and_passes_its_checks(lake):
         "calls_match_source_rows",
         "computed_from_current_source",
         "concurrency_complete",
+        "trunk_regression",
     }
 
 

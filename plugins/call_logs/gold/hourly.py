@@ -4,9 +4,12 @@ hourly NER drill-down.
 Per trunk and hour: ``calls`` that started in it, their NER outcomes (``outcomes.py``: ``delivered_calls``,
 ``ner_calls``, ``ner``), ``answered_calls`` and ``answer_seizure_ratio`` as in the daily table (final SIP code 0 or
 200), ``peak_concurrent_calls`` in any minute of the hour (calls up in it, whenever they started, the previous
-day's included; null when the previous day could not be read), and ``top_call_end_reasons``: the five most
-frequent (``finalSipCode``, ``callEndSubReason``) pairs of the hour's calls, most calls first, then the lower code
-and sub-reason (null ones last), each with the alphabetically first phrase Graph gave it.
+day's included; null when the previous day could not be read), and ``top_call_end_reasons``: why the hour's calls
+that were not answered ended (every outcome but ``answered``: the reasons NER and ASR are made of, not the BYEs of
+answered calls), the five most frequent (``finalSipCode``, ``callEndSubReason``) pairs, most calls first, then the
+lower code and sub-reason (null ones last), each with the alphabetically first phrase Graph gave it; empty in an
+hour whose calls were all answered. An hour in which no call started has no row, even when calls carried over
+from earlier hours were up in it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from call_logs.gold.concurrency import day_start_micros
-from call_logs.gold.outcomes import classify, delivered, judged
+from call_logs.gold.outcomes import OUTCOMES, classify, delivered, judged
 from call_logs.gold.source_days import read_with_previous
 from call_logs.gold.store import GoldManifest, GoldSink, write_day
 from call_logs.gold.table import TOP_END_REASONS, TRUNK, TRUNK_HEALTH_HOURLY
-from call_logs.gold.trunk_health import CARRIED_COLUMNS, SOURCE_COLUMNS, answered_mask, day_figures, sorted_keys
+from call_logs.gold.trunk_health import (
+    CARRIED_COLUMNS,
+    SOURCE_COLUMNS,
+    answered_mask,
+    day_concurrency_of,
+    sorted_keys,
+)
 from call_logs.sinks import ReportSink
 
 MICROS_PER_HOUR = 3_600_000_000
@@ -77,9 +86,10 @@ def hourly_rows(calls: pa.Table, day: date, carried: pa.Table | None) -> pa.Tabl
         [("hour", "count"), ("delivered", "sum"), ("judged", "sum"), ("answered", "sum")]
     )
     reason_columns = [TRUNK, "finalSipCode", "callEndSubReason", "finalSipCodePhrase"]
-    reasons = _top_end_reasons(calls.select(reason_columns).append_column("hour", hours))
+    not_answered = pa.array(outcome != OUTCOMES.index("answered"))
+    reasons = _top_end_reasons(calls.select(reason_columns).append_column("hour", hours).filter(not_answered))
     keys = sorted_keys(calls[TRUNK])
-    concurrency = day_figures(calls, carried, keys, day).concurrency
+    concurrency = day_concurrency_of(calls, carried, keys, day)
     hourly_peak = concurrency.hourly_peak() if concurrency is not None else None
     start = day_start_micros(day)
     rows: list[dict[str, Any]] = []
@@ -108,7 +118,7 @@ def hourly_rows(calls: pa.Table, day: date, carried: pa.Table | None) -> pa.Tabl
                 "answered_calls": answered,
                 "answer_seizure_ratio": answered / n,
                 "peak_concurrent_calls": peak,
-                "top_call_end_reasons": reasons[(trunk, hour)],
+                "top_call_end_reasons": reasons.get((trunk, hour), []),
             }
         )
     rows.sort(key=lambda r: (r[TRUNK] is None, r[TRUNK] or "", r["hour"]))

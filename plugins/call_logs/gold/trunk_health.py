@@ -153,16 +153,33 @@ def day_figures(calls: pa.Table, carried: pa.Table | None, keys: list[Any], day:
 
     carried_per_trunk, concurrency = None, None
     if carried is not None:
-        carried_group = group_index(carried[TRUNK], keys)
-        on_known_trunk = carried_group >= 0  # a trunk without calls of its own that day has no row to count in
-        carried = carried.filter(pa.array(on_known_trunk))
-        carried_group = carried_group[on_known_trunk]
-        carried_per_trunk = np.bincount(carried_group, minlength=trunks)
-        sessions = pa.concat_tables([calls.select(CARRIED_COLUMNS), carried.select(CARRIED_COLUMNS)])
-        concurrency = day_concurrency(sessions, np.concatenate([group, carried_group]), trunks, day)
+        carried_group = _carried_groups(carried, keys)
+        carried_per_trunk = np.bincount(carried_group[carried_group >= 0], minlength=trunks)
+        concurrency = day_concurrency_of(calls, carried, keys, day, group)
     return DayFigures(
         outcomes.reshape(trunks, len(OUTCOMES)), per_trunk(talk), per_trunk(setup), carried_per_trunk, concurrency
     )
+
+
+def _carried_groups(carried: pa.Table, keys: list[Any]) -> np.ndarray:
+    """The trunk index of each carried-over call; -1 for a trunk without calls of its own that day (no row)."""
+    return group_index(carried[TRUNK], keys)
+
+
+def day_concurrency_of(
+    calls: pa.Table, carried: pa.Table | None, keys: list[Any], day: date, group: np.ndarray | None = None
+) -> DayConcurrency | None:
+    """Minute counts per trunk (``keys``) of the day's calls and those carried over; None without the previous
+    day. A carried-over call on a trunk without calls of its own that day counts nowhere (that trunk has no row)."""
+    if carried is None:
+        return None
+    group = group_index(calls[TRUNK], keys) if group is None else group
+    carried_group = _carried_groups(carried, keys)
+    on_known_trunk = carried_group >= 0
+    sessions = pa.concat_tables(
+        [calls.select(CARRIED_COLUMNS), carried.filter(pa.array(on_known_trunk)).select(CARRIED_COLUMNS)]
+    )
+    return day_concurrency(sessions, np.concatenate([group, carried_group[on_known_trunk]]), len(keys), day)
 
 
 def _figures_of(figures: DayFigures, i: int) -> dict[str, Any]:
