@@ -14,7 +14,9 @@ budget-bound one (0.5 s a page, 50 requests per 10 s, the client's limiter match
 * ``first``: a first run as ``extract_day`` plans it today (no time zone: ``defaults.FIRST_RUN_HOURLY_PROFILE``);
 * ``zone``: a first run planned in the tenant's time zone (``plan_slices(..., tz=...)``: Europe/Paris, Asia/Tokyo;
   a flat day has none); skipped, with a note, where ``plan_slices`` takes no ``tz`` (the code before it);
-* ``steady``: slices from the previous day's hourly volume, as from its manifest (the reference).
+* ``steady``: slices from the previous day's hourly volume, as from its manifest (the reference);
+* ``8even`` (``--alternatives``): 8 slices of equal length from the queue, a plan the product does not make
+  (more slices than threads on a day of unknown size), to measure what it would cost and give.
 
 Columns as in ``bench/run.py``: ``ideal s`` = max(pages x latency / 4, pages / budget rate) with pages = the
 requests the emulator answered; ``reqs`` against one stream's (``ceil(rows / 1000)``). Timings never fail the run;
@@ -35,6 +37,7 @@ import run  # bench/run.py: the child process, the cases, the ideal
 
 BENCH = Path(__file__).resolve().parent
 CONCURRENCY = 4
+EVEN = 8  # --alternatives: two rounds of equal-length slices, whatever the day's volume
 
 
 def shapes() -> dict[str, tuple[tuple[float, ...], str | None]]:
@@ -58,7 +61,7 @@ def pulls(smoke: bool) -> dict[str, dict]:
     }
 
 
-def build_cases(smoke: bool, takes_tz: bool) -> tuple[list[tuple[str, run.Case]], list[str]]:
+def build_cases(smoke: bool, takes_tz: bool, alternatives: bool) -> tuple[list[tuple[str, run.Case]], list[str]]:
     cases, notes = [], []
     for day, (_, zone) in shapes().items():
         for pull, settings in pulls(smoke).items():
@@ -68,6 +71,8 @@ def build_cases(smoke: bool, takes_tz: bool) -> tuple[list[tuple[str, run.Case]]
             elif zone:
                 notes.append(f"{day}-{pull}-zone skipped: this plan_slices takes no tz")
             plans.append(("steady", {"steady_state": True}))
+            if alternatives:
+                plans.append((f"{EVEN}even", {"steady_state": False, "even_slices": EVEN}))
             for plan, options in plans:
                 key = f"{day}-{pull}-{plan}"
                 label = f"{day}, {pull}-bound, {plan}" + (f" ({zone})" if plan == "zone" else "")
@@ -117,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and latencies (seconds, not minutes)")
     parser.add_argument("--only", help="comma-separated case keys, e.g. flat-latency-first,europe-budget-zone")
+    parser.add_argument(
+        "--alternatives", action="store_true", help=f"also {EVEN} equal-length slices (not a product plan)"
+    )
     args = parser.parse_args(argv)
     sys.path[:0] = [str(run.ROOT / "plugins"), str(run.ROOT / "include")]
     from call_logs.graph.parallel import plan_slices
 
     takes_tz = "tz" in inspect.signature(plan_slices).parameters
-    cases, notes = build_cases(args.smoke, takes_tz)
+    cases, notes = build_cases(args.smoke, takes_tz, args.alternatives)
     if args.only:
         wanted = set(args.only.split(","))
         cases = [(day, case) for day, case in cases if case.key in wanted]

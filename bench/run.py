@@ -79,6 +79,8 @@ def _child_ours(spec: dict) -> dict:
     rows_per_hour = spec["rows_per_hour"]
     if spec.get("time_zone"):
         use_time_zone(spec["time_zone"])
+    if spec.get("even_slices"):
+        use_even_slices(spec["even_slices"])
     profiler = None
     if spec.get("profile"):
         import cProfile
@@ -124,6 +126,17 @@ def use_time_zone(time_zone: str) -> None:
     from call_logs.graph.parallel import plan_slices
 
     call_logs.extract.plan_slices = functools.partial(plan_slices, tz=time_zone)  # type: ignore[assignment]
+
+
+def use_even_slices(count: int) -> None:
+    """Cut this process's pulls into ``count`` slices of equal length, taken in time order: a plan the product does
+    not make (more slices than threads whatever the day's volume), measured to compare with it."""
+    import call_logs.extract
+
+    def even(window, concurrency, rows_per_hour=None, **options):
+        return window.split((window.end - window.start) / count)
+
+    call_logs.extract.plan_slices = even  # type: ignore[assignment]
 
 
 def _child_floor(spec: dict) -> dict:
@@ -258,6 +271,7 @@ class Case:
     budget: tuple[int, float] | None = None  # emulator budget (requests, window s); client limiter matched
     steady_state: bool = True  # slices planned from the previous day's hourly volume; False = a first run
     time_zone: str | None = None  # a first run planned in this zone's working day (plan_slices(tz=...))
+    even_slices: int | None = None  # instead of plan_slices: this many slices of equal length (bench/first_run.py)
     result: dict = field(default_factory=dict)
 
 
@@ -303,6 +317,7 @@ def run_case(emulator: EmulatorProcess, case: Case, profile: str | None = None) 
         "concurrency": case.concurrency,
         "rows_per_hour": previous_day_profile(emulator, DAY) if case.steady_state else None,
         "time_zone": case.time_zone,
+        "even_slices": case.even_slices,
         "profile": profile,
     }
     server_cpu0 = emulator_cpu_s(emulator)
