@@ -77,6 +77,10 @@ def _child_ours(spec: dict) -> dict:
     # As the operator does: slice by the previous day's hourly volume (its manifest's rows_per_hour); here the
     # emulator's ground truth for that day (asked by the parent) stands in for the manifest. None = a first run.
     rows_per_hour = spec["rows_per_hour"]
+    if spec.get("time_zone"):
+        use_time_zone(spec["time_zone"])
+    if spec.get("even_slices"):
+        use_even_slices(spec["even_slices"])
     profiler = None
     if spec.get("profile"):
         import cProfile
@@ -113,6 +117,28 @@ def _child_ours(spec: dict) -> dict:
     }
 
 
+def use_time_zone(time_zone: str) -> None:
+    """Plan this process's first runs in ``time_zone``'s working day, as a caller that knows the tenant's zone does
+    (``plan_slices(window, concurrency, rows_per_hour, tz=tenant.time_zone)``); ``extract_day`` does not pass one."""
+    import functools
+
+    import call_logs.extract
+    from call_logs.graph.parallel import plan_slices
+
+    call_logs.extract.plan_slices = functools.partial(plan_slices, tz=time_zone)  # type: ignore[assignment]
+
+
+def use_even_slices(count: int) -> None:
+    """Cut this process's pulls into ``count`` slices of equal length, taken in time order: a plan the product does
+    not make (more slices than threads whatever the day's volume), measured to compare with it."""
+    import call_logs.extract
+
+    def even(window, concurrency, rows_per_hour=None, **options):
+        return window.split((window.end - window.start) / count)
+
+    call_logs.extract.plan_slices = even  # type: ignore[assignment]
+
+
 def _child_floor(spec: dict) -> dict:
     """A floor of our pull: the same client, slices and threads, pages fetched and dropped (``fetch``) or fetched
     and parsed by ``pyarrow.json`` only (``parse``: the fast path's parsing step, no conversion, spill or write)."""
@@ -138,7 +164,8 @@ def _child_floor(spec: dict) -> dict:
     t0 = time.perf_counter()
     stats = PullStats()
     window = Window(*day_window(date.fromisoformat(spec["day"])))
-    slices = plan_slices(window, spec["concurrency"], spec["rows_per_hour"])  # as extract_day plans them
+    tz = {"tz": spec["time_zone"]} if spec.get("time_zone") else {}
+    slices = plan_slices(window, spec["concurrency"], spec["rows_per_hour"], **tz)  # as extract_day plans them
     rows = parsed = 0
     for page in iter_pages_concurrently(client, slices, stats, concurrency=spec["concurrency"]):
         rows += len(page)
@@ -243,6 +270,8 @@ class Case:
     latency_s: float = 0.0
     budget: tuple[int, float] | None = None  # emulator budget (requests, window s); client limiter matched
     steady_state: bool = True  # slices planned from the previous day's hourly volume; False = a first run
+    time_zone: str | None = None  # a first run planned in this zone's working day (plan_slices(tz=...))
+    even_slices: int | None = None  # instead of plan_slices: this many slices of equal length (bench/first_run.py)
     result: dict = field(default_factory=dict)
 
 
@@ -287,6 +316,8 @@ def run_case(emulator: EmulatorProcess, case: Case, profile: str | None = None) 
         "workdir": workdir,
         "concurrency": case.concurrency,
         "rows_per_hour": previous_day_profile(emulator, DAY) if case.steady_state else None,
+        "time_zone": case.time_zone,
+        "even_slices": case.even_slices,
         "profile": profile,
     }
     server_cpu0 = emulator_cpu_s(emulator)

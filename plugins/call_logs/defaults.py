@@ -29,6 +29,10 @@ TABLE_FORMAT = "parquet"
 MAX_PAGES_PER_PULL = 10_000
 # Rows per Parquet row group written and per Arrow batch read back: bounds what one step holds in memory.
 ROWS_PER_BATCH = 65_536
+# A first run of a tenant whose time zone is known (tenants.yaml ``time_zone``) assumes this share of a day's calls per
+# LOCAL hour of that zone: the same working day, about 08:00 to 18:00 local (FIRST_RUN_HOURLY_PROFILE is this day seen
+# from UTC+1, Central European winter time). It too only shapes the slices, never which rows are pulled.
+FIRST_RUN_LOCAL_PROFILE = (1, 1, 1, 1, 1, 1, 1, 2, 5, 8, 9, 9, 8, 8, 9, 9, 8, 6, 4, 3, 2, 2, 1, 1)
 
 # Trunk-health regression alert: a trunk-day's NER or answer-seizure ratio this far (absolute share) below the
 # median of its previous 28 days, on days with at least this many calls (and 7 such days of history).

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import logging
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import fsspec
 import pytest
+from call_logs import defaults
 from call_logs.extract import extract_day
 from call_logs.graph.client import PullStats
 from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
@@ -126,3 +129,90 @@ def test_a_first_run_assumes_a_working_day_in_concurrency_slices():
     by_start = sorted(slices, key=lambda s: s.start)
     assert by_start[0].end - by_start[0].start > timedelta(hours=6)  # the quiet night is one slice
     assert by_start[1].end - by_start[1].start < timedelta(hours=4)  # the busy morning is cut short
+
+
+def _local_share(piece: Window, window: Window, zone: str) -> float:
+    """``piece``'s share of ``window`` under the local working day of ``zone``, minute by minute."""
+    local = ZoneInfo(zone)
+    minutes = int((window.end - window.start) / timedelta(minutes=1))
+    weights = [
+        defaults.FIRST_RUN_LOCAL_PROFILE[(window.start + timedelta(minutes=m)).astimezone(local).hour]
+        for m in range(minutes)
+    ]
+    first = int((piece.start - window.start) / timedelta(minutes=1))
+    last = int((piece.end - window.start) / timedelta(minutes=1))
+    return sum(weights[first:last]) / sum(weights)
+
+
+def test_todays_default_is_the_local_working_day_of_central_european_winter_time():
+    local, utc = defaults.FIRST_RUN_LOCAL_PROFILE, defaults.FIRST_RUN_HOURLY_PROFILE
+    assert local[1:] + local[:1] == utc  # the same day, read one hour later
+    assert plan_slices(WINDOW, 4, None, tz="Europe/Paris") == plan_slices(WINDOW, 4, None)  # 4 March: UTC+1
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Asia/Tokyo",
+        "America/Los_Angeles",
+        "America/Sao_Paulo",
+        "Asia/Kolkata",  # +05:30
+        "Asia/Kathmandu",  # +05:45
+        "Australia/Sydney",  # summer time in March
+        "Pacific/Kiritimati",  # +14
+        "Pacific/Pago_Pago",  # -11
+    ],
+)
+def test_a_first_run_in_a_time_zone_is_balanced_over_its_local_working_day(zone):
+    slices = plan_slices(WINDOW, 4, None, tz=zone)
+    assert len(slices) == 4 and _covers(slices, WINDOW)
+    shares = [_local_share(piece, WINDOW, zone) for piece in slices]
+    assert all(abs(share - 0.25) < 0.005 for share in shares), shares
+
+
+def test_an_asia_pacific_first_run_leaves_its_quiet_night_to_one_slice():
+    by_start = sorted(plan_slices(WINDOW, 4, None, tz="Asia/Tokyo"), key=lambda s: s.start)
+    night = by_start[-1]  # Tokyo's night, 18:00-08:00 local, is 09:00-23:00 UTC
+    assert night.start <= WINDOW.start + timedelta(hours=10) and night.end - night.start > timedelta(hours=12)
+    default = sorted(plan_slices(WINDOW, 4, None), key=lambda s: s.start)
+    assert _local_share(default[0], WINDOW, "Asia/Tokyo") > 0.6  # today's default: one thread gets most of it
+
+
+def test_a_first_run_follows_daylight_saving_time():
+    summer = Window(datetime(2026, 7, 15, tzinfo=UTC), datetime(2026, 7, 16, tzinfo=UTC))
+    change = Window(datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC))  # clocks go forward at 01:00
+    for window in (summer, change):
+        slices = plan_slices(window, 4, None, tz="Europe/Paris")
+        assert _covers(slices, window)
+        assert all(abs(_local_share(piece, window, "Europe/Paris") - 0.25) < 0.005 for piece in slices)
+    first_cut = min(s.end for s in plan_slices(summer, 4, None, tz="Europe/Paris")) - summer.start
+    assert first_cut < min(s.end for s in plan_slices(WINDOW, 4, None, tz="Europe/Paris")) - WINDOW.start  # UTC+2
+
+
+def test_a_time_zone_may_be_a_fixed_utc_offset():
+    nine_hours = plan_slices(WINDOW, 4, None, tz=timezone(timedelta(hours=9)))
+    assert nine_hours == plan_slices(WINDOW, 4, None, tz="Asia/Tokyo")
+    half_hour = plan_slices(WINDOW, 4, None, tz=timezone(timedelta(hours=5, minutes=30)))
+    assert half_hour == plan_slices(WINDOW, 4, None, tz="Asia/Kolkata")
+
+
+def test_a_time_zone_shapes_any_window_not_only_a_whole_day():
+    morning = Window(WINDOW.start + timedelta(hours=6), WINDOW.start + timedelta(hours=12))  # 06:00-12:00 in London
+    slices = sorted(plan_slices(morning, 3, None, tz="Europe/London"), key=lambda s: s.start)
+    assert _covers(slices, morning)
+    assert slices[0].end - slices[0].start > timedelta(hours=3)  # the quiet early morning is one long slice
+    assert all(abs(_local_share(piece, morning, "Europe/London") - 1 / 3) < 0.005 for piece in slices)
+    odd = Window(WINDOW.start + timedelta(minutes=20), WINDOW.start + timedelta(hours=30, minutes=10))  # 29 h 50 min
+    assert _covers(plan_slices(odd, 4, None, tz="America/New_York"), odd)
+
+
+def test_a_time_zone_leaves_a_manifest_profile_and_the_request_cap_alone():
+    assert plan_slices(WINDOW, 4, BUSINESS_DAY, tz="Asia/Tokyo") == plan_slices(WINDOW, 4, BUSINESS_DAY)
+    for concurrency in range(1, 9):  # a first run is one round: at most concurrency - 1 extra requests
+        assert len(plan_slices(WINDOW, concurrency, None, tz="Australia/Sydney")) == concurrency
+
+
+def test_a_name_that_is_no_time_zone_plans_the_default_day_and_says_so(caplog):
+    with caplog.at_level(logging.WARNING, logger="call_logs.graph.parallel"):
+        assert plan_slices(WINDOW, 4, None, tz="Mars/Olympus_Mons") == plan_slices(WINDOW, 4, None)
+    assert "'Mars/Olympus_Mons' is not an IANA time zone" in caplog.text
