@@ -156,6 +156,8 @@ def test_a_file_makes_a_dag_per_tenant_and_report(monkeypatch, tmp_path):
     fabrikam = bag.dags["direct_routing_calls__fabrikam-eu"]
     assert fabrikam.start_date.date() == date(2026, 6, 1)
     assert fabrikam.get_task("extract").pseudonymised_columns == "userPrincipalName,callerNumber"
+    assert fabrikam.get_task("extract").time_zone == "Europe/Paris"  # shapes its first run's slices
+    assert bag.dags["direct_routing_calls__contoso"].get_task("extract").time_zone is None
     assert "{{" in bag.dags["direct_routing_calls__contoso"].get_task("extract").retention_days  # the Variable's
 
 

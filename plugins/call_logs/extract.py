@@ -67,6 +67,7 @@ def extract_day(
     pseudonymiser: Pseudonymiser | None = None,
     bad_rows: BadRows = "fail",
     tenant: dict[str, str] | None = None,
+    time_zone: str | None = None,
 ) -> Manifest:
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
@@ -77,7 +78,7 @@ def extract_day(
     (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
     never reach a spill file, the lake or a log). ``bad_rows`` (``fail`` or ``quarantine``) says what a row that
     does not convert does (``lake/prepare.py``). ``tenant`` (slug and Entra tenant id) is recorded in the
-    manifest of a tenant's day.
+    manifest of a tenant's day; its ``time_zone`` (IANA) shapes a first run's slices by its local working day.
     """
     spec = sink.spec
     started_at = datetime.now(UTC)
@@ -86,7 +87,7 @@ def extract_day(
         expected_rows_per_hour = nearby_profile(sink, day)
     stats = PullStats()
     with tempfile.TemporaryDirectory(prefix="call-logs-spill-") as workdir:
-        slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour)
+        slices = plan_slices(Window(start, end), concurrency, expected_rows_per_hour, tz=time_zone)
         pages = iter_pages_concurrently(client, slices, stats, concurrency=concurrency)
         prepared = prepare_day(pages, spec, start, end, workdir, pseudonymiser=pseudonymiser, bad_rows=bad_rows)
         for name, count in prepared.conversion.unknown_fields.items():

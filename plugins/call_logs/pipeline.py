@@ -104,6 +104,7 @@ def daily_call_log_dag(
             bad_rows=setting("bad_rows"),
             tenant=tenant.slug if tenant else None,
             tenant_id=tenant.tenant_id if tenant else None,
+            time_zone=tenant.time_zone if tenant else None,
             execution_timeout=timedelta(hours=defaults.EXTRACT_TIMEOUT_HOURS),
             outlets=[Asset(name=spec.table)],
             **({"pool": spec.pool} if tenant is None else {"max_active_tis_per_dag": 1}),

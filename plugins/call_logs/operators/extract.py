@@ -54,6 +54,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
     :param tenant: in a deployment of many tenants, the tenant's slug (its days go under ``tenant=<slug>/``, its
         events are keyed ``<slug>|YYYY-MM-DD``) ...
     :param tenant_id: ... and its Entra tenant id, which the connection must be for (``tenants.py``).
+    :param time_zone: ... and the IANA zone its working day follows, which shapes a first run's slices.
     """
 
     template_fields: Sequence[str] = (
@@ -82,6 +83,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         bad_rows: str = defaults.BAD_ROWS,
         tenant: str | None = None,
         tenant_id: str | None = None,
+        time_zone: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,6 +99,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         self.bad_rows = bad_rows
         self.tenant = tenant
         self.tenant_id = tenant_id
+        self.time_zone = time_zone
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
@@ -133,6 +136,7 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
                     pseudonymiser=pseudonymiser,
                     bad_rows=self.bad_rows,  # type: ignore[arg-type]  # checked against BAD_ROWS above
                     tenant={"slug": self.tenant, "tenant_id": self.tenant_id or ""} if self.tenant else None,
+                    time_zone=self.time_zone,
                 )
         emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage
