@@ -122,8 +122,10 @@ class LateCalls:
     Of ``report`` for ``tenant`` (None: the default tenant). Visible once ``after_requests`` data requests were
     received (numbered as faults number them, over every tenant) and from the wall-clock instant
     ``visible_from``; neither: from the moment it is configured. Once visible it stays so (``reset_stats``
-    does not hide it). JSON form: ``{"day": "2026-03-10", "calls": 5, "changed": ["<id>", 3], "removed": [7],
-    "report": "getPstnCalls", "tenant": "<id>", "after_requests": 12, "visible_from": "2026-03-12T06:00:00Z"}``.
+    does not hide it). A pull running when it shows pages on by ``$skip`` over the revised day, as Graph does:
+    a row may repeat or be missed. JSON form: ``{"day": "2026-03-10", "calls": 5, "changed": ["<id>", 3],
+    "removed": [7], "report": "getPstnCalls", "tenant": "<id>", "after_requests": 12, "visible_from":
+    "2026-03-12T06:00:00Z"}``.
     """
 
     day: date
