@@ -30,12 +30,31 @@ tokens).
         emu.request_intervals(contoso, "getDirectRoutingCalls"), emu.max_in_flight(contoso)  # requests in flight
 
 Without ``tenants`` the emulator is the single-tenant one it always was: same rows, answers and totals.
+
+Late arrivals, as Graph's reports settle: ``late_calls`` (``LateCalls``, or its JSON form) adds calls to a day
+that show only later (after ``after_requests`` data requests, from ``visible_from``, or at once), corrects some
+(they end later) or removes some, per report and tenant. Pages and ground truth serve what is visible when they
+answer; with no entry the rows are those of an emulator without the feature, byte for byte.
+
+    emu.expected_rows(day, next_day)                           # the day as first pulled
+    emu.add_late_calls("2024-03-04", 5, changed=[row_id], removed=[3], report="getPstnCalls", tenant=contoso)
+    emu.expected_rows(day, next_day)                           # the same rows, plus 5, one longer, one gone
+    emu.stats()["late_calls"]                                  # each entry, its tenant, and whether it shows
 """
 
 from __future__ import annotations
 
-from graph_emulator.config import EmulatorConfig, Fault, TenantConfig
+from graph_emulator.config import EmulatorConfig, Fault, LateCalls, TenantConfig
 from graph_emulator.emulator import GraphEmulator
 from graph_emulator.reports import DIRECT_ROUTING_CALLS, PSTN_CALLS, REPORTS
 
-__all__ = ["DIRECT_ROUTING_CALLS", "PSTN_CALLS", "REPORTS", "EmulatorConfig", "Fault", "GraphEmulator", "TenantConfig"]
+__all__ = [
+    "DIRECT_ROUTING_CALLS",
+    "PSTN_CALLS",
+    "REPORTS",
+    "EmulatorConfig",
+    "Fault",
+    "GraphEmulator",
+    "LateCalls",
+    "TenantConfig",
+]

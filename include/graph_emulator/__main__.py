@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from graph_emulator import EmulatorConfig, Fault, GraphEmulator, TenantConfig
+from graph_emulator import EmulatorConfig, Fault, GraphEmulator, LateCalls, TenantConfig
 
 
 def _budget(text: str) -> tuple[int | None, float]:
@@ -62,6 +62,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="""JSON list of more tenants of the app beside the default one, e.g. '[{"tenant_id": "<guid>", """
         """"rows_per_day": 800, "seed": 3, "grant_permission": false}]' (all but tenant_id optional)""",
     )
+    serve.add_argument(
+        "--late-calls",
+        default="[]",
+        help="""JSON list of calls that reach a day's report late, e.g. '[{"day": "2026-03-10", "calls": 5, """
+        """"report": "getPstnCalls", "tenant": "<guid>", "after_requests": 12, "changed": [3], "removed": [7]}]' """
+        """(all but day optional; see LateCalls)""",
+    )
     return parser.parse_args(argv)
 
 
@@ -82,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         host=args.host,
         port=args.port,
         tenants=tuple(TenantConfig.coerce(t) for t in json.loads(args.tenants)),
+        late_calls=tuple(LateCalls.coerce(entry) for entry in json.loads(args.late_calls)),
     )
 
 

@@ -1,4 +1,4 @@
-"""The emulator's settings, its fault descriptions and its tenants, as plain dataclasses.
+"""The emulator's settings, its fault descriptions, its tenants and its late calls, as plain dataclasses.
 
 A config object is never mutated: ``GraphEmulator.configure`` swaps in a new one, so a request handler that
 took a snapshot sees one consistent set of values.
@@ -10,7 +10,10 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
+
+from graph_emulator.reports import DIRECT_ROUTING_CALLS, report_named
 
 FAULT_KINDS = frozenset(
     {
@@ -107,6 +110,96 @@ class TenantConfig:
 
 
 @dataclass(frozen=True)
+class LateCalls:
+    """Calls of one UTC ``day`` that a report shows only from some moment on, as Graph's reports settle late.
+
+    ``calls`` new calls join the day (each with its own id and a start anywhere in the day, served in start
+    order among the others); the calls named in ``changed`` are corrected to end ``change_s`` seconds later
+    (``duration`` and ``endDateTime``; a failed direct-routing call, which has no end, its ``failureDateTime``);
+    those named in ``removed`` disappear. A call is named by its ``id`` (any call of the day, a late one too) or
+    by its position (int) among the day's original calls in served order.
+
+    Of ``report`` for ``tenant`` (None: the default tenant). Visible once ``after_requests`` data requests were
+    received (numbered as faults number them, over every tenant) and from the wall-clock instant
+    ``visible_from``; neither: from the moment it is configured. Once visible it stays so (``reset_stats``
+    does not hide it). A pull running when it shows pages on by ``$skip`` over the revised day, as Graph does:
+    a row may repeat or be missed. JSON form: ``{"day": "2026-03-10", "calls": 5, "changed": ["<id>", 3],
+    "removed": [7], "report": "getPstnCalls", "tenant": "<id>", "after_requests": 12, "visible_from":
+    "2026-03-12T06:00:00Z"}``.
+    """
+
+    day: date
+    calls: int = 0
+    changed: tuple[int | str, ...] = ()
+    removed: tuple[int | str, ...] = ()
+    report: str = DIRECT_ROUTING_CALLS
+    tenant: str | None = None
+    after_requests: int | None = None
+    visible_from: datetime | None = None
+    change_s: int = 60
+
+    def __post_init__(self) -> None:
+        # The JSON form (strings for the day and the instant, lists for the calls) is accepted as well.
+        day: date | str = self.day
+        if isinstance(day, datetime):
+            day = day.date()
+        elif isinstance(day, str):
+            day = date.fromisoformat(day)
+        elif not isinstance(day, date):
+            raise ValueError(f"late calls need a day (a date or 'YYYY-MM-DD'), not {day!r}")
+        object.__setattr__(self, "day", day)
+        moment: datetime | str | None = self.visible_from
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        if moment is not None:
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        object.__setattr__(self, "visible_from", moment)
+        for name in ("changed", "removed"):
+            calls: Iterable[int | str] = getattr(self, name)
+            if isinstance(calls, str | int):
+                raise ValueError(f"late calls' {name} is a list of call ids or positions, not {calls!r}")
+            calls = tuple(calls)
+            for call in calls:
+                if isinstance(call, bool) or not isinstance(call, int | str) or (isinstance(call, int) and call < 0):
+                    raise ValueError(f"a call in {name} is an id (str) or a position (int >= 0), not {call!r}")
+            object.__setattr__(self, name, calls)
+        for name in ("calls", "change_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"late calls' {name} must be an int >= 0, not {value!r}")
+        if self.after_requests is not None and (isinstance(self.after_requests, bool) or self.after_requests < 0):
+            raise ValueError(f"after_requests must be an int >= 0, not {self.after_requests!r}")
+        object.__setattr__(self, "report", report_named(self.report).function)  # ValueError when unknown
+        if self.tenant is not None and (not isinstance(self.tenant, str) or not self.tenant):
+            raise ValueError(f"late calls' tenant is a tenant id or None, not {self.tenant!r}")
+
+    @classmethod
+    def coerce(cls, value: LateCalls | Mapping[str, Any]) -> LateCalls:
+        """LateCalls from itself or from its JSON form (admin endpoint, CLI)."""
+        return value if isinstance(value, LateCalls) else cls(**value)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form, the one ``coerce`` reads back."""
+        return {
+            "day": self.day.isoformat(),
+            "calls": self.calls,
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+            "report": self.report,
+            "tenant": self.tenant,
+            "after_requests": self.after_requests,
+            "visible_from": None if self.visible_from is None else self.visible_from.isoformat(),
+            "change_s": self.change_s,
+        }
+
+    def due(self, requests_received: int, now: datetime) -> bool:
+        """Whether it shows, ``requests_received`` data requests since start or reset and at ``now``."""
+        if self.after_requests is not None and requests_received < self.after_requests:
+            return False
+        return self.visible_from is None or now >= self.visible_from
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     """Everything that shapes the emulator's answers; see the package docstring for the meaning of each."""
 
@@ -135,6 +228,8 @@ class EmulatorConfig:
     port: int = 0
     # More tenants of the same app beside ``tenant_id`` (the default tenant, whose settings are the fields above).
     tenants: tuple[TenantConfig, ...] = ()
+    # Calls that reach a day's report late, changed or removed (``LateCalls``), in the order they were added.
+    late_calls: tuple[LateCalls, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept faults in their JSON form too, and never share the caller's list.
@@ -150,6 +245,13 @@ class EmulatorConfig:
                 which = "the default tenant" if tenant.tenant_id == self.tenant_id else "another tenant"
                 raise ValueError(f"tenant {tenant.tenant_id!r} is declared twice (it is {which})")
             seen.add(tenant.tenant_id)
+        late: Iterable[LateCalls | Mapping[str, Any]] = self.late_calls
+        object.__setattr__(self, "late_calls", tuple(LateCalls.coerce(entry) for entry in late))
+        for entry in self.late_calls:
+            if entry.tenant is not None and entry.tenant not in seen:
+                raise ValueError(
+                    f"late calls for unknown tenant {entry.tenant!r}; the emulator serves {', '.join(self.tenant_ids)}"
+                )
 
     @property
     def tenant_ids(self) -> tuple[str, ...]:

@@ -5,6 +5,10 @@ at ``(i + jitter_i) / n``, so start times never decrease with the index: a time 
 by binary search, and a page is just an index range. Every other field comes from one BLAKE2b digest of the
 row's key. Rows are built directly as JSON text (no dict, no ``json.dumps``), which keeps a 1,000-row page at a
 few milliseconds.
+
+Calls that reach a day's report late (``late.py``) have negative indices: late call ``k`` of a day is index
+``-1 - k``, its own digest, a start drawn from the same hour profile, never part of ``rows_on`` nor of the
+index ranges above.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import bisect
 import hashlib
 import json
 import random
+import re
 import struct
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -142,6 +148,10 @@ OPERATORS = ("Vodafone Business", "BT", "Orange Business", "Telefónica", "Colt"
 _CLOCK = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}." for s in range(86_400))
 _MILLIS = tuple(f"{m:03d}Z" for m in range(1000))
 _ROW_KEY = struct.Struct("<qq").pack
+# The fields a corrected call changes (``DailyLog.lengthen``); each occurs once in a row.
+_DURATION = re.compile(r'"duration":(\d+)')
+_END = re.compile(r'"endDateTime":"([^"]*)"')
+_FAILURE = re.compile(r'"failureDateTime":"([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,8 @@ class DailyLog:
 
     def _start(self, day: int, n: int, index: int, digest: bytes) -> int:
         jitter = int.from_bytes(digest[32 : 32 + self.JITTER_BYTES], "little") / self._jitter_scale
-        u = (index + jitter) / n
+        # A late call (negative index) is in no slot of the day's n: anywhere, as the hour profile weighs it.
+        u = (index + jitter) / n if index >= 0 else jitter
         hour = bisect.bisect_right(self._cdf, u) - 1
         frac = min((u - self._cdf[hour]) / self._weights[hour], 0.999999)
         return day * self._day_units + int((hour + frac) * self._hour_units)
@@ -231,6 +242,28 @@ class DailyLog:
     def start_at(self, day: int, index: int) -> int:
         """Start of call ``index`` of ``day``, in this log's units since the epoch."""
         return self._start(day, self.rows_on(day), index, self._digest(day, index))
+
+    @property
+    def day_units(self) -> int:
+        """One day in this log's units."""
+        return self._day_units
+
+    def call_id(self, day: int, index: int) -> str:
+        """The ``id`` of call ``index`` of ``day`` (what ``row`` writes), without building the row."""
+        digest = self._digest(day, index)
+        return _uuid(digest[:16].hex(), digest[8])
+
+    def day_range(self, day: int, lo: int, hi: int) -> tuple[int, int, int]:
+        """``(n, first, stop)``: the day's number of calls and the index range of those starting in ``[lo, hi)``."""
+        n = self.rows_on(day)
+        day_units = self._day_units
+        first = self._first_at_or_after(day, n, lo) if lo > day * day_units else 0
+        stop = self._first_at_or_after(day, n, hi) if hi < (day + 1) * day_units else n
+        return n, first, max(first, stop)
+
+    def calls_up_to(self, day: int, n: int, t: int) -> int:
+        """How many of the day's ``n`` calls start at or before ``t`` (a late call starting at ``t`` follows them)."""
+        return self._first_at_or_after(day, n, t + 1)
 
     def bounds(self, start: int, end: int, *, end_inclusive: bool = False) -> tuple[int, int]:
         """``[lo, hi)`` in this log's units holding the calls that start in ``[start, end)`` (or ``[start, end]``).
@@ -293,6 +326,39 @@ class DailyLog:
     def row(self, day: int, n: int, index: int, *, beta: bool, extra: str = "") -> str:
         """Call ``index`` of ``day`` (which holds ``n`` calls) as the JSON text Graph would send."""
         raise NotImplementedError
+
+    def _ts(self, units: int) -> str:
+        """An instant in this log's units as the row's timestamp text."""
+        raise NotImplementedError
+
+    def _units(self, stamp: str) -> int:
+        """The inverse of ``_ts``: ``2024-03-04T09:00:00.123Z`` in this log's units since the epoch."""
+        day = (date.fromisoformat(stamp[:10]) - EPOCH).days
+        seconds = int(stamp[11:13]) * 3600 + int(stamp[14:16]) * 60 + int(stamp[17:19])
+        digits = len(str(self.UNITS_PER_SECOND)) - 1
+        fraction = stamp[20:-1] if stamp[19:20] == "." else ""
+        return (day * 86_400 + seconds) * self.UNITS_PER_SECOND + int(fraction.ljust(digits, "0")[:digits])
+
+    def lengthen(self, row: str, seconds: int) -> str:
+        """A row whose call was corrected to end ``seconds`` later: ``duration`` and ``endDateTime`` move.
+
+        A call with no end (a failed direct-routing call: ``duration`` 0, ``endDateTime`` the sentinel) has
+        its ``failureDateTime`` moved instead. Every other byte of the row stays as it was.
+        """
+        shift = seconds * self.UNITS_PER_SECOND
+
+        def later(name: str) -> Callable[[re.Match[str]], str]:
+            def replace(match: re.Match[str]) -> str:
+                stamp = match.group(1)
+                return f'"{name}":"{stamp if stamp == SENTINEL else self._ts(self._units(stamp) + shift)}"'
+
+            return replace
+
+        end = _END.search(row)
+        if end is not None and end.group(1) != SENTINEL:
+            row = _DURATION.sub(lambda match: f'"duration":{int(match.group(1)) + seconds}', row, count=1)
+            return _END.sub(later("endDateTime"), row, count=1)
+        return _FAILURE.sub(later("failureDateTime"), row, count=1)
 
 
 class DirectRoutingLog(DailyLog):

@@ -10,13 +10,14 @@ import shutil
 import ssl
 import tempfile
 import threading
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import trustme
 
-from graph_emulator.config import EmulatorConfig
+from graph_emulator.config import EmulatorConfig, LateCalls
 from graph_emulator.reports import DIRECT_ROUTING_CALLS
 from graph_emulator.server import TLSServer
 from graph_emulator.state import EmulatorState
@@ -113,6 +114,41 @@ class GraphEmulator:
     def revoke_tokens(self, tenant: str | None = None) -> None:
         """Invalidate every token issued so far, or only ``tenant``'s (the next data request gets 401)."""
         self.state.revoke_tokens(tenant)
+
+    def add_late_calls(
+        self,
+        day: date | str,
+        calls: int = 0,
+        *,
+        report: str = DIRECT_ROUTING_CALLS,
+        tenant: str | None = None,
+        changed: Iterable[int | str] = (),
+        removed: Iterable[int | str] = (),
+        change_s: int = 60,
+        after_requests: int | None = None,
+        visible_from: datetime | str | None = None,
+    ) -> dict[str, list[dict]]:
+        """Make ``calls`` more calls of ``day`` visible (at once, unless ``after_requests``/``visible_from``).
+
+        And correct the calls in ``changed`` (ids, or positions among the day's original calls: they end
+        ``change_s`` seconds later), remove those in ``removed``; of ``report`` for ``tenant`` (None: the
+        default tenant). See ``LateCalls``. Returns the rows (v1.0) it adds, corrects (as corrected) and
+        removes (as they were): ``{"added": [...], "changed": [...], "removed": [...]}``.
+        """
+        entry = LateCalls.coerce(  # its JSON form: the day and the instant may be strings
+            {
+                "day": day,
+                "calls": calls,
+                "changed": tuple(changed),
+                "removed": tuple(removed),
+                "report": report,
+                "tenant": tenant,
+                "after_requests": after_requests,
+                "visible_from": visible_from,
+                "change_s": change_s,
+            }
+        )
+        return self.state.add_late_calls(entry)
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out since start, for tests that prove none leaked."""

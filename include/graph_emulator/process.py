@@ -14,6 +14,10 @@ More tenants of the app (``tenants=[{"tenant_id": ..., "rows_per_day": ...}]``) 
 ``configure(tenant=..., grant_permission=False)``, ``count(..., tenant=...)``, ``rows(..., tenant=...)``,
 ``revoke_tokens(tenant)`` and ``request_intervals(tenant, collection)`` take one by its id (None: the default).
 
+Late calls (``LateCalls``) as for the in-process emulator: ``late_calls=[{"day": "2026-03-10", "calls": 5}]`` at
+start, ``configure(late_calls=[...])``, or ``add_late_calls(day, 5, report=..., tenant=...)`` (POST
+``/_emulator/late_calls``); ``count``, ``count_day`` and ``rows`` (any ``report``) answer what is visible then.
+
 The process gets its own process group and log file (``log_path``); ``stop()`` sends SIGTERM to the group, then
 SIGKILL. It listens on a port the OS picks unless ``port`` is given.
 """
@@ -39,6 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from graph_emulator.reports import DIRECT_ROUTING_CALLS
 from graph_emulator.throttle import Interval, max_overlap
 
 INCLUDE = Path(__file__).resolve().parents[1]  # the folder that holds the graph_emulator package
@@ -60,6 +65,7 @@ class EmulatorProcess:
         retention_days: int | None = None,
         faults: Iterable[Mapping[str, Any] | Any] = (),
         tenants: Iterable[Mapping[str, Any] | Any] = (),
+        late_calls: Iterable[Mapping[str, Any] | Any] = (),
         host: str = "127.0.0.1",
         port: int = 0,
         workdir: str | Path | None = None,
@@ -67,7 +73,8 @@ class EmulatorProcess:
         startup_timeout_s: float = 60.0,
     ):
         """``budget`` is (requests, window seconds) or None for no throttling; ``faults`` are dicts or ``Fault``s,
-        ``tenants`` dicts or ``TenantConfig``s (the tenants served beside the default one)."""
+        ``tenants`` dicts or ``TenantConfig``s (the tenants served beside the default one), ``late_calls`` dicts or
+        ``LateCalls``."""
         self.argv = [sys.executable, "-m", "graph_emulator", "serve", "--host", host, "--port", str(port)]
         for flag, value in (
             ("--rows-per-day", rows_per_day),
@@ -87,6 +94,9 @@ class EmulatorProcess:
         tenant_list = _as_dicts(tenants)
         if tenant_list:
             self.argv += ["--tenants", json.dumps(tenant_list)]
+        late_list = _as_dicts(late_calls)
+        if late_list:
+            self.argv += ["--late-calls", json.dumps(late_list)]
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="graph-emulator-") if workdir is None else workdir)
         self.info_path = self.workdir / "emulator-info.json"
@@ -214,12 +224,39 @@ class EmulatorProcess:
 
         With ``tenant``, that tenant's own settings only (rows_per_day, seed, grant_permission).
         """
-        for name in ("faults", "tenants"):
+        for name in ("faults", "tenants", "late_calls"):
             if name in changes:
                 changes[name] = _as_dicts(changes[name])
         if tenant is not None:
             changes["tenant"] = tenant
         self.admin("config", changes)
+
+    def add_late_calls(
+        self,
+        day: date | str,
+        calls: int = 0,
+        *,
+        report: str = DIRECT_ROUTING_CALLS,
+        tenant: str | None = None,
+        changed: Iterable[int | str] = (),
+        removed: Iterable[int | str] = (),
+        change_s: int = 60,
+        after_requests: int | None = None,
+        visible_from: datetime | str | None = None,
+    ) -> dict[str, list[dict]]:
+        """``GraphEmulator.add_late_calls`` over POST ``/_emulator/late_calls``: the rows added, changed, removed."""
+        entry = {
+            "day": day if isinstance(day, str) else day.isoformat(),
+            "calls": calls,
+            "changed": list(changed),
+            "removed": list(removed),
+            "report": report,
+            "tenant": tenant,
+            "after_requests": after_requests,
+            "visible_from": visible_from.isoformat() if isinstance(visible_from, datetime) else visible_from,
+            "change_s": change_s,
+        }
+        return self.admin("late_calls", entry)
 
     def reset_stats(self) -> None:
         """Zero the counters, the request log (fault numbers count from 1 again) and the budget."""
@@ -233,16 +270,27 @@ class EmulatorProcess:
         """data_requests, token_requests, throttled, faults_served, max_in_window, hosts; ``tenants``: per tenant."""
         return self.admin("stats")
 
-    def count(self, start: datetime, end: datetime, tenant: str | None = None) -> int:
-        """How many rows Graph holds with ``start <= startDateTime < end`` (the ground truth) for ``tenant``."""
-        return self.admin("count", None, **_span(start, end, tenant))["count"]
+    def count(
+        self, start: datetime, end: datetime, tenant: str | None = None, *, report: str = DIRECT_ROUTING_CALLS
+    ) -> int:
+        """How many ``report`` rows Graph holds with ``start <= startDateTime < end`` (the ground truth, now)."""
+        return self.admin("count", None, **_span(start, end, tenant), report=report)["count"]
 
-    def count_day(self, day: date, tenant: str | None = None) -> int:
+    def count_day(self, day: date, tenant: str | None = None, *, report: str = DIRECT_ROUTING_CALLS) -> int:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return self.count(start, start + timedelta(days=1), tenant)
+        return self.count(start, start + timedelta(days=1), tenant, report=report)
 
-    def rows(self, start: datetime, end: datetime, api_version: str = "v1.0", tenant: str | None = None) -> list[dict]:
-        return self.admin("rows", None, **_span(start, end, tenant), api_version=api_version)
+    def rows(
+        self,
+        start: datetime,
+        end: datetime,
+        api_version: str = "v1.0",
+        tenant: str | None = None,
+        *,
+        report: str = DIRECT_ROUTING_CALLS,
+    ) -> list[dict]:
+        """The ``report`` rows of ``tenant`` starting in ``[start, end)``, as served now (the ground truth)."""
+        return self.admin("rows", None, **_span(start, end, tenant), api_version=api_version, report=report)
 
     def request_intervals(self, tenant: str | None = None, collection: str | None = None) -> list[Interval]:
         """``(arrival, answer written)`` of each data request of ``tenant`` (None: the default), by arrival.
@@ -258,8 +306,11 @@ class EmulatorProcess:
 
 
 def _as_dicts(items: Iterable[Mapping[str, Any] | Any]) -> list[Mapping[str, Any]]:
-    """Faults or tenants in their JSON form: dicts as they are, dataclasses as dicts."""
-    return [item if isinstance(item, Mapping) else dataclasses.asdict(item) for item in items]
+    """Faults, tenants or late calls in their JSON form: dicts as they are, dataclasses as dicts."""
+    return [
+        item if isinstance(item, Mapping) else item.as_json() if hasattr(item, "as_json") else dataclasses.asdict(item)
+        for item in items
+    ]
 
 
 def _span(start: datetime, end: datetime, tenant: str | None) -> dict[str, str]:

@@ -194,6 +194,11 @@ class Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError) as error:
                 return Answer.json(400, {"error": str(error)})
             return OK
+        if path == "/_emulator/late_calls":  # one LateCalls entry (JSON form), added after the configured ones
+            try:
+                return Answer.json(200, self.state.add_late_calls(json.loads(body or b"{}")))
+            except (TypeError, ValueError) as error:
+                return Answer.json(400, {"error": str(error)})
         if path == "/_emulator/reset_stats":
             self.state.reset_stats()
             return OK

@@ -11,7 +11,9 @@ tests use it:
   ``request_intervals``, ``max_in_flight``;
 * throttling: every report is its own "collection" (``collection_of``) with ``budget_requests`` per window, and
   all of them share the app's ``app_budget_requests``; each tenant has budgets of its own, as on Graph;
-* ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``, per tenant.
+* ground truth: ``retained``, ``expected_rows``, ``expected_rows_json``, ``expected_count``, per tenant;
+* late calls (``late.py``): ``add_late_calls``, or ``configure(late_calls=...)``; the data pages and the ground
+  truth both serve the entries visible at the moment they answer.
 
 A data request belongs to the tenant of its bearer token when the token is good; one without a good token (401)
 belongs to no tenant and counts only in the emulator-wide totals.
@@ -28,9 +30,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from graph_emulator.config import EmulatorConfig, Fault, TenantConfig
+from graph_emulator.config import EmulatorConfig, Fault, LateCalls, TenantConfig
 from graph_emulator.data import DailyLog, to_ticks
 from graph_emulator.faults import FaultPlan
+from graph_emulator.late import LatePlan, RevisedLog
 from graph_emulator.protocol import (
     ODATA_JSON,
     RESET,
@@ -83,7 +86,11 @@ class EmulatorState:
         self._config = config or EmulatorConfig()
         self._lock = threading.Lock()
         self._logs: dict[_LogKey, dict[str, DailyLog]] = {}
-        self._refresh_logs(self._config)
+        self._logs = self._logs_for(self._config)
+        # The config's late calls resolved (kept with the config they belong to), and the positions of the entries
+        # that have shown: once shown, an entry stays visible.
+        self._late = (self._config, self._resolve_late(self._config, self._logs))
+        self._shown: set[int] = set()
         self._tokens = TokenStore()
         self._requests = RequestLog()  # every data request: numbers them for faults, the app's view
         self._collection_requests: dict[str, RequestLog] = {}
@@ -98,12 +105,44 @@ class EmulatorState:
         assert tenant.seed is not None and tenant.rows_per_day is not None  # config.tenant() resolved them
         return tenant.seed, tenant.rows_per_day, config.weekday_profile
 
-    def _refresh_logs(self, config: EmulatorConfig) -> None:
+    def _logs_for(self, config: EmulatorConfig) -> dict[_LogKey, dict[str, DailyLog]]:
         """One lazy row generator per report and tenant data (seed, volume); kept while a tenant uses it."""
         keys = {self._log_key(config, config.tenant(tenant_id)) for tenant_id in config.tenant_ids}
-        self._logs = {
-            key: self._logs.get(key) or {name: report.log(*key) for name, report in REPORTS.items()} for key in keys
-        }
+        old = self._logs
+        return {key: old.get(key) or {name: report.log(*key) for name, report in REPORTS.items()} for key in keys}
+
+    def _resolve_late(self, config: EmulatorConfig, logs: dict[_LogKey, dict[str, DailyLog]]) -> LatePlan:
+        """``config.late_calls`` resolved against ``logs`` (the generators of ``config``'s tenants)."""
+
+        def log_of(tenant: str, report: str) -> DailyLog:
+            return logs[self._log_key(config, config.tenant(tenant))][report]
+
+        return LatePlan.resolve(config, log_of)
+
+    def _plan_of(self, config: EmulatorConfig) -> LatePlan:
+        late_config, plan = self._late
+        if late_config is config or not config.late_calls:
+            return plan if late_config is config else LatePlan()
+        # A config swapped in after ``config`` was read: resolve, do not keep.
+        return LatePlan.resolve(config, lambda tenant, report: self._logs_of(config, config.tenant(tenant))[report])
+
+    def _shown_now(self, plan: LatePlan, requests_received: int) -> set[int]:
+        """Positions of the late-calls entries visible now, ``requests_received`` data requests in."""
+        now = datetime.now(UTC)
+        with self._lock:
+            for position, item in enumerate(plan.resolved):
+                if position not in self._shown and item.entry.due(requests_received, now):
+                    self._shown.add(position)
+            return set(self._shown)
+
+    def _view(
+        self, config: EmulatorConfig, tenant: str, report: str, log: DailyLog, requests_received: int
+    ) -> DailyLog | RevisedLog:
+        """``log`` (``tenant``'s ``report``) with the late calls visible now; ``log`` itself when none is."""
+        plan = self._plan_of(config)
+        if not plan.resolved:
+            return log
+        return plan.view(log, tenant, report, self._shown_now(plan, requests_received))
 
     def _logs_of(self, config: EmulatorConfig, tenant: TenantConfig) -> dict[str, DailyLog]:
         key = self._log_key(config, tenant)
@@ -198,7 +237,8 @@ class EmulatorState:
                 self._bump(record.throttled_by, scope)
                 raise GraphError(429, "TooManyRequests", "Too many requests.", retry_after=refusal.retry_after)
             log = self._logs_of(config, tenant)[report.function]
-            body = self._page(config, report, log, request, fault)
+            view = self._view(config, tenant.tenant_id, report.function, log, number - 1)
+            body = self._page(config, report, view, request, fault)
         except GraphError as error:
             return error.answer(request.client_request_id, delay)
         kind = fault.kind if fault else None
@@ -231,7 +271,12 @@ class EmulatorState:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
 
     def _page(
-        self, config: EmulatorConfig, report: Report, log: DailyLog, request: DataRequest, fault: Fault | None
+        self,
+        config: EmulatorConfig,
+        report: Report,
+        log: DailyLog | RevisedLog,
+        request: DataRequest,
+        fault: Fault | None,
     ) -> bytes:
         from_text, to_text = parse_arguments(request.args)
         (start, start_ticks), (end, end_ticks) = parse_instant(from_text), parse_instant(to_text)
@@ -338,15 +383,52 @@ class EmulatorState:
         """Change settings while serving (faults, latency, budget, permission, token lifetime, tenants...).
 
         With ``tenant``, change that tenant's own settings only (``rows_per_day``, ``seed``,
-        ``grant_permission``; see ``EmulatorConfig.with_tenant``), e.g. revoke its consent mid-test.
+        ``grant_permission``; see ``EmulatorConfig.with_tenant``), e.g. revoke its consent mid-test; its
+        ``late_calls`` replace that tenant's entries (each taken as the tenant's), the others' stay.
+        A late-calls entry that has shown stays visible while the new config still holds it.
         """
         with self._lock:
             config = self._config
+            if tenant is not None and "late_calls" in changes:
+                config.tenant(tenant)  # ValueError for an unknown tenant
+                own = tuple(
+                    dataclasses.replace(LateCalls.coerce(entry), tenant=tenant) for entry in changes.pop("late_calls")
+                )
+                others = tuple(e for e in config.late_calls if (e.tenant or config.tenant_id) != tenant)
+                config = config.replace(late_calls=others + own)
             config = config.replace(**changes) if tenant is None else config.with_tenant(tenant, **changes)
-            self._refresh_logs(config)
-            self._config = config
+            self._swap(config)
         if "faults" in changes:
             self._faults.rearm()
+
+    def _swap(self, config: EmulatorConfig) -> LatePlan:
+        """Serve ``config`` from now on (under the lock); its resolved late calls. Nothing changes on an error."""
+        logs = self._logs_for(config)
+        plan = self._resolve_late(config, logs)  # ValueError for a call that is not there
+        old = self._config.late_calls
+        shown = Counter(old[position] for position in self._shown if position < len(old))
+        self._shown = set()
+        for position, entry in enumerate(config.late_calls):
+            if shown[entry] > 0:
+                shown[entry] -= 1
+                self._shown.add(position)
+        self._logs, self._late, self._config = logs, (config, plan), config
+        return plan
+
+    def add_late_calls(self, entry: LateCalls | dict[str, Any]) -> dict[str, list[dict]]:
+        """Add one late-calls entry after those configured; what it adds, corrects and removes.
+
+        ``{"added": [...], "changed": [...], "removed": [...]}``: the rows (v1.0) as they stand once it shows
+        (the rows it corrects, corrected; those it removes, as they were), whether it shows yet or not.
+        """
+        entry = LateCalls.coerce(entry)
+        with self._lock:
+            config = self._config.replace(late_calls=(*self._config.late_calls, entry))
+            plan = self._swap(config)
+        position = len(config.late_calls) - 1
+        item = plan.resolved[position]
+        log = self._logs_of(config, config.tenant(item.tenant))[entry.report]
+        return {name: [json.loads(row) for row in rows] for name, rows in plan.rows_of(log, position).items()}
 
     def revoke_tokens(self, tenant: str | None = None) -> None:
         """Invalidate every token issued so far, or only ``tenant``'s (the next data request gets 401)."""
@@ -418,7 +500,19 @@ class EmulatorState:
                 "limit": config.app_budget_requests if config.budget_requests is not None else None,
             },
             "tenants": tenants,
+            "late_calls": self._late_stats(config),
         }
+
+    def _late_stats(self, config: EmulatorConfig) -> list[dict[str, Any]]:
+        """Each late-calls entry (JSON form, its tenant resolved) and whether it is visible now."""
+        plan = self._plan_of(config)
+        if not plan.resolved:
+            return []
+        shown = self._shown_now(plan, len(self._requests))
+        return [
+            {**item.entry.as_json(), "tenant": item.tenant, "visible": position in shown}
+            for position, item in enumerate(plan.resolved)
+        ]
 
     def _tenant_stats(self, config: EmulatorConfig, tenant_id: str, record: _TenantRecord | None) -> dict:
         """One tenant's part of ``stats``."""
@@ -540,9 +634,9 @@ class EmulatorState:
     ) -> str:
         """The JSON array of every ``report`` row of ``tenant`` (None: the default) starting in ``[start, end)``.
 
-        In served order; ``ValueError`` for a tenant that is not declared.
+        In served order, late calls visible now included; ``ValueError`` for a tenant that is not declared.
         """
-        log = self.log(report, tenant)
+        log = self._visible_log(report, tenant)
         if not self.retained(start) or start >= end:
             return "[]"
         lo, hi = log.bounds(to_ticks(start), to_ticks(end))
@@ -566,11 +660,19 @@ class EmulatorState:
         """
         return json.loads(self.expected_rows_json(start, end, api_version, report=report, tenant=tenant))
 
+    def _visible_log(self, report: str, tenant: str | None) -> DailyLog | RevisedLog:
+        """``report`` of ``tenant`` (None: the default) as a data request received now would be served it."""
+        config = self._config
+        settings = config.tenant(tenant)
+        function = report_named(report).function
+        log = self._logs_of(config, settings)[function]
+        return self._view(config, settings.tenant_id, function, log, len(self._requests))
+
     def expected_count(
         self, start: datetime, end: datetime, *, report: str = DIRECT_ROUTING_CALLS, tenant: str | None = None
     ) -> int:
-        """How many ``report`` calls of ``tenant`` (None: the default tenant) start in ``[start, end)``."""
-        log = self.log(report, tenant)
+        """How many ``report`` calls of ``tenant`` (None: the default tenant) start in ``[start, end)``, now."""
+        log = self._visible_log(report, tenant)
         if not self.retained(start) or start >= end:
             return 0
         return log.count(*log.bounds(to_ticks(start), to_ticks(end)))
