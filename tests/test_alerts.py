@@ -103,3 +103,63 @@ def test_a_quiet_trunk_or_a_short_history_pages_nobody(lake):
     assert regression(source, gold, day) == []
     assert regression(source, gold, day, QualityThresholds(regression_min_calls=50, regression_min_history=9)) == []
     assert regression(source, gold, day, QualityThresholds(regression_min_calls=50)) != []
+
+
+def test_the_gold_quality_task_alerts_a_regression_once(lake, monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+    from call_logs.operators.gold import GoldQualityOperator
+
+    from tests.alert_receiver import AlertReceiver
+
+    source, gold = lake
+    day = DAYS[-1]
+    commit_rows(source, day, pages_of(network_failures(call_rows(120, day=day, prefix="bad"), 3)))
+    build_day(source, gold, day)
+    root = (tmp_path / "lake").as_uri()
+    with AlertReceiver() as receiver:
+        for name, value in receiver.airflow_connection_env("alerts").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AIRFLOW_VAR_CALL_LOGS_ALERT_CONN_ID", "alerts")
+        for _ in range(2):  # the task re-run: the same regression of the same day is not sent twice
+            context = {
+                "partition_key": day.isoformat(),
+                "ti": SimpleNamespace(dag_id="gold", task_id="data_quality", try_number=1, log_url=None),
+                "outlet_events": OutletEventAccessors(),
+            }
+            task = GoldQualityOperator(task_id="data_quality", table=TRUNK_HEALTH.table, lake_root=root)
+            assert task.execute(context)["status"] == "warn"  # type: ignore[arg-type]
+        [alert] = receiver.messages
+    assert alert.title == (
+        f"Call logs: direct_routing_trunk_health {day}: a trunk's network effectiveness or answer-seizure ratio "
+        "fell below its 28-day median"
+    )
+    assert alert.type == "warning"
+    assert "- tll-audiocodes01.adatum.biz: NER 66.7% against its 8-day median 95.0% (120 calls)" in alert.body
+
+
+def test_a_daily_dag_gets_a_deadline_of_settle_hours_plus_grace_only_when_asked(monkeypatch):
+    from call_logs.operators.alerting import DEADLINE_GRACE_ENV, deadline_missed
+    from call_logs.pipeline import daily_call_log_dag
+    from call_logs.tenants import Tenant
+
+    monkeypatch.delenv(DEADLINE_GRACE_ENV, raising=False)
+    assert not daily_call_log_dag(DIRECT_ROUTING, description="d").deadline  # off unless asked
+    monkeypatch.setenv(DEADLINE_GRACE_ENV, "12")
+    [deadline] = daily_call_log_dag(DIRECT_ROUTING, description="d").deadline
+    assert deadline.interval == timedelta(hours=48 + 12)  # the report's settle hours, then the grace
+    assert deadline.reference.reference_name == "DagRunQueuedAtDeadline"
+    assert deadline.callback.path == f"{deadline_missed.__module__}.deadline_missed"
+    tenant = Tenant(
+        slug="contoso",
+        tenant_id="3f7a2c1e-0000-4000-8000-000000000001",
+        msgraph_conn_id="msgraph_contoso",
+        reports=(DIRECT_ROUTING.table,),
+        settings={DIRECT_ROUTING.table: {"settle_hours": "6"}},
+    )
+    [own] = daily_call_log_dag(DIRECT_ROUTING, description="d", tenant=tenant).deadline
+    assert own.interval == timedelta(hours=6 + 12) and own.callback.kwargs["tenant"] == "contoso"
+    monkeypatch.setenv(DEADLINE_GRACE_ENV, "half a day")
+    with pytest.raises(ValueError, match="CALL_LOGS_DEADLINE_GRACE_HOURS is 'half a day'"):
+        daily_call_log_dag(DIRECT_ROUTING, description="d")
