@@ -16,7 +16,6 @@ through delta-rs (DuckDB's own delta extension downloads at run time; here DuckD
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -61,47 +60,38 @@ def connect_to(emu) -> None:
     os.environ.update(msgraph_connection_env(emu))
 
 
-def run_day(dag, day: date) -> str:
-    """Run the DAG for the run whose data interval is ``[day, day + 1)``; return its state.
+def run_day(bag, table: str, day: date, tenant: str | None = None) -> str:
+    """Run the report's DAG (``tenant``'s, in a lake of many) for the run whose data interval is ``[day, day + 1)``;
+    return its state.
 
     A manual run covers the last complete interval before its logical date, hence ``day + 1``.
     """
+    from call_logs.pipeline import tenant_dag_id
+
+    dag = bag.get_dag(table if tenant is None else tenant_dag_id(table, tenant))
     next_midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     run = dag.test(logical_date=next_midnight)
     state = str(run.state)
-    print(summary(dag.dag_id, day, state), flush=True)
+    print(summary(dag.dag_id, table, day, state, tenant), flush=True)
     return state
 
 
-def summary(table: str, day: date, state: str) -> str:
-    if TABLE_FORMAT == "delta":
-        manifest, quality, version = delta_day(table, day)
-    else:
-        partition = LAKE / table / f"call_date={day.isoformat()}"
-        manifest = read_json(partition / "_manifest.json")
-        quality = read_json(partition / "_dq.json")
-        version = ""
-    graph = manifest.get("graph", {})
+def summary(label: str, table: str, day: date, state: str, tenant: str | None = None) -> str:
+    """The day as its sink has it (either format, of one tenant or of the lake of one): rows, Graph's pages and
+    requests, the quality status and, in Delta, the commit's version."""
+    from call_logs.reports import REPORTS
+    from call_logs.sinks import open_report
+
+    sink = open_report(TABLE_FORMAT, _lake(), REPORTS[table], tenant=tenant)
+    manifest = sink.read_manifest(day)
+    quality = sink.read_quality(day) or {}
+    graph = manifest.graph if manifest else {}
+    version = sink.table_version(day)
     return (
-        f"{table:<20}  {day}  run={state:<8} rows={manifest.get('rows', '-'):>6}  pages={graph.get('pages', '-'):>3}"
-        f"  requests={graph.get('requests', '-'):>3}  quality={quality.get('status', 'unchecked')}{version}"
+        f"{label:<20}  {day}  run={state:<8} rows={manifest.rows if manifest else '-':>6}"
+        f"  pages={graph.get('pages', '-'):>3}  requests={graph.get('requests', '-'):>3}"
+        f"  quality={quality.get('status', 'unchecked')}{'' if version is None else f'  delta_version={version}'}"
     )
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def delta_day(name: str, day: date) -> tuple[dict, dict, str]:
-    """The day's manifest (its Delta commit's metadata), its quality report (in _dq/) and the commit's version."""
-    from call_logs.lake.delta_table import day_commit
-
-    table = LAKE / name
-    commit = day_commit(str(table), None, day) if (table / "_delta_log").exists() else None
-    quality = read_json(table / "_dq" / f"call_date={day.isoformat()}.json")
-    if commit is None:
-        return {}, quality, ""
-    return commit["metadata"] or {}, quality, f"  delta_version={commit['version']}"
 
 
 def _lake():
@@ -309,13 +299,13 @@ def main() -> int:
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow's own (set after its import)
         bag = DagBag(dag_folder=str(PROJECT / "dags"))
         print("\nPer day:")
-        states = [(table, day, run_day(bag.get_dag(table), day)) for day in days for table in TABLES]
+        states = [(table, day, run_day(bag, table, day)) for day in days for table in TABLES]
         pstn_days = list(days)
         if PSTN_MONTH:
             month = last_month(today)
             missing = missing_pstn_days(month)
             print(f"\nEvery day of {month[0]:%Y-%m} of pstn_calls (DEMO_PSTN_MONTH): {len(missing)} to pull")
-            states += [("pstn_calls", day, run_day(bag.get_dag("pstn_calls"), day)) for day in missing]
+            states += [("pstn_calls", day, run_day(bag, "pstn_calls", day)) for day in missing]
             pstn_days += month
     trunk_health([day for table, day, state in states if table == "direct_routing_calls" and state == "success"])
     pstn_months(pstn_days)
