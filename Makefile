@@ -21,7 +21,8 @@ $(AZURITE): package.json
 
 install: $(INSTALLED) $(AZURITE)
 
-## demo: three days through Airflow against the local Graph emulator, into ./lake, then a DuckDB summary.
+## demo: three days through Airflow against the local Graph emulator, into ./lake, then a DuckDB summary;
+## DEMO_TENANTS=3: three tenants of one deployment, their SBC view across them, into ./lake/tenants.
 demo: $(INSTALLED)
 	$(PY) -m demo
 
@@ -40,9 +41,10 @@ bench: $(INSTALLED)
 bench-smoke: $(INSTALLED)
 	$(PY) bench/run.py --smoke
 
-## report: one line per day of ./lake (or LAKE=..., TABLE_FORMAT=delta) and a chart.
+## report: one line per day of ./lake (or LAKE=..., TABLE_FORMAT=delta) and a chart; DEMO_TENANTS=3: ./lake/tenants.
+REPORT_LAKE = $(or $(LAKE),lake$(if $(filter-out 0 1,$(DEMO_TENANTS)),/tenants))
 report: $(INSTALLED)
-	$(PY) -m call_logs report --lake-root $(or $(LAKE),lake) --chart lake_report.html $(if $(TABLE_FORMAT),--table-format $(TABLE_FORMAT))
+	$(PY) -m call_logs report --lake-root $(REPORT_LAKE) --chart lake_report.html $(if $(TABLE_FORMAT),--table-format $(TABLE_FORMAT))
 
 ## typecheck: mypy over plugins/, dags/ and include/ (pyproject.toml [tool.mypy]); lint runs it too.
 MYPY := $(PY) -m mypy plugins dags include
