@@ -15,11 +15,12 @@ from call_logs.pipeline import daily_call_log_dags
 from call_logs.reports.pstn import PSTN
 
 # One DAG, or one per tenant with a tenants.yaml beside this file (call_logs/tenants.py).
-globals().update(
-    daily_call_log_dags(
-        PSTN,
-        description="Teams PSTN call logs (with charges) from Microsoft Graph into a daily-partitioned lake",
-        doc_md=__doc__,
-        beside=Path(__file__).parent,
-    )
+dags = daily_call_log_dags(
+    PSTN,
+    description="Teams PSTN call logs (with charges) from Microsoft Graph into a daily-partitioned lake",
+    doc_md=__doc__,
+    beside=Path(__file__).parent,
 )
+globals().update(dags)
+# Without a tenants file the one DAG is also `dag`, the name this module has always exported.
+dag = dags.get(PSTN.table)

@@ -7,6 +7,7 @@ Airflow exported back, and the DAG's templates are rendered by ``airflow tasks r
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -18,6 +19,7 @@ from tests.production.conftest import wall_time
 from tests.production.stack import DAG_ID, AirflowStack
 
 SETTINGS = ROOT / "airflow_settings.yaml"
+DAGS = ROOT / "dags"
 VARIABLE_READ = re.compile(r"var\.value\.get\(\s*['\"]([A-Za-z0-9_]+)['\"]|var\.value\.([A-Za-z0-9_]+)")
 ABFS_CONN = re.compile(r"abfs://([A-Za-z0-9_\-]+)@")
 
@@ -50,17 +52,20 @@ def astro_settings_as_import_files(settings: dict, folder) -> dict[str, str]:
 
 
 def names_the_dag_uses() -> tuple[set[str], set[str]]:
-    """(Variables their templates read, pools their tasks use), from the parsed DAG objects."""
-    import direct_routing_calls
-    import pstn_calls
+    """(Variables their templates read, pools their tasks use), from every DAG the dags folder defines."""
+    from airflow.sdk import DAG
 
     variables, pools = set(), set()
-    for task in direct_routing_calls.dag.tasks + pstn_calls.dag.tasks:
-        pools.add(task.pool)
-        for attr in task.template_fields:
-            value = getattr(task, attr)
-            for match in VARIABLE_READ.finditer(value if isinstance(value, str) else json.dumps(value, default=str)):
-                variables.add(match.group(1) or match.group(2))
+    for path in sorted(DAGS.glob("*.py")):
+        module = importlib.import_module(path.stem)
+        for dag in {id(v): v for v in vars(module).values() if isinstance(v, DAG)}.values():
+            for task in dag.tasks:
+                pools.add(task.pool)
+                for attr in task.template_fields:
+                    value = getattr(task, attr)
+                    text = value if isinstance(value, str) else json.dumps(value, default=str)
+                    for match in VARIABLE_READ.finditer(text):
+                        variables.add(match.group(1) or match.group(2))
     return variables, pools
 
 
