@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,11 +17,12 @@ from call_logs.graph.client import GraphReportClient, PullStats
 from call_logs.graph.parallel import iter_pages_concurrently, plan_slices
 from call_logs.graph.window import Window
 from call_logs.lake.manifest import Manifest
-from call_logs.lake.prepare import BadRows, prepare_day
+from call_logs.lake.prepare import BadRows, PreparedDay, prepare_day
 from call_logs.lake.pseudonymise import Pseudonymiser
 from call_logs.reports.spec import ADDITIONAL_PROPERTIES
 from call_logs.sinks import ReportSink
 from call_logs.sinks.base import replace_day
+from call_logs.tables.partitioned import StagedDay
 from call_logs.utc import day_window
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,47 @@ def extract_day(
     does not convert does (``lake/prepare.py``). ``tenant`` (slug and Entra tenant id) is recorded in the
     manifest of a tenant's day; its ``time_zone`` (IANA) shapes a first run's slices by its local working day.
     """
+
+    def write(prepared: PreparedDay, facts_for: Callable[[StagedDay], Manifest]) -> Manifest:
+        return replace_day(sink, day, prepared, facts_for)
+
+    manifest = pull_day(
+        client,
+        sink,
+        day,
+        write,
+        run=run,
+        concurrency=concurrency,
+        expected_rows_per_hour=expected_rows_per_hour,
+        pseudonymiser=pseudonymiser,
+        bad_rows=bad_rows,
+        tenant=tenant,
+        time_zone=time_zone,
+    )
+    assert manifest is not None  # replace_day always commits
+    return manifest
+
+
+WriteDay = Callable[[PreparedDay, Callable[[StagedDay], Manifest]], Manifest | None]
+"""Stores a prepared day given how to describe it once staged (``replace_day``); None when it kept the stored one."""
+
+
+def pull_day(
+    client: GraphReportClient,
+    sink: ReportSink,
+    day: date,
+    write: WriteDay,
+    *,
+    run: dict[str, Any] | None = None,
+    concurrency: int = defaults.GRAPH_CONCURRENCY,
+    expected_rows_per_hour: list[int] | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
+    bad_rows: BadRows = "fail",
+    tenant: dict[str, str] | None = None,
+    time_zone: str | None = None,
+) -> Manifest | None:
+    """Pull the day from Graph, prepare it locally and hand it to ``write`` (``extract_day``'s arguments); returns
+    the manifest ``write`` committed, None when it kept the stored day (a re-check that found no change)."""
     spec = sink.spec
     started_at = datetime.now(UTC)
     start, end = day_window(day)
@@ -97,9 +140,7 @@ def extract_day(
                 count,
                 ADDITIONAL_PROPERTIES if ADDITIONAL_PROPERTIES in spec.schema.names else "no column (dropped)",
             )
-        manifest = replace_day(
-            sink,
-            day,
+        manifest = write(
             prepared,
             lambda staged: Manifest.for_day(
                 prepared,
@@ -112,6 +153,15 @@ def extract_day(
                 tenant=tenant,
             ),
         )
+    if manifest is None:
+        log.info(
+            "%s is unchanged: %d rows pulled again in %d pages, %d requests; nothing was written",
+            sink.location(day),
+            prepared.rows,
+            stats.pages,
+            stats.requests,
+        )
+        return None
     log.info(
         "Committed %s: %d rows (%d fetched, %d duplicates and %d out-of-window dropped, %d quarantined) in %d "
         "pages, %d requests",

@@ -59,6 +59,8 @@ class Manifest:
     pseudonymisation: dict[str, Any] | None = None
     quarantine: StoredFile | None = None  # the quarantine file committed with the day, None when it had none
     tenant: dict[str, str] | None = None  # {"slug", "tenant_id"} in a lake of many tenants; None otherwise
+    # What a re-check found changed since the version it replaced (``call_logs/recheck.py``); None for a pull.
+    recheck: dict[str, Any] | None = None
 
     @classmethod
     def for_day(
@@ -72,6 +74,7 @@ class Manifest:
         run: dict[str, Any],
         started_at: datetime,
         tenant: dict[str, str] | None = None,
+        recheck: dict[str, Any] | None = None,
     ) -> Manifest:
         """The manifest of a prepared day about to be committed (its rows read to the end); ``pull`` is what the
         pull cost (``PullStats.as_dict()``: pages, requests, retries, throttling)."""
@@ -105,6 +108,7 @@ class Manifest:
             pseudonymisation=prepared.pseudonymisation,
             quarantine=staged.quarantine.stored if staged.quarantine else None,
             tenant=tenant,
+            recheck=recheck,
         )
 
     @property
@@ -141,6 +145,7 @@ class Manifest:
             "pseudonymisation": self.pseudonymisation,
             "quarantine": None if self.quarantine is None else _file_dict(self.quarantine),
             "tenant": self.tenant,
+            **({"recheck": self.recheck} if self.recheck is not None else {}),
         }
 
     @classmethod
@@ -178,6 +183,7 @@ class Manifest:
                 pseudonymisation=_pseudonymisation(document.get("pseudonymisation")),
                 quarantine=None if document.get("quarantine") is None else _stored_file(document["quarantine"]),
                 tenant=_tenant(document.get("tenant")),
+                recheck=None if document.get("recheck") is None else dict(document["recheck"]),
             )
         except ManifestError:
             raise

@@ -137,3 +137,16 @@ def replace_day(
         facts = facts_for(staged)
         sink.commit(day, staged, facts)
     return facts
+
+
+def replace_day_if_changed(
+    sink: Sink[TableT, FactsT], day: date, rows: DayRows, facts_for: Callable[[StagedDay], FactsT | None]
+) -> FactsT | None:
+    """``replace_day`` for a day pulled again: ``facts_for`` compares the staged rows with the stored partition and
+    returns None when they are the same, and then nothing is committed (no new file, no new table version)."""
+    with tempfile.TemporaryDirectory(prefix="call-logs-stage-") as workdir:
+        staged = sink.stage(day, rows, workdir)
+        facts = facts_for(staged)
+        if facts is not None:
+            sink.commit(day, staged, facts)
+    return facts
