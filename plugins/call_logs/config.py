@@ -50,6 +50,10 @@ def variables(spec: ReportSpec) -> dict[str, tuple[str, str]]:
             "sub-windows paged side by side under one request budget",
         ),
         "settle_hours": (str(spec.settle_hours), "hours after a day ends before it is pulled (reports lag 24-48 h)"),
+        "recheck_days": (
+            str(defaults.RECHECK_DAYS),
+            "pull each day again this many days after its scheduled pull, folding in late calls; 0: off",
+        ),
         "retention_days": (
             str(spec.retention_days),
             "days of history Graph keeps; older days are skipped, never written",

@@ -18,6 +18,8 @@ HISTORY_DAYS = 28  # quality: calendar days of history behind that median
 MIN_HISTORY = 3  # quality: partitions needed before the volume check applies
 ZERO_ROWS_SEVERITY = "warning"
 QUARANTINE_SEVERITY = "error"  # quality: a day with rows in its quarantine fails unless the user lowers it
+RECHECK_DAYS = 0  # days after its scheduled pull that a day is pulled again for late calls; 0: off
+RECHECK_SUMMARY_DAYS = 28  # re-checked days the log's "how often days change after settling" counts
 BAD_ROWS = "fail"  # a row that does not convert fails the day; "quarantine" keeps it beside the day instead
 # A day's pull ends by then whatever Graph does (MAX_PAGES_PER_PULL pages at Graph's 50 requests a minute take 200
 # minutes; throttling and retries fit in the rest); the client's own waits end just before it.

@@ -1,4 +1,5 @@
-"""The daily DAG every report gets: wait_for_settled_data → extract → data_quality, its settings from Variables.
+"""The daily DAG every report gets: wait_for_settled_data → extract → data_quality, then recheck → recheck_quality
+(late calls of an older day, off by default), its settings from Variables.
 
 A run with logical date D covers ``[D, D+1)`` UTC (``CronDataIntervalTimetable``); a DAG file names its report
 and calls ``daily_call_log_dags``: one DAG, or one per tenant when a tenants file lies beside the DAG files.
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, get_parsing_context
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TriggerRule, get_parsing_context
 
 from call_logs import defaults
 from call_logs.assets import checked_asset_name
@@ -17,6 +19,7 @@ from call_logs.config import PSEUDONYMISED_COLUMNS, settled_at, template, tenant
 from call_logs.operators.alerting import day_deadline, on_task_failure
 from call_logs.operators.extract import CallLogToLakeOperator
 from call_logs.operators.quality import CallLogQualityOperator
+from call_logs.operators.recheck import CallLogRecheckOperator
 from call_logs.operators.wait import SettledDataSensor
 from call_logs.reports.spec import ReportSpec
 from call_logs.tenants import Tenant, load_tenants
@@ -91,37 +94,50 @@ def daily_call_log_dag(
             task_id="wait_for_settled_data",
             target_time=settled_at(spec, tenant.setting(spec.table, "settle_hours") if tenant else None),
         )
-        extract = CallLogToLakeOperator(
-            task_id="extract",
-            report=spec.table,
-            lake_root=lake_root,
-            msgraph_conn_id=template(spec.variable("msgraph_conn_id")) if tenant is None else tenant.msgraph_conn_id,
-            api_version=setting("api_version"),
-            retention_days=setting("retention_days"),
-            concurrency=setting("graph_concurrency"),
-            table_format=table_format,
-            pseudonymised_columns=template(PSEUDONYMISED_COLUMNS) if columns is None else columns,
-            bad_rows=setting("bad_rows"),
-            tenant=tenant.slug if tenant else None,
-            tenant_id=tenant.tenant_id if tenant else None,
-            time_zone=tenant.time_zone if tenant else None,
-            execution_timeout=timedelta(hours=defaults.EXTRACT_TIMEOUT_HOURS),
-            outlets=[Asset(name=spec.table)],
+        pull: dict[str, Any] = {
+            "report": spec.table,
+            "lake_root": lake_root,
+            "msgraph_conn_id": template(spec.variable("msgraph_conn_id")) if tenant is None else tenant.msgraph_conn_id,
+            "api_version": setting("api_version"),
+            "retention_days": setting("retention_days"),
+            "concurrency": setting("graph_concurrency"),
+            "table_format": table_format,
+            "pseudonymised_columns": template(PSEUDONYMISED_COLUMNS) if columns is None else columns,
+            "bad_rows": setting("bad_rows"),
+            "tenant": tenant.slug if tenant else None,
+            "tenant_id": tenant.tenant_id if tenant else None,
+            "time_zone": tenant.time_zone if tenant else None,
+            "execution_timeout": timedelta(hours=defaults.EXTRACT_TIMEOUT_HOURS),
+            "outlets": [Asset(name=spec.table)],
             **({"pool": spec.pool} if tenant is None else {"max_active_tis_per_dag": 1}),
+        }
+        extract = CallLogToLakeOperator(task_id="extract", **pull)
+        quality: dict[str, Any] = {
+            "report": spec.table,
+            "lake_root": lake_root,
+            "volume_deviation": setting("dq_volume_deviation"),
+            "zero_rows_severity": setting("dq_zero_rows_severity"),
+            "quarantine_severity": setting("dq_quarantine_severity"),
+            "table_format": table_format,
+            "tenant": tenant.slug if tenant else None,
+            "retries": 0,
+            "outlets": [Asset(name=checked_asset_name(spec.table))],  # only days that passed: consumers wait on it
+        }
+        data_quality = CallLogQualityOperator(task_id="data_quality", **quality)
+        # Late calls: the day recheck_days before this one, pulled again once its stored version is that old; a
+        # changed day is replaced and checked again (its gold rebuilds), an unchanged one skips both tasks.
+        recheck = CallLogRecheckOperator(
+            task_id="recheck",
+            recheck_days=setting("recheck_days"),
+            settle_hours=setting("settle_hours"),
+            trigger_rule=TriggerRule.ALL_DONE,  # after the run's own pull, whatever its outcome: never beside it
+            **pull,
         )
-        data_quality = CallLogQualityOperator(
-            task_id="data_quality",
-            report=spec.table,
-            lake_root=lake_root,
-            volume_deviation=setting("dq_volume_deviation"),
-            zero_rows_severity=setting("dq_zero_rows_severity"),
-            quarantine_severity=setting("dq_quarantine_severity"),
-            table_format=table_format,
-            tenant=tenant.slug if tenant else None,
-            retries=0,
-            outlets=[Asset(name=checked_asset_name(spec.table))],  # only days that passed: consumers wait on it
+        recheck_quality = CallLogQualityOperator(
+            task_id="recheck_quality", days_back=setting("recheck_days"), **quality
         )
         wait_for_settled_data >> extract >> data_quality
+        extract >> recheck >> recheck_quality
     return dag
 
 

@@ -58,6 +58,7 @@ SETTINGS: dict[str, Any] = {
     "api_version": ("v1.0", "beta"),
     "graph_concurrency": (int, 1),
     "settle_hours": (float, 0),
+    "recheck_days": (int, 0),
     "retention_days": (int, 1),
     "dq_volume_deviation": (float, 0),
     "dq_zero_rows_severity": ("warning", "error"),

@@ -26,11 +26,22 @@ def test_the_dag_imports_and_is_wired_as_documented(dag):
     from airflow.sdk import CronDataIntervalTimetable
 
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_settled_data", "extract", "data_quality"]
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "wait_for_settled_data",
+        "extract",
+        "data_quality",
+        "recheck",
+        "recheck_quality",
+    ]
     extract = dag.get_task("extract")
     assert extract.pool == "msgraph_callrecords"
     assert [asset.name for asset in extract.outlets] == ["direct_routing_calls"]
     assert dag.get_task("data_quality").retries == 0
+    # The re-check follows the run's own pull whatever its outcome, in the same pool (one pull at a time).
+    recheck = dag.get_task("recheck")
+    assert recheck.upstream_task_ids == {"extract"} and recheck.trigger_rule == "all_done"
+    assert recheck.pool == "msgraph_callrecords" and [a.name for a in recheck.outlets] == ["direct_routing_calls"]
+    assert dag.get_task("recheck_quality").upstream_task_ids == {"recheck"}
 
 
 def scheduler_timetable(dag):

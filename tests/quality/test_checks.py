@@ -35,6 +35,7 @@ ALL_CHECKS = {
     "sentinel_counts",
     "volume_vs_history",
     "zero_rows",
+    "settled_day_unchanged",
 }
 
 
@@ -255,6 +256,7 @@ def test_a_partition_without_a_manifest_fails_and_skips_what_needs_it(lake):
         "quarantined_rows",
         "conflicting_duplicates",
         "unknown_properties",
+        "settled_day_unchanged",
         "sentinel_counts",
     ]
 
@@ -263,8 +265,8 @@ def test_a_partition_without_a_data_file_fails_and_skips_every_row_check(lake):
     lake.commit(DAY, call_rows(20))
     lake.fs.rm_file(f"{lake.folder(DAY)}/{DATA_FILE}")
     report = check_report_day(lake.sink, DAY)
-    # Only what needs the manifest alone still runs: the presence checks and the quarantine's.
-    assert failing(report) == {"data_file_present"} and len(report.skipped) == len(ALL_CHECKS) - 5
+    # Only what needs the manifest alone still runs: the presence checks, the quarantine's and the re-check's.
+    assert failing(report) == {"data_file_present"} and len(report.skipped) == len(ALL_CHECKS) - 6
     assert (
         report.summary_line()
         == "call_date=2024-01-02 FAIL: 1 error (data_file_present), 0 warnings; no readable data file"

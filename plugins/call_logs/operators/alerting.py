@@ -58,6 +58,7 @@ def on_task_failure(context: Any) -> None:
     """Every task's ``on_failure_callback``: one alert, after the last retry."""
     task, ti = context["task"], context["ti"]
     tenant, partition = _partition_of(context)
+    partition = getattr(task, "alert_partition", None) or partition  # a re-check's day, not its run's
     details: tuple[str, ...] = tuple(getattr(task, "alert_details", ()) or ())
     cause: Cause = "quality_error" if details or task.task_id.endswith("data_quality") else "task_failed"
     alert = Alert(

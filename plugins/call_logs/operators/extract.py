@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -13,9 +14,11 @@ from call_logs import defaults
 from call_logs.assets import partition_url
 from call_logs.config import PSEUDONYMISATION_CONN_ID
 from call_logs.extract import extract_day, retention_skip_reason
+from call_logs.graph.client import GraphReportClient
 from call_logs.graph.ledger import budget_handover
 from call_logs.hooks.budget_ledger import VariableLedgerStore
 from call_logs.hooks.graph_calls import CallLogsHook
+from call_logs.lake.manifest import Manifest
 from call_logs.lake.prepare import BAD_ROWS
 from call_logs.lake.pseudonymise import Pseudonymiser, check_pseudonymisable
 from call_logs.operators._context import (
@@ -30,6 +33,7 @@ from call_logs.operators._events import emit_committed_day
 from call_logs.operators._lineage import LineageMixin, extract_lineage
 from call_logs.reports import REPORTS
 from call_logs.reports.spec import ReportSpec
+from call_logs.sinks import ReportSink
 
 
 class CallLogToLakeOperator(LineageMixin, BaseOperator):
@@ -105,41 +109,53 @@ class CallLogToLakeOperator(LineageMixin, BaseOperator):
         quiet_azure_sdk()
         day = run_day(context)
         with airflow_errors():  # call_logs/failures.py: fail at once unless a retry can help
-            sink = report_sink(self.report, self.lake_root, self.table_format, self.tenant)
-            spec = sink.spec
-            if self.bad_rows not in BAD_ROWS:
-                raise AirflowFailException(
-                    f"The Variable {spec.variable('bad_rows')} is {self.bad_rows!r}; use 'fail' or 'quarantine'."
-                )
-            pseudonymiser = self._pseudonymiser(spec)
-            retention = int(self.retention_days or spec.retention_days)
+            sink, pseudonymiser = self._sink()
+            retention = int(self.retention_days or sink.spec.retention_days)
             skip = retention_skip_reason(day, retention, datetime.now(UTC).date())
             if skip:
                 raise AirflowSkipException(skip)
-            run = run_info(context)
-            ledger = VariableLedgerStore(self.msgraph_conn_id, spec.budget_collection, self.tenant)
-            hook = CallLogsHook(
-                self.msgraph_conn_id,
-                api_version=self.api_version or None,
-                api_version_origin=f"the task's api_version (Variable {spec.variable('api_version')})",
-                tenant=(self.tenant, self.tenant_id) if self.tenant and self.tenant_id else None,
-            )
-            client = hook.client_for(spec)
-            assert client.limiter is not None  # the hook always gives its clients the connection's budget
-            with budget_handover(client.limiter, ledger, str(run["run_id"])):
-                manifest = extract_day(
-                    client,
-                    sink,
-                    day,
-                    run=run,
-                    concurrency=int(self.concurrency),
-                    pseudonymiser=pseudonymiser,
-                    bad_rows=self.bad_rows,  # type: ignore[arg-type]  # checked against BAD_ROWS above
-                    tenant={"slug": self.tenant, "tenant_id": self.tenant_id or ""} if self.tenant else None,
-                    time_zone=self.time_zone,
-                )
+            with self._graph(context, sink.spec) as (client, run):
+                manifest = extract_day(client, sink, day, run=run, pseudonymiser=pseudonymiser, **self._pull_options())
         emit_committed_day(context, sink, self.lake_root, day, manifest)  # partition key = the day (assets.py)
         self._lineage_facts = extract_lineage(sink, self.lake_root, manifest, client.graph_root)  # OpenLineage
+        return self._summary(sink, day, manifest)
+
+    def _sink(self) -> tuple[ReportSink, Pseudonymiser | None]:
+        """The report's sink and the run's pseudonymiser; a wrong setting fails the task before any request."""
+        sink = report_sink(self.report, self.lake_root, self.table_format, self.tenant)
+        if self.bad_rows not in BAD_ROWS:
+            raise AirflowFailException(
+                f"The Variable {sink.spec.variable('bad_rows')} is {self.bad_rows!r}; use 'fail' or 'quarantine'."
+            )
+        return sink, self._pseudonymiser(sink.spec)
+
+    @contextmanager
+    def _graph(self, context: Context, spec: ReportSpec) -> Iterator[tuple[GraphReportClient, dict[str, Any]]]:
+        """A Graph client of the report under the connection's budget, handed over between tasks (``budget_handover``),
+        and the run's description for the manifest."""
+        run = run_info(context)
+        ledger = VariableLedgerStore(self.msgraph_conn_id, spec.budget_collection, self.tenant)
+        hook = CallLogsHook(
+            self.msgraph_conn_id,
+            api_version=self.api_version or None,
+            api_version_origin=f"the task's api_version (Variable {spec.variable('api_version')})",
+            tenant=(self.tenant, self.tenant_id) if self.tenant and self.tenant_id else None,
+        )
+        client = hook.client_for(spec)
+        assert client.limiter is not None  # the hook always gives its clients the connection's budget
+        with budget_handover(client.limiter, ledger, str(run["run_id"])):
+            yield client, run
+
+    def _pull_options(self) -> dict[str, Any]:
+        return {
+            "concurrency": int(self.concurrency),
+            "bad_rows": self.bad_rows,  # checked against BAD_ROWS by _sink
+            "tenant": {"slug": self.tenant, "tenant_id": self.tenant_id or ""} if self.tenant else None,
+            "time_zone": self.time_zone,
+        }
+
+    def _summary(self, sink: ReportSink, day: date, manifest: Manifest) -> dict[str, Any]:
+        """The task's XCom: where the day went and what it cost, never rows."""
         return {
             "call_date": day.isoformat(),
             "partition": partition_url(self.lake_root, sink.spec.table, sink.spec.partition_column, day, self.tenant),

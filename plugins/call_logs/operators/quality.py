@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -31,6 +32,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
     :param quarantine_severity: ``error`` or ``warning`` for a day with rows in its quarantine.
     :param table_format: the format the extract task wrote.
     :param tenant: in a deployment of many tenants, the tenant whose day it checks.
+    :param days_back: check the day this many days before the run's day (a re-check's, ``operators/recheck.py``).
     """
 
     template_fields: Sequence[str] = (
@@ -40,6 +42,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         "zero_rows_severity",
         "quarantine_severity",
         "table_format",
+        "days_back",
     )
 
     def __init__(
@@ -53,6 +56,7 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         quarantine_severity: str = defaults.QUARANTINE_SEVERITY,
         table_format: str = defaults.TABLE_FORMAT,
         tenant: str | None = None,
+        days_back: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -64,11 +68,14 @@ class CallLogQualityOperator(LineageMixin, BaseOperator):
         self.quarantine_severity = quarantine_severity
         self.table_format = table_format
         self.tenant = tenant
+        self.days_back = days_back
+        self.alert_partition: str | None = None  # the day checked, for the failure alert
         self.alert_details: list[str] = []  # the failed checks, for the failure alert (operators/alerting.py)
 
     def execute(self, context: Context) -> dict[str, Any]:
         quiet_azure_sdk()
-        day = run_day(context)
+        day = run_day(context) - timedelta(days=int(str(self.days_back).strip() or 0))
+        self.alert_partition = day.isoformat()
         try:
             thresholds = QualityThresholds(
                 volume_deviation=float(self.volume_deviation),

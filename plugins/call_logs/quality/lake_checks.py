@@ -358,6 +358,27 @@ def check_zero_rows(p: ReportPartition, t: QualityThresholds) -> Outcome:
     return Outcome(True, observed, expected, "The day is not empty against a history with calls.")
 
 
+@check("settled_day_unchanged", "warning", needs=("manifest",), group="volume")
+def check_settled_day_unchanged(p: ReportPartition, t: QualityThresholds) -> Outcome:
+    """A re-check that found the day changed after it settled (``call_logs/recheck.py``): its first version, and
+    whatever was built from it, missed those calls; frequent changes mean settle_hours is too short."""
+    assert p.manifest is not None
+    recheck = p.manifest.recheck
+    expected = "no change found when the day was pulled again after settling"
+    if recheck is None:
+        return Outcome(True, None, expected, "The day has not been changed by a re-check.")
+    observed = {kind: recheck[kind] for kind in ("added", "removed", "changed", "by_hour")}
+    hours = ", ".join(f"{hour}:00" for hour in recheck["by_hour"]) or "none"
+    return Outcome(
+        False,
+        observed,
+        expected,
+        f"Re-checked {recheck['age_days']:g} days after it ended, the day had changed: {recheck['added']} rows added, "
+        f"{recheck['removed']} removed, {recheck['changed']} changed (hours {hours} UTC); the new version replaced "
+        "it and its gold days are rebuilt. Often? Raise settle_hours.",
+    )
+
+
 LAKE_CHECKS: tuple[Check, ...] = (
     check_data_file_present,
     check_manifest_present,
@@ -374,4 +395,5 @@ LAKE_CHECKS: tuple[Check, ...] = (
     check_sentinel_leak,
     check_volume_vs_history,
     check_zero_rows,
+    check_settled_day_unchanged,
 )
