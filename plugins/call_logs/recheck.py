@@ -33,7 +33,7 @@ from call_logs.tables.partitioned import StagedDay
 from call_logs.utc import format_utc
 
 RECHECKS_FOLDER = "_rechecks"
-_BATCH_ROWS = 65_536
+_BATCH_ROWS = 16_384
 
 
 def recheck_skip_reason(
