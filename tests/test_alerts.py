@@ -149,6 +149,9 @@ def test_a_daily_dag_gets_a_deadline_of_settle_hours_plus_grace_only_when_asked(
     monkeypatch.setenv(DEADLINE_GRACE_ENV, "12")
     [deadline] = daily_call_log_dag(DIRECT_ROUTING, description="d").deadline
     assert deadline.interval == timedelta(hours=48 + 12)  # the report's settle hours, then the grace
+    monkeypatch.setenv("AIRFLOW_VAR_DIRECT_ROUTING_SETTLE_HOURS", "72")  # the Variable the wait sensor reads too
+    [deadline] = daily_call_log_dag(DIRECT_ROUTING, description="d").deadline
+    assert deadline.interval == timedelta(hours=72 + 12)
     assert deadline.reference.reference_name == "DagRunQueuedAtDeadline"
     assert deadline.callback.path == f"{deadline_missed.__module__}.deadline_missed"
     tenant = Tenant(
@@ -163,3 +166,32 @@ def test_a_daily_dag_gets_a_deadline_of_settle_hours_plus_grace_only_when_asked(
     monkeypatch.setenv(DEADLINE_GRACE_ENV, "half a day")
     with pytest.raises(ValueError, match="CALL_LOGS_DEADLINE_GRACE_HOURS is 'half a day'"):
         daily_call_log_dag(DIRECT_ROUTING, description="d")
+
+
+def test_a_missed_deadline_says_which_run_and_a_failed_run_is_not_announced_twice(monkeypatch, tmp_path):
+    from call_logs.operators.alerting import deadline_missed
+
+    from tests.alert_receiver import AlertReceiver
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.contoso.com")
+    monkeypatch.setenv("AIRFLOW_VAR_DIRECT_ROUTING_LAKE_ROOT", (tmp_path / "lake").as_uri())  # the alert ledger's
+    # What Airflow 3.3 hands a deadline callback: the API's run document, whose run id is "dag_run_id".
+    run = {
+        "dag_run_id": "scheduled__2026-03-10T00:00:00+00:00",
+        "dag_id": "direct_routing_calls",
+        "data_interval_start": "2026-03-10T00:00:00Z",
+        "state": "running",
+    }
+    deadline = {"deadline_time": "2026-03-13T12:00:00+00:00"}
+    with AlertReceiver() as receiver:
+        for name, value in receiver.airflow_connection_env("alerts").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AIRFLOW_VAR_CALL_LOGS_ALERT_CONN_ID", "alerts")
+        deadline_missed({"dag_run": run, "deadline": deadline}, table="direct_routing_calls")
+        deadline_missed({"dag_run": {**run, "state": "failed"}, "deadline": deadline}, table="direct_routing_calls")
+        [alert] = receiver.messages  # the failed run's failure alert already told: no second one
+    assert alert.title == "Call logs: direct_routing_calls 2026-03-10: the day has not landed by its deadline"
+    assert alert.body.startswith("The run scheduled__2026-03-10T00:00:00+00:00 of direct_routing_calls has not")
+    assert (
+        "https://airflow.contoso.com/dags/direct_routing_calls/runs/scheduled__2026-03-10T00:00:00+00:00" in alert.body
+    )

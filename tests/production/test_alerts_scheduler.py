@@ -6,10 +6,9 @@ Variable ``call_logs_alert_conn_id`` and an apprise connection (``json://``) to 
 the stand-in for a Teams Workflows one), exactly as a deployment sets them up, in the environment.
 
 Why tenant DAGs: the deadline is a parse-time ``DeadlineAlert`` of DAGRUN_QUEUED_AT + settle hours + the grace
-``CALL_LOGS_DEADLINE_GRACE_HOURS`` (a float: ``0.003`` h = 10.8 s here). For the one DAG ``direct_routing_calls``
-the settle hours are the report's default (48 h, ``ReportSpec.settle_hours``), not the Variable
-``direct_routing_settle_hours``: only a tenant's own ``settle_hours`` (tenants file) changes them. A tenant with
-settle hours 0 is the one honest way to a deadline of seconds; the callback and the alert are the same code.
+``CALL_LOGS_DEADLINE_GRACE_HOURS`` (a float: ``0.003`` h = 10.8 s here), and a tenant's own ``settle_hours``
+(tenants file) gives each tenant its deadline in one stack; the callback and the alert are the same code as for the
+one DAG ``direct_routing_calls`` (whose settle hours are the Variable's, read when the DAG is parsed).
 
 - ``contoso`` (held back): its Graph holds the first data request 20 s, so the run is still running when its
   deadline (queued + 0 h + 10.8 s) passes. Exactly one ``deadline_missed`` alert arrives, naming the table, the
@@ -18,9 +17,8 @@ settle hours 0 is the one honest way to a deadline of seconds; the callback and 
   the deployment-wide ``[core] max_task_retry_delay = 2`` caps the DAG's 5-minute exponential retry delay so the
   tries follow each other in seconds. Exactly one ``task_failed`` alert arrives, after the last try: the earlier
   tries' logs say nothing about alerts (``on_failure_callback`` runs once, not merely de-duplicated by the ledger).
-  Its settle hours are 1, so its own deadline (an hour away) stays out of the picture: on 3.3.2 Airflow prunes a
-  run's deadlines only when the run succeeds, so a failed day whose deadline passes later is sent a second alert,
-  ``deadline_missed`` ("It is failed"), besides its ``task_failed`` one.
+  Its settle hours are 1, so its own deadline (an hour away) stays out of the picture (Airflow keeps a failed
+  run's deadline; ``deadline_missed`` stays silent for a run that failed, which ``tests/test_alerts.py`` shows).
 
 Neither alert carries the client secret of the msgraph connections.
 """
@@ -203,9 +201,8 @@ def test_a_late_day_and_a_failed_day_alert_once_each(alerts_stack, emulators, re
         late = "the day has not landed by its deadline"
         assert deadline_alert.title == f"Call logs: {TABLE} · tenant {HELD} {DAY}: {late}", deadline_alert.title
         assert deadline_alert.type == "failure"
-        # Not asserted: the run id and the run's link. On 3.3.2 the callback's context["dag_run"] is Airflow's
-        # DAGRunResponse, whose run id is "dag_run_id"; deadline_missed reads "run_id" and says "The run None".
         assert f" of {DAG_IDS[HELD]} has not finished by its deadline (" in deadline_alert.body, deadline_alert.body
+        assert "The run None" not in deadline_alert.body and "/runs/None" not in deadline_alert.body
         assert "the day has not landed in the lake. It is running;" in deadline_alert.body, deadline_alert.body
 
         finished = wait_runs_finished(stack, backfills, TIMEOUT_S)
@@ -234,8 +231,10 @@ def test_a_late_day_and_a_failed_day_alert_once_each(alerts_stack, emulators, re
             assert not any(secret in message.text for secret in secrets), "an alert carries the client secret"
 
         # The held day missed its deadline of queued + 0 h + grace while running, then landed: its deadline alone.
-        _, held_state, queued_at, held_end, held_id = finished[HELD]
+        held_run_id, held_state, queued_at, held_end, held_id = finished[HELD]
         assert held_state == "success", finished[HELD]
+        assert deadline_alert.body.startswith(f"The run {held_run_id} of {DAG_IDS[HELD]} "), deadline_alert.body
+        assert f"/dags/{DAG_IDS[HELD]}/runs/{held_run_id}" in deadline_alert.body, deadline_alert.body
         [(deadline_time, missed, callback_state)] = [d[1:] for d in deadlines if d[0] == held_id]
         interval = timedelta(hours=SETTLE_HOURS[HELD] + GRACE_HOURS)
         assert deadline_time - queued_at == interval, (queued_at, deadline_time)

@@ -137,7 +137,7 @@ def day_deadline(spec: ReportSpec, settle_hours: str | None, tenant: str | None)
     grace = deadline_grace()
     if grace is None:
         return None
-    settle = timedelta(hours=float(settle_hours if settle_hours is not None else spec.settle_hours))
+    settle = timedelta(hours=float(settle_hours if settle_hours is not None else _settle_hours_now(spec)))
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=settle + grace,
@@ -149,13 +149,29 @@ def day_deadline(spec: ReportSpec, settle_hours: str | None, tenant: str | None)
     )
 
 
+def _settle_hours_now(spec: ReportSpec) -> float:
+    """The report's settle hours as its wait sensor will read them (the Variable), read when the DAG is parsed with
+    deadlines on; the report's default when the Variable cannot be read or is not a number."""
+    name = spec.variable("settle_hours")
+    try:
+        return float(variable_value(name))
+    except Exception as error:  # noqa: BLE001 - a deadline must not break the DAG's import
+        log.warning("The deadline uses %s h: the Variable %s could not be used (%s).", spec.settle_hours, name, error)
+        return float(spec.settle_hours)
+
+
 def deadline_missed(context: dict[str, Any], table: str, tenant: str | None = None, **_: Any) -> None:
-    """The deadline callback: the day's run has not finished by its deadline."""
+    """The deadline callback: the day's run has not finished by its deadline. A run that has failed already sent
+    its failure alert (Airflow keeps a failed run's deadline): it is not announced twice."""
     run = context.get("dag_run") or {}
+    run_id = run.get("run_id") or run.get("dag_run_id")  # the callback gets the API's run document
+    if str(run.get("state")) == "failed":
+        log.info("The run %s of %s failed before its deadline: its failure alert was the one alert.", run_id, table)
+        return
     start = str(run.get("data_interval_start") or run.get("logical_date") or "")[:10] or "unknown day"
     deadline = (context.get("deadline") or {}).get("deadline_time")
     summary = (
-        f"The run {run.get('run_id')} of {run.get('dag_id')} has not finished by its deadline ({deadline}): the day "
+        f"The run {run_id} of {run.get('dag_id')} has not finished by its deadline ({deadline}): the day "
         f"has not landed in the lake. It is {run.get('state', 'unknown')}; look at its tasks (Graph down, throttled, "
         "a failed check) or clear it once the cause is fixed."
     )
@@ -169,4 +185,4 @@ def _run_url(run: dict[str, Any]) -> str | None:
     base = conf.get("api", "base_url", fallback="").rstrip("/")
     if not base or not run.get("dag_id"):
         return None
-    return f"{base}/dags/{run['dag_id']}/runs/{run.get('run_id')}"
+    return f"{base}/dags/{run['dag_id']}/runs/{run.get('run_id') or run.get('dag_run_id')}"
