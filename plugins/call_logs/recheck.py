@@ -199,7 +199,9 @@ def recheck_day(
             new_quarantine = staged.quarantine.stored.sha256 if staged.quarantine else None
             old_quarantine = previous.quarantine.sha256 if previous.quarantine else None
             found.update(diff=diff, quarantine_changed=new_quarantine != old_quarantine, rows=prepared.rows)
-            if diff.unchanged and not found["quarantine_changed"]:
+            # A day stored under an older schema version is rewritten in the current one even if no value changed.
+            same_schema = previous.schema_version == sink.spec.schema_version
+            if diff.unchanged and not found["quarantine_changed"] and same_schema:
                 return None
             return replace(
                 facts_for(staged),
@@ -246,17 +248,19 @@ def recheck_day(
 
 
 def _diff_with_stored(sink: ReportSink, day: date, staged: StagedDay) -> DayDiff:
-    """Row by row, the staged day against the stored one (an unreadable stored day counts as all rows new)."""
+    """Row by row, the staged day against the stored one (an unreadable stored day counts as all rows new), over
+    the columns both have: a day stored under an older schema version is compared on the columns it had."""
     spec = sink.spec
-    names = spec.schema.names
-    staged_file = pq.ParquetFile(staged.local_path)
-    try:
-        after = row_digests(
-            staged_file.iter_batches(batch_size=_BATCH_ROWS, columns=names), spec.key_column, spec.time_column
-        )
-    finally:
-        staged_file.close()
     with sink.open_day(day) as stored:
-        batches = [] if stored.data is None else stored.data.iter_batches(names, _BATCH_ROWS)
-        before = row_digests(batches, spec.key_column, spec.time_column)
+        names = spec.schema.names
+        if stored.data is not None:
+            names = [name for name in names if name in stored.data.schema.names]
+        staged_file = pq.ParquetFile(staged.local_path)
+        try:
+            batches = staged_file.iter_batches(batch_size=_BATCH_ROWS, columns=names)
+            after = row_digests(batches, spec.key_column, spec.time_column)
+        finally:
+            staged_file.close()
+        before_batches = [] if stored.data is None else stored.data.iter_batches(names, _BATCH_ROWS)
+        before = row_digests(before_batches, spec.key_column, spec.time_column)
     return diff_days(before, after)

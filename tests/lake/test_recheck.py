@@ -7,6 +7,7 @@ written again (the same bytes, no new Delta version); every re-check lands in th
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from call_logs.extract import extract_day
 from call_logs.lake.day_diff import diff_days, row_digests
 from call_logs.recheck import RecheckLedger, recheck_day, recheck_skip_reason
+from call_logs.reports.direct_routing import DIRECT_ROUTING
 
 from tests.helpers import emulator_client
 from tests.sinks import report_sink
@@ -120,3 +122,15 @@ def test_a_null_and_an_empty_text_are_different_values():
         1,
         {1: {"added": 0, "removed": 0, "changed": 1}},
     )
+
+
+def test_a_day_stored_under_an_older_schema_version_is_compared_on_its_columns_and_rewritten(emulator, tmp_path):
+    v1 = dataclasses.replace(DIRECT_ROUTING, schema_version=1)  # before additionalProperties
+    emu = emulator(rows_per_day=200, seed=3)
+    first = extract_day(emulator_client(emu), report_sink(tmp_path / "lake", v1), DAY, concurrency=1)
+    assert first.schema_version == 1
+    sink = report_sink(tmp_path / "lake")
+    record, manifest = recheck_day(emulator_client(emu), sink, DAY, first)
+    assert record.diff.unchanged  # the same calls, value for value, on the columns version 1 had
+    assert manifest is not None and manifest.schema_version == 2 and manifest.recheck["added"] == 0
+    assert sink.read_manifest(DAY).schema_version == 2  # rewritten in the current schema all the same
