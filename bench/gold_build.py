@@ -103,10 +103,11 @@ def child(spec: dict) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # parent side
 # ----------------------------------------------------------------------------------------------------------
-def run_child(spec: dict) -> dict:
+def run_child(spec: dict, script: str = __file__) -> dict:
+    """Run one step in a child process of ``script`` (this file, or a bench that reuses it) and read its figures."""
     env = os.environ | {"PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("plugins", "include", "dags"))}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, env=env, timeout=3600
+        [sys.executable, script, "--child", json.dumps(spec)], capture_output=True, text=True, env=env, timeout=3600
     )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("GOLD-BENCH ")), None)
     if done.returncode != 0 or line is None:

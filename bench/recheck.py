@@ -116,16 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(spec: dict) -> dict:
-    import subprocess
-
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(str(gold_build.ROOT / p) for p in ("plugins", "include", "dags"))}
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, env=env, timeout=3600
-    )
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("GOLD-BENCH ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"{spec['step']} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(line.removeprefix("GOLD-BENCH "))
+    return gold_build.run_child(spec, script=__file__)
 
 
 if __name__ == "__main__":

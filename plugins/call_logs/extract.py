@@ -10,7 +10,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from call_logs import defaults
 from call_logs.graph.client import GraphReportClient, PullStats
@@ -58,47 +58,35 @@ def nearby_profile(sink: ReportSink, day: date) -> list[int] | None:
     return None
 
 
-def extract_day(
-    client: GraphReportClient,
-    sink: ReportSink,
-    day: date,
-    *,
-    run: dict[str, Any] | None = None,
-    concurrency: int = defaults.GRAPH_CONCURRENCY,
-    expected_rows_per_hour: list[int] | None = None,
-    pseudonymiser: Pseudonymiser | None = None,
-    bad_rows: BadRows = "fail",
-    tenant: dict[str, str] | None = None,
-    time_zone: str | None = None,
-) -> Manifest:
+class PullOptions(TypedDict, total=False):
+    """How a day is pulled and prepared (``pull_day``'s keyword arguments, which ``extract_day`` passes on)."""
+
+    run: dict[str, Any] | None
+    concurrency: int
+    expected_rows_per_hour: list[int] | None
+    pseudonymiser: Pseudonymiser | None
+    bad_rows: BadRows
+    tenant: dict[str, str] | None
+    time_zone: str | None
+
+
+def extract_day(client: GraphReportClient, sink: ReportSink, day: date, **options: Unpack[PullOptions]) -> Manifest:
     """Pull ``[day, day + 1)`` UTC of the sink's report and replace the day in the sink; returns its manifest.
 
-    ``concurrency`` sub-windows are paged side by side under the client's one rate limiter (1 = sequential);
-    they follow the hourly volume of the nearest day with a manifest (``nearby_profile``) so that each
-    holds about the same number of rows and a small day is not split into many partly filled pages; without one
-    (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that profile
-    (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw values
-    never reach a spill file, the lake or a log). ``bad_rows`` (``fail`` or ``quarantine``) says what a row that
-    does not convert does (``lake/prepare.py``). ``tenant`` (slug and Entra tenant id) is recorded in the
+    ``options`` are ``pull_day``'s: ``concurrency`` sub-windows are paged side by side under the client's one rate
+    limiter (1 = sequential); they follow the hourly volume of the nearest day with a manifest (``nearby_profile``)
+    so that each holds about the same number of rows and a small day is not split into many partly filled pages;
+    without one (a first run) ``plan_slices`` assumes a working day. ``expected_rows_per_hour`` overrides that
+    profile (benchmarks plan from a known one). With a ``pseudonymiser`` its columns are written as tokens (raw
+    values never reach a spill file, the lake or a log). ``bad_rows`` (``fail`` or ``quarantine``) says what a row
+    that does not convert does (``lake/prepare.py``). ``tenant`` (slug and Entra tenant id) is recorded in the
     manifest of a tenant's day; its ``time_zone`` (IANA) shapes a first run's slices by its local working day.
     """
 
     def write(prepared: PreparedDay, facts_for: Callable[[StagedDay], Manifest]) -> Manifest:
         return replace_day(sink, day, prepared, facts_for)
 
-    manifest = pull_day(
-        client,
-        sink,
-        day,
-        write,
-        run=run,
-        concurrency=concurrency,
-        expected_rows_per_hour=expected_rows_per_hour,
-        pseudonymiser=pseudonymiser,
-        bad_rows=bad_rows,
-        tenant=tenant,
-        time_zone=time_zone,
-    )
+    manifest = pull_day(client, sink, day, write, **options)
     assert manifest is not None  # replace_day always commits
     return manifest
 
@@ -121,7 +109,7 @@ def pull_day(
     tenant: dict[str, str] | None = None,
     time_zone: str | None = None,
 ) -> Manifest | None:
-    """Pull the day from Graph, prepare it locally and hand it to ``write`` (``extract_day``'s arguments); returns
+    """Pull the day from Graph, prepare it locally and hand it to ``write`` (the options: ``extract_day``); returns
     the manifest ``write`` committed, None when it kept the stored day (a re-check that found no change)."""
     spec = sink.spec
     started_at = datetime.now(UTC)

@@ -16,17 +16,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import fsspec
 import pyarrow.parquet as pq
 
-from call_logs.extract import pull_day, retention_skip_reason
+from call_logs.extract import PullOptions, pull_day, retention_skip_reason
 from call_logs.graph.client import GraphReportClient
 from call_logs.lake.day_diff import DayDiff, diff_days, row_digests
 from call_logs.lake.manifest import Manifest
-from call_logs.lake.prepare import BadRows, PreparedDay
-from call_logs.lake.pseudonymise import Pseudonymiser
+from call_logs.lake.prepare import PreparedDay
 from call_logs.sinks import ReportSink
 from call_logs.sinks.base import replace_day_if_changed
 from call_logs.tables.partitioned import StagedDay
@@ -172,22 +171,12 @@ class RecheckLedger:
 
 
 def recheck_day(
-    client: GraphReportClient,
-    sink: ReportSink,
-    day: date,
-    previous: Manifest,
-    *,
-    run: dict[str, Any] | None = None,
-    concurrency: int = 1,
-    pseudonymiser: Pseudonymiser | None = None,
-    bad_rows: BadRows = "fail",
-    tenant: dict[str, str] | None = None,
-    time_zone: str | None = None,
+    client: GraphReportClient, sink: ReportSink, day: date, previous: Manifest, **options: Unpack[PullOptions]
 ) -> tuple[RecheckRecord, Manifest | None]:
     """Pull ``day`` again and replace it only if it differs from the stored version ``previous`` describes.
 
     Returns the re-check's record and the new manifest (None when the day was unchanged and nothing was written).
-    The pull follows the stored day's own hourly profile; everything else is ``extract_day``'s.
+    The pull follows the stored day's own hourly profile; ``options`` are ``extract_day``'s.
     """
     checked_at = datetime.now(UTC)
     age_days = (checked_at - previous.window_end) / timedelta(days=1)
@@ -220,19 +209,8 @@ def recheck_day(
 
         return replace_day_if_changed(sink, day, prepared, compare)
 
-    manifest = pull_day(
-        client,
-        sink,
-        day,
-        write,
-        run=run,
-        concurrency=concurrency,
-        expected_rows_per_hour=list(previous.source.rows_per_hour) or None,
-        pseudonymiser=pseudonymiser,
-        bad_rows=bad_rows,
-        tenant=tenant,
-        time_zone=time_zone,
-    )
+    options.setdefault("expected_rows_per_hour", list(previous.source.rows_per_hour) or None)
+    manifest = pull_day(client, sink, day, write, **options)
     record = RecheckRecord(
         day=day,
         checked_at=checked_at,
@@ -242,7 +220,7 @@ def recheck_day(
         rows_before=previous.rows,
         rows_after=found["rows"],
         quarantine_changed=found["quarantine_changed"],
-        run=dict(run or {}),
+        run=dict(options.get("run") or {}),
     )
     return record, manifest
 
