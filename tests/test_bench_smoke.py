@@ -51,3 +51,18 @@ def test_bench_smoke_prints_table_and_verifies_rows():
         rows = int(pull["rows"].replace(",", ""))
         # Each pull's rows came from the emulator, page by page: it answered at least one request per page.
         assert rows > 0 and int(pull["reqs"]) >= math.ceil(rows / page_size), pull
+
+
+def test_recheck_bench_smoke_finds_exactly_the_late_calls():
+    """``bench/recheck.py --smoke``: an unchanged re-check writes nothing, a changed one finds exactly the emulator's
+    25 added, 5 removed and 10 corrected calls (the script exits non-zero otherwise)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / part) for part in ("plugins", "include", "dags"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "recheck.py"), "--smoke"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, f"exit {done.returncode}:\n{done.stdout}\n{done.stderr[-4000:]}"
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| re")}
+    assert "added 0, removed 0, changed 0, written False" in rows["recheck (unchanged)"]
+    assert "added 25, removed 5, changed 10, written True" in rows["recheck (changed)"]
+    assert "re-check vs pull:" in done.stdout
