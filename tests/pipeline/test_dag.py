@@ -187,7 +187,9 @@ def test_no_secret_or_token_leaves_a_dag_test_run(dag, emulator, pipeline_env, t
         rows_per_day=2200,
         seed=25,
         weekday_profile=False,
-        token_lifetime_s=1,
+        # Long enough that a refreshed token outlives a loaded machine's stall (at 1 s the refresh itself expired
+        # under load: "refused even after a refresh"); the fault still forces one refresh, so two tokens.
+        token_lifetime_s=5,
         latency_s=0.2,
         faults=[Fault("expire_token", on_request=2)],
     )

@@ -123,6 +123,14 @@ def task_states(stack: AirflowStack, backfill_id: int) -> list[tuple]:
     )
 
 
+RECHECK_TASKS = ("recheck", "recheck_quality")  # they skip while re-checks are off, the default
+
+
+def not_as_expected(stack: AirflowStack, backfill_id: int) -> list[tuple]:
+    """The backfill's task instances that did not succeed, but for the re-check tasks, which must have skipped."""
+    return [t for t in task_states(stack, backfill_id) if t[2] != ("skipped" if t[1] in RECHECK_TASKS else "success")]
+
+
 def task_instances(stack: AirflowStack, backfill_ids: Sequence[int], task_id: str) -> list[dict]:
     """Every ``task_id`` instance of these backfills: dag_id, run_id, state, try_number, pool, start, end, and
     where it ran: hostname, pid and ``external_executor_id`` (under the CeleryExecutor, its Celery task id)."""

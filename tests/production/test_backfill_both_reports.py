@@ -38,10 +38,10 @@ from tests.production.backfill import (
     backfill_days,
     create_backfill,
     non_backfill_runs,
+    not_as_expected,
     overlapping,
     seconds_together,
     task_instances,
-    task_states,
     wait_backfills,
 )
 from tests.production.conftest import wall_time
@@ -131,7 +131,7 @@ def test_both_reports_backfill_side_by_side_within_graph_budgets(both_stack, bot
         # Every run and task succeeded at its first try; nothing but the backfills ran.
         for dag_id, backfill_id in backfills.items():
             assert sorted(states[backfill_id].values()) == ["success"] * len(DAYS), (dag_id, states[backfill_id])
-            not_success = [t for t in task_states(stack, backfill_id) if t[2] != "success"]
+            not_success = not_as_expected(stack, backfill_id)
             assert not not_success, (dag_id, not_success)
         assert non_backfill_runs(stack, tuple(REPORTS)) == [], "only backfill runs may exist"
 

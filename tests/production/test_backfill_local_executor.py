@@ -16,7 +16,7 @@ from tests.production.backfill import (
     backfill_days,
     create_backfill,
     non_backfill_runs,
-    task_states,
+    not_as_expected,
     wait_backfill,
     wait_backfill_completed,
 )
@@ -61,7 +61,7 @@ def test_backfill_local_executor(local_stack, graph_emulator_process, lake_conta
         lake_results[SCENARIO] = {"snapshot": snapshot(lake), "lake": lake, "counts": counts}
 
         assert sorted(states.values()) == ["success"] * len(DAYS), states
-        not_success = [t for t in task_states(stack, backfill_id) if t[2] != "success"]
+        not_success = not_as_expected(stack, backfill_id)
         assert not not_success, not_success
         assert non_backfill_runs(stack) == [], "only backfill runs may exist (no scheduled run, no 15th day)"
         assert check_lake(lake, DAYS, counts) == []

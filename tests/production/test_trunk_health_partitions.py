@@ -213,7 +213,13 @@ def test_backfill_triggers_trunk_health_per_day_and_the_rollup_per_complete_mont
     log(f"trunk health runs: {gold_runs}; monthly runs: {monthly_runs}")
 
     # The latest interval's scheduled run waits for its data to settle (deferred), while the backfill went through.
-    assert scheduled == [("data_quality", None), ("extract", None), ("wait_for_settled_data", "deferred")], scheduled
+    assert scheduled == [
+        ("data_quality", None),
+        ("extract", None),
+        ("recheck", None),
+        ("recheck_quality", None),
+        ("wait_for_settled_data", "deferred"),
+    ], scheduled
     assert gold_runs == [(day.isoformat(), "success", "asset_triggered") for day in BACKFILL]
     assert monthly_runs == [(f"{MONTH:%Y-%m}", "success", "asset_triggered")]
     assert pending == {f"{BACKFILL[-1]:%Y-%m}": 3}, pending  # M+1 still waits for its other days
