@@ -43,6 +43,7 @@ The load average (``os.getloadavg``) is printed at each configuration's start an
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
@@ -62,6 +63,7 @@ for _folder in (ROOT, ROOT / "plugins", ROOT / "include", ROOT / "dags"):
 # call_logs imports Airflow, which reads its configuration at import: a scratch home, never the user's ~/airflow.
 # The stacks get their own environment (``airflow_env`` drops every AIRFLOW* variable of this process).
 _SCRATCH_HOME = tempfile.mkdtemp(prefix="bench-tenants-home-")
+atexit.register(shutil.rmtree, _SCRATCH_HOME, ignore_errors=True)  # also after --help or an error
 os.environ["AIRFLOW_HOME"] = _SCRATCH_HOME
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_SCRATCH_HOME}/airflow.db"
 
@@ -120,6 +122,19 @@ class SampledPostgres(services.Postgres):
                 cur.execute(f'ALTER DATABASE "{name}" SET log_statement_sample_rate = {self.sample_rate:g}')
             conn.close()
         return name
+
+
+@dataclass(frozen=True)
+class LowRedis(services.Redis):
+    """The Redis server; a stack takes its lowest empty database from 1 up. ``start_stack`` would take the highest,
+    as the production tests' stacks do from 15 down: two stacks of two runs sharing a database share a Celery queue,
+    and each one's workers then take the other's tasks (seen here: tasks waited out ``task_queued_timeout``)."""
+
+    def pick_empty_db(self) -> int:
+        for number in range(1, 16):
+            if self.client(number).dbsize() == 0:
+                return number
+        raise RuntimeError("no empty Redis database among 1..15")
 
 
 class StatementLog:
@@ -355,6 +370,10 @@ def run_configuration(args, workers: int, tenants: dict[str, str], emulator, pos
             "WHERE dr.backfill_id = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
             (ids,),
         )
+        requeued = probe.query(
+            "SELECT count(*) FROM log WHERE event LIKE 'stuck in queued%%' AND dag_id = ANY(%s)",
+            (list(dag_ids.values()),),
+        )[0][0]
         run_states = probe.query(
             "SELECT dag_id, state, count(*) FROM dag_run WHERE backfill_id = ANY(%s) GROUP BY 1, 2", (ids,)
         )
@@ -394,6 +413,11 @@ def run_configuration(args, workers: int, tenants: dict[str, str], emulator, pos
         collection = figures["collections"][DIRECT_ROUTING_CALLS]
         if figures["throttled"] or collection["max_in_window"] > collection["limit"]:
             problems.append(f"{slug}: {figures['throttled']} x 429, most in a window {collection['max_in_window']}")
+    if requeued:
+        problems.append(
+            f"{requeued} task instances waited out [scheduler] task_queued_timeout and were queued again: their Celery "
+            "message went to another stack's worker (a Redis database shared with another run?)"
+        )
     if stats["throttled"]:
         problems.append(f"{stats['throttled']} x 429 in all")
 
@@ -709,8 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; work folder {workdir}")
     results = []
     try:
-        with services.postgres_server() as found, services.redis_server() as redis:
+        with services.postgres_server() as found, services.redis_server() as found_redis:
             postgres = SampledPostgres(found.host, found.port, found.user, found.origin, args.statement_sample)
+            redis = LowRedis(found_redis.host, found_redis.port, found_redis.origin)
             emulator = EmulatorProcess(
                 rows_per_day=1_000,
                 seed=EMULATOR_SEED,
@@ -732,7 +757,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"work folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(_SCRATCH_HOME, ignore_errors=True)
     print_table(results, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
