@@ -196,6 +196,13 @@ class Probe:
         self.own_queries += 1
         return self.stack.query(sql, params)
 
+    def idle_window(self, seconds: float) -> tuple[Snapshot, Snapshot]:
+        """The counters before and after ``seconds`` of the stack doing nothing (its idle rate)."""
+        before = self.snapshot()
+        log(f"  idle for {seconds:g} s (the idle rate)")
+        time.sleep(seconds)
+        return before, self.snapshot()
+
     def snapshot(self) -> Snapshot:
         at = time.monotonic()
         cpu = dict.fromkeys(COMPONENTS, 0.0)
@@ -295,10 +302,7 @@ def run_idle_stack(args, count: int, emulator, postgres, redis, workdir: Path) -
     statements = StatementLog(args.pg_log, stack.database, args.statement_sample)
     probe = Probe(stack, emulator, statements)
     try:
-        idle0 = probe.snapshot()
-        log(f"  idle for {args.idle_s:g} s (the idle rate)")
-        time.sleep(args.idle_s)
-        idle1 = probe.snapshot()
+        idle0, idle1 = probe.idle_window(args.idle_s)
         dags = probe.query("SELECT count(*) FROM dag WHERE NOT is_paused AND dag_id LIKE %s", (f"{TABLE}__%",))[0][0]
         load_run_end = os.getloadavg()
     finally:
@@ -330,10 +334,7 @@ def run_configuration(args, workers: int, tenants: dict[str, str], emulator, pos
     statements = StatementLog(args.pg_log, stack.database, args.statement_sample)
     probe = Probe(stack, emulator, statements)
     try:
-        idle0 = probe.snapshot()
-        log(f"  idle for {args.idle_s:g} s (the idle rate)")
-        time.sleep(args.idle_s)
-        idle1 = probe.snapshot()
+        idle0, idle1 = probe.idle_window(args.idle_s)
         emulator.reset_stats()  # counters, request logs and every tenant's budget
         load_run_start = os.getloadavg()
         created = datetime.now(UTC)
